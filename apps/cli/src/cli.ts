@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { Btf, BtfError, dumpRawJson, extractBtf } from '@btf-atlas/btf';
+
+/** Exit codes of the contract: 0 success, 1 bad input or not found, 2 usage error. */
+export const EXIT_OK = 0;
+export const EXIT_BAD_INPUT = 1;
+export const EXIT_USAGE = 2;
+
+/** A failure the CLI reports as one line on stderr with exit code 1. */
+export class CliError extends Error {
+  constructor(message: string, readonly code = 'CLI_ERROR') {
+    super(message);
+  }
+}
+
+/** Reads FILE and returns its single BTF blob (the vmlinux one when a tarball holds several). */
+export async function loadBtfFile(path: string, base?: Btf): Promise<Btf> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'FILE_UNREADABLE');
+  }
+  const blobs = await extractBtf(bytes, basename(path));
+  const blob = blobs[0];
+  try {
+    return Btf.parse(blob.bytes, { base });
+  } catch (err) {
+    if (err instanceof BtfError) throw err.withSource(blobs.length > 1 || blob.name !== basename(path) ? `${path}:${blob.name}` : path);
+    throw err;
+  }
+}
+
+async function writeOut(data: string | Uint8Array): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function buildProgram(): Command {
+  const program = new Command('btf-atlas')
+    .description('Index and diff Linux kernel BTF across kernels')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('dump')
+    .description('print the types of FILE (raw BTF, ELF with .BTF, gzip/xz, .btf.tar.xz) as bpftool does')
+    .argument('<file>', 'BTF input')
+    .option('-B, --base <file>', 'base BTF for split (module) BTF, like bpftool -B')
+    .option('-j, --json', 'JSON output exactly as `bpftool -j btf dump file FILE format raw`')
+    .option('--format <format>', 'raw or c', 'raw')
+    .action(async (file: string, opts: { base?: string; json?: boolean; format: string }) => {
+      if (opts.format !== 'raw') throw new CommanderError(EXIT_USAGE, 'usage', `unsupported --format ${opts.format} (raw)`);
+      if (!opts.json) throw new CommanderError(EXIT_USAGE, 'usage', 'text output of dump is not available yet: pass --json');
+      const base = opts.base ? await loadBtfFile(opts.base) : undefined;
+      const btf = await loadBtfFile(file, base);
+      await writeOut(dumpRawJson(btf));
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Never throws. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT_OK;
+      if (err.code === 'usage') process.stderr.write(`btf-atlas: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof BtfError || err instanceof CliError) {
+      process.stderr.write(`btf-atlas: ${err instanceof BtfError ? `${err.code}: ` : ''}${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    process.stderr.write(`btf-atlas: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_BAD_INPUT;
+  }
+}
