@@ -1,6 +1,4 @@
 import { gunzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
-import xzDecompress from 'xz-decompress';
 import { extractElfBtf, isElf } from './elf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
 
@@ -121,6 +119,8 @@ export async function unxz(bytes: Uint8Array, lim: Pick<ContainerLimits, "maxDec
       controller.close();
     },
   });
+  // Loaded on first use: raw BTF and ELF inputs (the CLI's common case) never pay for the wasm decoder.
+  const { default: xzDecompress } = await import('xz-decompress');
   const stream = new xzDecompress.XzReadableStream(source);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -152,6 +152,7 @@ interface TarMember {
 
 /** Extracts regular files, refusing unsafe names and links (btfhub-archive tarballs hold plain files only). */
 async function untar(bytes: Uint8Array, lim: ContainerLimits): Promise<TarMember[]> {
+  const { default: tarStream } = await import('tar-stream');
   const extract = tarStream.extract();
   const members: TarMember[] = [];
   let total = 0;
