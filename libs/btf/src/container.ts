@@ -160,6 +160,8 @@ async function untar(bytes: Uint8Array, lim: ContainerLimits): Promise<TarMember
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const fail = (err: BtfError): void => {
+        // destroy() also errors the entry stream; without a listener that would be an uncaught exception.
+        stream.on('error', () => undefined);
         stream.resume();
         extract.destroy(err);
       };

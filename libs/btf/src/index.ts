@@ -8,3 +8,4 @@ export * from './dump-json.js';
 export * from './container.js';
 export * from './elf.js';
 export * from './sanity.js';
+export * from './validate.js';
