@@ -9,3 +9,4 @@ export * from './container.js';
 export * from './elf.js';
 export * from './sanity.js';
 export * from './validate.js';
+export * from './format.js';
