@@ -158,6 +158,13 @@ export class Btf {
     return id === 0 ? '' : this.type(id).name;
   }
 
+  /** The string at `off`; on failure a BTF_BAD_STRING error naming the type and the `what` (index >= 0: its entry). */
+  private str(off: number, id: number, what: string, index: number): string {
+    const s = this.strings.tryGet(off);
+    if (s !== undefined) return s;
+    return this.strings.get(off, index < 0 ? what : `${what} ${index} name`, id);
+  }
+
   private decode(id: number, off: number): BtfType {
     const dv = this.dv;
     const le = this.littleEndian;
@@ -167,7 +174,7 @@ export class Btf {
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
     const kindFlag = (info & 0x80000000) !== 0;
-    const name = this.strings.get(nameOff, 'name', id);
+    const name = this.str(nameOff, id, 'name', -1);
     const p = off + BTF_TYPE_SIZE;
     switch (kind) {
       case 1: {
@@ -189,7 +196,7 @@ export class Btf {
           const mNameOff = dv.getUint32(q, le);
           const raw = dv.getUint32(q + 8, le);
           members[i] = {
-            name: this.strings.get(mNameOff, `member ${i} name`, id),
+            name: this.str(mNameOff, id, 'member', i),
             nameOff: mNameOff,
             type: dv.getUint32(q + 4, le),
             bitsOffset: kindFlag ? raw & 0xffffff : raw,
@@ -203,7 +210,7 @@ export class Btf {
         for (let i = 0, q = p; i < vlen; i++, q += 8) {
           const vNameOff = dv.getUint32(q, le);
           values[i] = {
-            name: this.strings.get(vNameOff, `enumerator ${i} name`, id),
+            name: this.str(vNameOff, id, 'enumerator', i),
             nameOff: vNameOff,
             value: kindFlag ? dv.getInt32(q + 4, le) : dv.getUint32(q + 4, le),
           };
@@ -218,7 +225,7 @@ export class Btf {
           const hi = BigInt(dv.getUint32(q + 8, le));
           const u = (hi << 32n) | lo;
           values[i] = {
-            name: this.strings.get(vNameOff, `enumerator ${i} name`, id),
+            name: this.str(vNameOff, id, 'enumerator', i),
             nameOff: vNameOff,
             value: kindFlag ? BigInt.asIntN(64, u) : u,
           };
@@ -231,7 +238,7 @@ export class Btf {
         const params = new Array<Param>(vlen);
         for (let i = 0, q = p; i < vlen; i++, q += 8) {
           const pNameOff = dv.getUint32(q, le);
-          params[i] = { name: this.strings.get(pNameOff, `parameter ${i} name`, id), nameOff: pNameOff, type: dv.getUint32(q + 4, le) };
+          params[i] = { name: this.str(pNameOff, id, 'parameter', i), nameOff: pNameOff, type: dv.getUint32(q + 4, le) };
         }
         return { kind: 'FUNC_PROTO', id, name, nameOff, kindFlag, returnType: sizeOrType, params };
       }

@@ -8,5 +8,6 @@ export * from './dump-json.js';
 export * from './container.js';
 export * from './elf.js';
 export * from './sanity.js';
-export * from './validate.js';
+export * from './swap.js';
 export * from './format.js';
+export * from './validate.js';

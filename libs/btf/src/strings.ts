@@ -1,9 +1,14 @@
+import { isAscii } from 'node:buffer';
 import { BtfError, BtfErrorCode } from './errors.js';
 
 /**
  * The string section: NUL-terminated strings addressed by byte offset. For split BTF (module BTF), offsets
  * below the base's string-section length name base strings, and the rest continue into this section
  * (btf.rst, "split BTF"; libbpf btf__str_by_offset).
+ *
+ * Strings are read from one JS string holding the whole section (made on first use): for the all-ASCII
+ * sections every kernel has, that turns each lookup into an `indexOf` and a `slice` in V8, with no call into
+ * C++ per string. Sections with non-ASCII bytes are decoded string by string as UTF-8.
  */
 export class StringTable {
   /** Offsets below this belong to the base (0 for base BTF). */
@@ -14,7 +19,10 @@ export class StringTable {
   private readonly start: number;
   private readonly end: number;
   private readonly base: StringTable | undefined;
-  private readonly ascii: boolean;
+  /** The whole own section as latin1 text (one char per byte), made on first use. */
+  private text: string | undefined;
+  /** True when every byte is below 0x80 (latin1 text is then also the UTF-8 decoding); undefined until known. */
+  private asciiOnly: boolean | undefined;
 
   constructor(bytes: Uint8Array, start: number, end: number, base?: StringTable) {
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -23,14 +31,6 @@ export class StringTable {
     this.base = base;
     this.startOffset = base ? base.endOffset : 0;
     this.endOffset = this.startOffset + (end - start);
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      if (this.buf[i] >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    this.ascii = ascii;
   }
 
   /** Own length in bytes. */
@@ -38,12 +38,14 @@ export class StringTable {
     return this.end - this.start;
   }
 
-  /** The table a given offset falls into, and the absolute byte position of the string. */
-  private find(off: number): [StringTable, number] | undefined {
-    if (off < this.startOffset) return this.base ? this.base.find(off) : undefined;
-    const pos = this.start + (off - this.startOffset);
-    if (pos >= this.end) return undefined;
-    return [this, pos];
+  private latin1(): string {
+    if (this.text === undefined) this.text = this.buf.toString('latin1', this.start, this.end);
+    return this.text;
+  }
+
+  private allAscii(): boolean {
+    if (this.asciiOnly === undefined) this.asciiOnly = isAscii(this.buf.subarray(this.start, this.end));
+    return this.asciiOnly;
   }
 
   /**
@@ -63,32 +65,33 @@ export class StringTable {
 
   /** True when `off` names a NUL-terminated string inside the section (or its base). */
   isValid(off: number): boolean {
-    const loc = this.find(off);
-    if (!loc) return false;
-    const [t, pos] = loc;
-    return t.buf.indexOf(0, pos) !== -1 && t.buf.indexOf(0, pos) < t.end;
+    if (off < this.startOffset) return this.base ? this.base.isValid(off) : false;
+    const rel = off - this.startOffset;
+    return rel < this.end - this.start && this.latin1().indexOf('\0', rel) !== -1;
   }
 
   /**
    * The string at `off`, decoded as UTF-8; `undefined` when the offset is out of range or unterminated.
    */
   tryGet(off: number): string | undefined {
-    const loc = this.find(off);
-    if (!loc) return undefined;
-    const [t, pos] = loc;
-    const nul = t.buf.indexOf(0, pos);
-    if (nul === -1 || nul >= t.end) return undefined;
-    return t.ascii ? t.buf.toString('latin1', pos, nul) : t.buf.toString('utf8', pos, nul);
+    if (off < this.startOffset) return this.base ? this.base.tryGet(off) : undefined;
+    const rel = off - this.startOffset;
+    if (rel >= this.end - this.start) return undefined;
+    const text = this.latin1();
+    const nul = text.indexOf('\0', rel);
+    if (nul === -1) return undefined;
+    if (this.allAscii()) return text.slice(rel, nul);
+    return this.buf.toString('utf8', this.start + rel, this.start + nul);
   }
 
   /** Like {@link tryGet} but keeps every byte as one char (latin1), for byte-exact output. */
   tryGetRaw(off: number): string | undefined {
-    const loc = this.find(off);
-    if (!loc) return undefined;
-    const [t, pos] = loc;
-    const nul = t.buf.indexOf(0, pos);
-    if (nul === -1 || nul >= t.end) return undefined;
-    return t.buf.toString('latin1', pos, nul);
+    if (off < this.startOffset) return this.base ? this.base.tryGetRaw(off) : undefined;
+    const rel = off - this.startOffset;
+    if (rel >= this.end - this.start) return undefined;
+    const text = this.latin1();
+    const nul = text.indexOf('\0', rel);
+    return nul === -1 ? undefined : text.slice(rel, nul);
   }
 
   /** The string at `off`, or a BTF_BAD_STRING error naming `what` and `typeId`. */
