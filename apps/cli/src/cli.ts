@@ -2,18 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Btf, BtfError, dumpRawJson, extractBtf } from '@btf-atlas/btf';
+import { CliError } from './errors.js';
+import { registerValidateCommand } from './commands/validate.js';
+
+export { CliError };
 
 /** Exit codes of the contract: 0 success, 1 bad input or not found, 2 usage error. */
 export const EXIT_OK = 0;
 export const EXIT_BAD_INPUT = 1;
 export const EXIT_USAGE = 2;
 
-/** A failure the CLI reports as one line on stderr with exit code 1. */
-export class CliError extends Error {
-  constructor(message: string, readonly code = 'CLI_ERROR') {
-    super(message);
-  }
-}
 
 /** Reads FILE and returns its single BTF blob (the vmlinux one when a tarball holds several). */
 export async function loadBtfFile(path: string, base?: Btf): Promise<Btf> {
@@ -60,7 +58,14 @@ function buildProgram(): Command {
       await writeOut(dumpRawJson(btf));
     });
 
+  registerValidateCommand(program);
+
   return program;
+}
+
+/** A CatalogError, recognized without loading the catalog library (dump and validate never load it). */
+function isCatalogError(err: unknown): err is Error & { code: string; suggestions: string[] } {
+  return err instanceof Error && err.name === 'CatalogError' && typeof (err as { code?: unknown }).code === 'string';
 }
 
 /** Runs the CLI; returns the exit code. Never throws. */
@@ -75,8 +80,10 @@ export async function run(argv: string[]): Promise<number> {
       if (err.code === 'usage') process.stderr.write(`btf-atlas: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    if (err instanceof BtfError || err instanceof CliError) {
-      process.stderr.write(`btf-atlas: ${err instanceof BtfError ? `${err.code}: ` : ''}${err.message}\n`);
+    if (err instanceof BtfError || err instanceof CliError || isCatalogError(err)) {
+      const code = err instanceof CliError ? '' : `${err.code}: `;
+      const hint = isCatalogError(err) && err.suggestions.length > 0 ? ` (did you mean ${err.suggestions.join(', ')}?)` : '';
+      process.stderr.write(`btf-atlas: ${code}${err.message}${hint}\n`);
       return EXIT_BAD_INPUT;
     }
     process.stderr.write(`btf-atlas: internal error: ${(err as Error).stack ?? String(err)}\n`);

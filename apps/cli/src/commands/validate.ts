@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { BtfError, validateBtf } from '@btf-atlas/btf';
+import { loadBtfFile } from '../cli.js';
+
+async function writeOut(data: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/**
+ * `btf-atlas validate FILE [--base FILE] [--json]`: judges FILE as strictly as the kernel's BTF loader
+ * (kernel/bpf/btf.c). Valid: one line (`FILE: valid btf, N types`) or a JSON object, exit 0. Invalid: the
+ * error's code, type id or byte offset and reason on one stderr line (and with --json the error object on
+ * stdout), exit 1. A `--base` that is itself invalid fails with BTF_BAD_BASE.
+ */
+export function registerValidateCommand(program: Command): void {
+  program
+    .command('validate')
+    .description('check FILE as strictly as the kernel BTF loader; exit 0 when valid, 1 with the first error')
+    .argument('<file>', 'BTF input (raw BTF, ELF with .BTF, gzip/xz, .btf.tar.xz)')
+    .option('-B, --base <file>', 'base BTF for split (module) BTF')
+    .option('-j, --json', 'print the verdict as JSON on stdout')
+    .action(async (file: string, opts: { base?: string; json?: boolean }) => {
+      try {
+        const base = opts.base ? await loadBtfFile(opts.base) : undefined;
+        const btf = await loadBtfFile(file, base);
+        const r = validateBtf(btf);
+        if (opts.json) {
+          await writeOut(`${JSON.stringify({ file, valid: true, types: r.types, start_id: r.startId, byte_order: btf.littleEndian ? 'little' : 'big' })}\n`);
+        } else {
+          await writeOut(`${file}: valid btf, ${r.types} types${btf.base ? ` (ids ${r.startId}..${r.startId + r.types - 1} on its base)` : ''}\n`);
+        }
+      } catch (err) {
+        if (err instanceof BtfError && err.source === undefined) err.withSource(file);
+        if (opts.json && err instanceof BtfError) await writeOut(`${JSON.stringify({ file, valid: false, error: err.toJSON() })}\n`);
+        throw err;
+      }
+    });
+}
