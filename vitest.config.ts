@@ -5,9 +5,12 @@ export default defineConfig({
   resolve: {
     alias: {
       '@btf-atlas/btf': fileURLToPath(new URL('./libs/btf/src/index.ts', import.meta.url)),
+      '@btf-atlas/catalog': fileURLToPath(new URL('./libs/catalog/src/index.ts', import.meta.url)),
+      '@btf-atlas/queue': fileURLToPath(new URL('./libs/queue/src/index.ts', import.meta.url)),
     },
   },
   test: {
+    globalSetup: ['./vitest.global-setup.ts'],
     include: ['libs/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

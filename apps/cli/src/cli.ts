@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { Btf, BtfError, dumpRawJson, extractBtf } from '@btf-atlas/btf';
 import { CliError } from './errors.js';
 import { registerValidateCommand } from './commands/validate.js';
+import { registerCatalogCommands } from './commands/catalog.js';
+import { registerIngestCommand } from './commands/ingest.js';
 
 export { CliError };
 
@@ -59,6 +61,8 @@ function buildProgram(): Command {
     });
 
   registerValidateCommand(program);
+  registerIngestCommand(program);
+  registerCatalogCommands(program);
 
   return program;
 }

@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+import { catalogPath } from '../config.js';
+import { formatTypeText, formatFieldText } from '../text.js';
+
+async function writeJson(value: unknown): Promise<void> {
+  await new Promise<void>((resolve, reject) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`, (e) => (e ? reject(e) : resolve())));
+}
+
+async function writeText(text: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
+}
+
+/** Opens the catalog (applying migrations); the catalog library loads only for commands that need it. */
+async function open(dbFlag?: string) {
+  const lib = await import('@btf-atlas/catalog');
+  const catalog = lib.openCatalog(catalogPath(dbFlag));
+  return { lib, catalog };
+}
+
+/** `kernels`, `field`, `type`: the catalog's read commands (contract); and `worker`. */
+export function registerCatalogCommands(program: Command): void {
+  program
+    .command('worker')
+    .description('run a queue worker: take ingest and scan jobs from Redis (REDIS_URL) into the catalog')
+    .option('--db <file>', 'catalog file (default $BTF_ATLAS_DB or ./data/atlas.db)')
+    .option('--concurrency <n>', 'jobs at once in this process', (v) => Number(v))
+    .action(async (opts: { db?: string; concurrency?: number }) => {
+      const q = await import('@btf-atlas/queue');
+      let cfg;
+      try {
+        cfg = q.workerConfigFromEnv(process.env, { dbPath: opts.db ? catalogPath(opts.db) : undefined, concurrency: opts.concurrency });
+      } catch (err) {
+        throw new CliError((err as Error).message, 'CONFIG');
+      }
+      await q.runWorker(cfg);
+    });
+
+  program
+    .command('kernels')
+    .description("list the catalog's kernels in kernel order")
+    .option('--db <file>', 'catalog file (default $BTF_ATLAS_DB or ./data/atlas.db)')
+    .option('--distro <distro>')
+    .option('--release <release>')
+    .option('--arch <arch>')
+    .option('--json', 'JSON output')
+    .action(async (opts: { db?: string; distro?: string; release?: string; arch?: string; json?: boolean }) => {
+      const { lib, catalog } = await open(opts.db);
+      try {
+        const kernels = lib.listKernels(catalog, opts);
+        if (opts.json) await writeJson({ kernels });
+        else await writeText(kernels.map((k) => `${k.kernel}\t${k.types} types\n`).join('') || 'no kernels in the catalog (run btf-atlas ingest)\n');
+      } finally {
+        catalog.close();
+      }
+    });
+
+  program
+    .command('failures')
+    .description('inputs that failed to ingest, newest first, with their reasons')
+    .option('--db <file>', 'catalog file')
+    .option('--limit <n>', 'how many', (v) => Number(v), 100)
+    .option('--json', 'JSON output')
+    .action(async (opts: { db?: string; limit: number; json?: boolean }) => {
+      const { lib, catalog } = await open(opts.db);
+      try {
+        const failures = lib.listFailures(catalog, opts.limit);
+        if (opts.json) await writeJson({ failures });
+        else await writeText(failures.map((f) => `${f.failed_at}  ${f.kernel ?? f.source}  ${f.code}: ${f.message}\n`).join('') || 'no failed ingests\n');
+      } finally {
+        catalog.close();
+      }
+    });
+
+  program
+    .command('field')
+    .description("a field's history across the catalog's kernels, and where it changed")
+    .argument('<field_path>', 'STRUCT.MEMBER[.MEMBER...], e.g. pt_regs.di or task_struct.se.vruntime')
+    .option('--db <file>', 'catalog file')
+    .option('--arch <arch>')
+    .option('--distro <distro>')
+    .option('--release <release>')
+    .option('--json', 'JSON output')
+    .action(async (fieldPath: string, opts: { db?: string; distro?: string; release?: string; arch?: string; json?: boolean }) => {
+      const { lib, catalog } = await open(opts.db);
+      try {
+        const history = lib.fieldHistory(catalog, fieldPath, opts);
+        if (opts.json) await writeJson(history);
+        else await writeText(formatFieldText(history));
+      } finally {
+        catalog.close();
+      }
+    });
+
+  program
+    .command('type')
+    .description('one struct/union/enum layout in one kernel (pahole-style text by default)')
+    .argument('<name>', 'type name (struct NAME, union NAME, enum NAME, or NAME)')
+    .requiredOption('--kernel <kref>', 'DISTRO/RELEASE/ARCH/UNAME_R')
+    .option('--db <file>', 'catalog file')
+    .option('--json', 'JSON output')
+    .action(async (name: string, opts: { db?: string; kernel: string; json?: boolean }) => {
+      const { lib, catalog } = await open(opts.db);
+      try {
+        const layout = lib.typeLayout(catalog, name, opts.kernel);
+        if (opts.json) await writeJson(layout);
+        else await writeText(formatTypeText(layout));
+      } finally {
+        catalog.close();
+      }
+    });
+}

@@ -1,0 +1,116 @@
+import { Option, type Command } from 'commander';
+import { catalogPath, redisUrl } from '../config.js';
+
+interface IngestOpts {
+  db?: string;
+  kernel?: string;
+  replace?: boolean;
+  json?: boolean;
+  progress: boolean;
+}
+
+/** `ingest PATH...`: archive trees or files into the catalog, one transaction per kernel, with a progress bar. */
+export function registerIngestCommand(program: Command): void {
+  program
+    .command('ingest')
+    .description('ingest btfhub-archive trees or BTF files into the catalog')
+    .argument('<path...>', 'archive folders (DISTRO/RELEASE/ARCH/UNAME_R.btf.tar.xz below) or single files')
+    .option('--db <file>', 'catalog file (default $BTF_ATLAS_DB or ./data/atlas.db)')
+    .option('--kernel <kref>', 'the KREF of a single file outside the btfhub layout')
+    .option('--replace', 'replace kernels already in the catalog with different bytes')
+    .option('--json', 'print one JSON result per kernel')
+    .addOption(new Option('--no-progress', 'no progress bar'))
+    .action(async (paths: string[], opts: IngestOpts) => {
+      const lib = await import('@btf-atlas/catalog');
+      const kref = opts.kernel ? lib.parseKref(opts.kernel) : undefined;
+      const items = paths.flatMap((p) => lib.scanPath(p, kref));
+      const url = redisUrl();
+      if (url) {
+        await ingestThroughQueue(url, items.map((it) => lib.jobDataOf(it, opts.replace)), opts);
+        return;
+      }
+      const dbPath = catalogPath(opts.db);
+      const catalog = lib.openCatalog(dbPath);
+      const blobs = lib.BlobStore.forCatalog(dbPath);
+      const showBar = opts.progress && process.stderr.isTTY === true && !opts.json;
+      const { default: progress } = await import('cli-progress');
+      const bar = showBar
+        ? new progress.SingleBar({ format: 'ingest [{bar}] {value}/{total} kernels | {kernel} {phase}', hideCursor: true, stream: process.stderr }, progress.Presets.shades_classic)
+        : undefined;
+      bar?.start(items.length, 0, { kernel: '', phase: '' });
+      let failed = 0;
+      const counts = { ingested: 0, replaced: 0, skipped: 0 };
+      try {
+        for (const [i, item] of items.entries()) {
+          const data = lib.jobDataOf(item, opts.replace);
+          bar?.update(i, { kernel: data.kernel, phase: '' });
+          try {
+            const r = await lib.processIngest(data, { catalog, blobs, onProgress: (_f, phase) => bar?.update(i, { kernel: data.kernel, phase }) });
+            counts[r.status]++;
+            if (opts.json) process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
+            else if (!bar) process.stderr.write(`${r.status} ${r.kernel} (${r.types} types, ${r.newShapes} new shapes)\n`);
+          } catch (err) {
+            failed++;
+            const e = err as Error & { code?: string };
+            const line = `failed ${data.kernel}: ${e.code ? `${e.code}: ` : ''}${e.message}`;
+            if (opts.json) process.stdout.write(`${JSON.stringify({ kernel: data.kernel, status: 'failed', code: e.code ?? 'INTERNAL', message: e.message })}\n`);
+            bar?.stop();
+            process.stderr.write(`${line}\n`);
+            bar?.start(items.length, i + 1, { kernel: '', phase: '' });
+          }
+        }
+        bar?.update(items.length, { kernel: '', phase: 'done' });
+      } finally {
+        bar?.stop();
+        catalog.close();
+      }
+      if (!opts.json) {
+        process.stderr.write(`${items.length} kernel(s): ${counts.ingested} ingested, ${counts.replaced} replaced, ${counts.skipped} skipped, ${failed} failed (catalog ${dbPath})\n`);
+      }
+      if (failed > 0) process.exitCode = 1;
+    });
+}
+
+type JobData = import('@btf-atlas/catalog').IngestJobData;
+
+/** REDIS_URL mode: enqueue one ingest job per kernel, then wait for the workers to finish them all. */
+async function ingestThroughQueue(url: string, jobs: JobData[], opts: IngestOpts): Promise<void> {
+  const q = await import('@btf-atlas/queue');
+  const cfg = { redisUrl: url, prefix: process.env.BTF_ATLAS_QUEUE_PREFIX ?? 'btf-atlas' };
+  const queue = q.createIngestQueue(cfg);
+  const events = q.createQueueEvents(cfg);
+  const { default: progress } = await import('cli-progress');
+  const showBar = opts.progress && process.stderr.isTTY === true && !opts.json;
+  const bar = showBar ? new progress.SingleBar({ format: 'ingest [{bar}] {value}/{total} kernels (queue)', stream: process.stderr }, progress.Presets.shades_classic) : undefined;
+  let failed = 0;
+  try {
+    await events.waitUntilReady();
+    if ((await queue.getWorkersCount()) === 0) {
+      process.stderr.write('btf-atlas: no worker is listening on the queue yet; jobs wait until `btf-atlas worker` runs\n');
+    }
+    const added = await queue.addBulk(jobs.map((data) => ({ name: 'ingest' as const, data })));
+    bar?.start(added.length, 0);
+    let done = 0;
+    await Promise.all(
+      added.map(async (job, i) => {
+        try {
+          const r = (await job.waitUntilFinished(events)) as { kernel: string; status: string; types: number; newShapes: number };
+          if (opts.json) process.stdout.write(`${JSON.stringify({ job: job.id, ...r })}\n`);
+          else if (!bar) process.stderr.write(`${r.status} ${r.kernel} (${r.types} types, ${r.newShapes} new shapes, job ${job.id})\n`);
+        } catch (err) {
+          failed++;
+          const msg = (err as Error).message;
+          if (opts.json) process.stdout.write(`${JSON.stringify({ job: job.id, kernel: jobs[i].kernel, status: 'failed', message: msg })}\n`);
+          else process.stderr.write(`failed ${jobs[i].kernel} (job ${job.id}): ${msg}\n`);
+        }
+        bar?.update(++done);
+      }),
+    );
+  } finally {
+    bar?.stop();
+    await events.close();
+    await queue.close();
+  }
+  if (!opts.json) process.stderr.write(`${jobs.length} kernel(s) through the queue, ${failed} failed\n`);
+  if (failed > 0) process.exitCode = 1;
+}

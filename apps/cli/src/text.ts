@@ -1,0 +1,68 @@
+import type { FieldHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
+
+const CACHELINE = 64;
+
+/**
+ * pahole-style text of `type` (`pahole -C NAME`): each member with its type, byte offset and size in the comment
+ * column, bitfields as `name:bits` with the bit offset in their storage unit, holes and trailing padding marked,
+ * and the size/cachelines summary. Unnamed structs/unions are shown flattened, as the contract's JSON is.
+ */
+export function formatTypeText(layout: TypeLayoutJson): string {
+  const out: string[] = [`/* ${layout.kernel} */`];
+  for (const t of layout.types) {
+    const mod = t.module ? ` /* module ${t.module} */` : '';
+    if (t.kind === 'enum') {
+      out.push(`enum ${t.name} {${mod}`);
+      for (const v of t.values) out.push(`\t${v.name} = ${v.value},`);
+      out.push('};', '');
+      continue;
+    }
+    out.push(`${t.kind} ${t.name} {${mod}`);
+    const width = Math.max(24, ...t.members.map((m) => m.type.length + 1));
+    let end = 0;
+    let holes = 0;
+    let holeBytes = 0;
+    for (const m of t.members) {
+      const start = m.bitfield_size ? Math.floor(m.bits_offset / 8 / m.size) * m.size : m.offset;
+      if (t.kind === 'struct' && start > end) {
+        out.push(`\n\t/* XXX ${start - end} byte${start - end === 1 ? '' : 's'} hole, try to pack */\n`);
+        holes++;
+        holeBytes += start - end;
+      }
+      const decl = `${m.type.padEnd(width)} ${m.name}${m.bitfield_size ? `:${m.bitfield_size}` : ''};`;
+      const where = m.bitfield_size
+        ? `/* ${String(start).padStart(5)}:${String(m.bits_offset - start * 8).padStart(2)} ${String(m.size).padStart(4)} */`
+        : `/* ${String(m.offset).padStart(5)} ${String(m.size).padStart(5)} */`;
+      out.push(`\t${decl.padEnd(width + 24)} ${where}`);
+      end = Math.max(end, m.bitfield_size ? start + m.size : m.offset + m.size);
+    }
+    const padding = t.kind === 'struct' && t.size > end ? t.size - end : 0;
+    if (padding) out.push(`\n\t/* padding: ${padding} */`);
+    const lines = Math.ceil(t.size / CACHELINE);
+    out.push('', `\t/* size: ${t.size}, cachelines: ${lines}, members: ${t.members.length} */`);
+    if (holes) out.push(`\t/* sum members holes: ${holeBytes}, holes: ${holes} */`);
+    if (t.size % CACHELINE) out.push(`\t/* last cacheline: ${t.size % CACHELINE} bytes */`);
+    out.push('};', '');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Text of `field`: one line per kernel, then the changes. */
+export function formatFieldText(h: FieldHistoryJson): string {
+  const width = Math.max(6, ...h.kernels.map((k) => k.kernel.length));
+  const lines = [`${'KERNEL'.padEnd(width)}  OFFSET  BITS   SIZE  TYPE`];
+  for (const k of h.kernels) {
+    if (k.status === 'present') {
+      const bits = k.bitfield_size ? `${k.bits_offset}:${k.bitfield_size}` : String(k.bits_offset);
+      lines.push(`${k.kernel.padEnd(width)}  ${String(k.offset).padStart(6)}  ${bits.padStart(5)}  ${String(k.size).padStart(5)}  ${k.type}`);
+    } else {
+      lines.push(`${k.kernel.padEnd(width)}  ${k.status === 'missing_struct' ? '(no such struct)' : '(no such field)'}`);
+    }
+  }
+  if (h.changes.length === 0) lines.push('', `${h.field}: no changes between neighbouring kernels`);
+  else {
+    lines.push('', 'changes:');
+    for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,92 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN = join(REPO, 'apps/cli/bin/btf-atlas.js');
+const KERNEL_DIR = join(REPO, 'fixtures/corpus/archive/debian/12/x86_64');
+
+let dir: string;
+let db: string;
+
+/** Runs the built CLI as a user would, without REDIS_URL: jobs run in-process. */
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env, BTF_ATLAS_DB: db };
+  delete env.REDIS_URL;
+  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'btf-atlas-cli-'));
+  db = join(dir, 'atlas.db');
+  const r = cli('ingest', join(KERNEL_DIR, '6.1.0-47-amd64.btf.tar.xz'), join(KERNEL_DIR, '6.1.0-50-amd64.btf.tar.xz'));
+  expect(r.stderr).toMatch(/2 kernel\(s\): 2 ingested/);
+  expect(r.status).toBe(0);
+}, 180_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('catalog commands in-process (no REDIS_URL)', () => {
+  it('kernels --json lists them in kernel order', () => {
+    const r = cli('kernels', '--json');
+    expect(r.status).toBe(0);
+    const kernels = (JSON.parse(r.stdout) as { kernels: { kernel: string; types: number }[] }).kernels;
+    expect(kernels.map((k) => k.kernel)).toEqual(['debian/12/x86_64/6.1.0-47-amd64', 'debian/12/x86_64/6.1.0-50-amd64']);
+  });
+
+  it('field --json answers pt_regs.di across the ingested kernels in the contract shape', () => {
+    const r = cli('field', 'pt_regs.di', '--json');
+    expect(r.status).toBe(0);
+    const h = JSON.parse(r.stdout) as { field: string; kernels: Record<string, unknown>[]; changes: unknown[] };
+    expect(h.field).toBe('pt_regs.di');
+    expect(h.kernels[0]).toEqual({
+      kernel: 'debian/12/x86_64/6.1.0-47-amd64', status: 'present', offset: 112, bits_offset: 896, bitfield_size: 0, size: 8, type: 'long unsigned int',
+    });
+    expect(h.changes).toEqual([]);
+  });
+
+  it('field reports where a bitfield moved between neighbouring kernels', () => {
+    // The corpus' CO-RE notes: task_struct.in_iowait moves one bit between 6.1.0-47 and 6.1.0-50.
+    const r = cli('field', 'task_struct.in_iowait', '--json');
+    const h = JSON.parse(r.stdout) as { changes: { what: string; before: { bits_offset: number }; after: { bits_offset: number } }[] };
+    expect(h.changes.map((c) => c.what)).toContain('offset');
+    const c = h.changes.find((x) => x.what === 'offset')!;
+    expect(Math.abs(c.after.bits_offset - c.before.bits_offset)).toBe(1);
+  });
+
+  it('type prints a pahole-like layout, and --json the flattened members', () => {
+    const text = cli('type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-50-amd64');
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/struct pt_regs \{/);
+    expect(text.stdout).toMatch(/long unsigned int\s+di;\s+\/\*\s+112\s+8 \*\//);
+    expect(text.stdout).toMatch(/size: 168, cachelines: 3, members: 21/);
+    const json = JSON.parse(cli('type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-50-amd64', '--json').stdout) as { types: { size: number; members: unknown[] }[] };
+    expect(json.types).toHaveLength(1);
+    expect(json.types[0].size).toBe(168);
+    expect(json.types[0].members).toHaveLength(21);
+  });
+
+  it('unknown names fail with exit 1, one line and close suggestions', () => {
+    const t = cli('field', 'sk_buf.len');
+    expect(t.status).toBe(1);
+    expect(t.stderr.trim().split('\n')).toHaveLength(1);
+    expect(t.stderr).toMatch(/TYPE_NOT_FOUND.*sk_buff/);
+    const k = cli('type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-49-amd64');
+    expect(k.status).toBe(1);
+    expect(k.stderr).toMatch(/KERNEL_NOT_FOUND.*6\.1\.0-4[07]-amd64|KERNEL_NOT_FOUND.*6\.1\.0-50-amd64/);
+    expect(cli('type', 'pt_regs', '--kernel', 'not-a-kref').status).toBe(1);
+    expect(cli('field').status).toBe(2);
+  });
+
+  it('re-ingesting the same files is a no-op reported as skipped', () => {
+    const r = cli('ingest', join(KERNEL_DIR, '6.1.0-47-amd64.btf.tar.xz'), '--json');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.trim()) as { status: string }).toMatchObject({ status: 'skipped' });
+  });
+});

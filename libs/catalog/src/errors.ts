@@ -1,0 +1,30 @@
+/** Stable codes of catalog failures (CLI exit 1, HTTP 4xx, stored job failures). */
+export type CatalogErrorCode =
+  | 'CATALOG_BAD_KREF'
+  | 'KERNEL_NOT_FOUND'
+  | 'TYPE_NOT_FOUND'
+  | 'FIELD_NOT_FOUND'
+  | 'KERNEL_CONFLICT'
+  | 'BAD_FIELD_PATH'
+  | 'ARCHIVE_BAD_LAYOUT'
+  | 'CATALOG_CORRUPT';
+
+/** The one error type of libs/catalog; BtfError passes through unchanged for decoding failures. */
+export class CatalogError extends Error {
+  override readonly name = 'CatalogError';
+
+  constructor(
+    readonly code: CatalogErrorCode,
+    message: string,
+    /** Close names to suggest (unknown kernel, type or field). */
+    readonly suggestions: string[] = [],
+  ) {
+    super(message);
+  }
+
+  toJSON(): { code: CatalogErrorCode; message: string; suggestions?: string[] } {
+    return this.suggestions.length > 0
+      ? { code: this.code, message: this.message, suggestions: this.suggestions }
+      : { code: this.code, message: this.message };
+  }
+}

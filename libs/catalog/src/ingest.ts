@@ -1,0 +1,237 @@
+import { hash as oneShotHash } from 'node:crypto';
+import { Btf, BtfError, BtfErrorCode, extractBtf, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
+import { BlobStore, sha256Hex } from './blob-store.js';
+import type { Catalog } from './db.js';
+import { CatalogError } from './errors.js';
+import { flavourOf, formatKref, versionKey, type KernelRef } from './kernel-ref.js';
+import { BUCKETS, bucketOf, normalizeBtf, type Shape } from './normalize.js';
+
+/** A file given to ingest: its bytes and where it came from. */
+export interface IngestFile {
+  /** Where it came from (path relative to a scanned archive root, or the file name). */
+  source: string;
+  bytes: Uint8Array;
+}
+
+/** One kernel to ingest: the kernel's file, plus module BTF files found beside it. */
+export interface IngestInput {
+  kref: KernelRef;
+  file: IngestFile;
+  /** Module BTF files (`UNAME_R/modules/NAME.btf`, `.ko`), read on the kernel's BTF. */
+  modules?: (IngestFile & { name: string })[];
+}
+
+export interface IngestOptions {
+  /** Replace a kernel already in the catalog with different bytes (otherwise KERNEL_CONFLICT). */
+  replace?: boolean;
+  limits?: Partial<ContainerLimits>;
+  /** Called with a fraction 0..1 and a phase name. */
+  onProgress?: (fraction: number, phase: string) => void;
+}
+
+export interface IngestResult {
+  kernel: string;
+  status: 'ingested' | 'replaced' | 'skipped';
+  types: number;
+  modules: string[];
+  shapes: number;
+  newShapes: number;
+  newSets: number;
+  ms: number;
+}
+
+interface PreparedModule {
+  name: string;
+  btfSha256: string;
+  btfSize: number;
+  typeCount: number;
+  sourceSha256: string | null;
+  sourceBytes: Uint8Array | null;
+}
+
+/** Everything decoded and normalized, ready for one write transaction. */
+export interface PreparedKernel {
+  kref: KernelRef;
+  source: string;
+  sourceBytes: Uint8Array;
+  sourceSha256: string;
+  sourceFormat: string;
+  btfSha256: string;
+  btfSize: number;
+  typeCount: number;
+  modules: PreparedModule[];
+  /** Per bucket: its entries sorted, and the set's content hash. */
+  buckets: { entries: SetEntry[]; hash: Buffer }[];
+  shapeCount: number;
+}
+
+interface SetEntry {
+  shape: Shape;
+  copies: number;
+}
+
+/**
+ * Decodes, validates (as strictly as the kernel's loader) and normalizes one kernel and its modules. CPU only:
+ * runs in the worker, outside any transaction. Throws BtfError/CatalogError for bad input.
+ */
+export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}): Promise<PreparedKernel> {
+  const progress = opts.onProgress ?? (() => undefined);
+  progress(0.05, 'unpack');
+  const blobs = await extractBtf(input.file.bytes, input.file.source, opts.limits);
+  const vmlinuxBlob = blobs[0];
+  if (vmlinuxBlob.role !== 'vmlinux') {
+    throw new BtfError(BtfErrorCode.BadContainer, 'archive holds module btf but no vmlinux btf', { source: input.file.source });
+  }
+  progress(0.2, 'decode');
+  const vmlinux = parseValid(vmlinuxBlob);
+  const shapes: Shape[] = normalizeBtf(vmlinux);
+  progress(0.5, 'normalize');
+  const modules: PreparedModule[] = [];
+  const addModule = (name: string, blob: BtfBlob, file: IngestFile | null): void => {
+    if (modules.some((m) => m.name === name)) {
+      throw new CatalogError('ARCHIVE_BAD_LAYOUT', `module ${name} appears twice for ${formatKref(input.kref)}`);
+    }
+    const btf = parseValid(blob, vmlinux);
+    shapes.push(...normalizeBtf(btf, name));
+    modules.push({
+      name,
+      btfSha256: sha256Hex(blob.bytes),
+      btfSize: blob.bytes.length,
+      typeCount: btf.ownTypeCount,
+      sourceSha256: file ? sha256Hex(file.bytes) : null,
+      sourceBytes: file ? file.bytes : null,
+    });
+  };
+  for (const blob of blobs.slice(1)) addModule(blob.module ?? blob.name, blob, null);
+  for (const m of input.modules ?? []) {
+    const found = await extractBtf(m.bytes, m.source, opts.limits);
+    addModule(m.name, found[0], m);
+  }
+  modules.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  progress(0.7, 'group');
+  return {
+    kref: input.kref,
+    source: input.file.source,
+    sourceBytes: input.file.bytes,
+    sourceSha256: sha256Hex(input.file.bytes),
+    sourceFormat: vmlinuxBlob.formats.join('/'),
+    btfSha256: sha256Hex(vmlinuxBlob.bytes),
+    btfSize: vmlinuxBlob.bytes.length,
+    typeCount: vmlinux.ownTypeCount,
+    modules,
+    buckets: groupIntoBuckets(shapes),
+    shapeCount: shapes.length,
+  };
+}
+
+function parseValid(blob: BtfBlob, base?: Btf): Btf {
+  try {
+    const btf = Btf.parse(blob.bytes, { base });
+    validateBtf(btf);
+    return btf;
+  } catch (err) {
+    if (err instanceof BtfError) throw err.withSource(blob.name);
+    throw err;
+  }
+}
+
+function compareEntries(a: SetEntry, b: SetEntry): number {
+  const x = a.shape;
+  const y = b.shape;
+  if (x.name !== y.name) return x.name < y.name ? -1 : 1;
+  if (x.module !== y.module) return x.module < y.module ? -1 : 1;
+  return Buffer.compare(x.hash, y.hash);
+}
+
+/** Splits shapes into name buckets, merges identical duplicates into copies, and hashes each bucket's set. */
+function groupIntoBuckets(shapes: Shape[]): PreparedKernel['buckets'] {
+  const lists: SetEntry[][] = Array.from({ length: BUCKETS }, () => []);
+  for (const shape of shapes) lists[bucketOf(shape.name)].push({ shape, copies: 1 });
+  return lists.map((list) => {
+    list.sort(compareEntries);
+    const entries: SetEntry[] = [];
+    for (const e of list) {
+      const last = entries[entries.length - 1];
+      if (last && compareEntries(last, e) === 0) last.copies++;
+      else entries.push(e);
+    }
+    const text = entries.map((e) => `${e.shape.name}\0${e.shape.module}\0${e.shape.hash.toString('hex')}\0${e.copies}`).join('\n');
+    return { entries, hash: (oneShotHash('sha256', text, 'buffer') as unknown as Buffer).subarray(0, 16) };
+  });
+}
+
+/**
+ * Writes a prepared kernel in one IMMEDIATE transaction: a failure leaves the catalog exactly as it was.
+ * Same KREF with the same BTF (vmlinux and modules): skipped. Same KREF with other bytes: KERNEL_CONFLICT
+ * unless `replace`.
+ */
+export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKernel, opts: IngestOptions = {}): IngestResult {
+  const started = performance.now();
+  const db = catalog.sqlite;
+  const kref = formatKref(p.kref);
+  // Blobs first (atomic renames, content-addressed): the transaction below may then point at them.
+  blobs.put(p.sourceBytes, p.sourceSha256);
+  for (const m of p.modules) if (m.sourceBytes && m.sourceSha256) blobs.put(m.sourceBytes, m.sourceSha256);
+
+  const existing = db
+    .prepare('SELECT id, btf_sha256 AS btfSha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
+    .get(p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR) as { id: number; btfSha256: string } | undefined;
+  const base = { kernel: kref, types: p.typeCount, modules: p.modules.map((m) => m.name), shapes: p.shapeCount };
+  if (existing) {
+    const mods = db.prepare('SELECT name, btf_sha256 AS sha FROM modules WHERE kernel_id = ? ORDER BY name').all(existing.id) as { name: string; sha: string }[];
+    const same = existing.btfSha256 === p.btfSha256 && mods.length === p.modules.length && mods.every((m, i) => m.name === p.modules[i].name && m.sha === p.modules[i].btfSha256);
+    if (same) return { ...base, status: 'skipped', newShapes: 0, newSets: 0, ms: performance.now() - started };
+    if (!opts.replace) {
+      throw new CatalogError('KERNEL_CONFLICT', `${kref} is already in the catalog with different btf (sha256 ${existing.btfSha256.slice(0, 12)}…, new ${p.btfSha256.slice(0, 12)}…); pass --replace to replace it`);
+    }
+  }
+
+  const findSet = db.prepare('SELECT id FROM shape_sets WHERE hash = ?').pluck();
+  const insertSet = db.prepare('INSERT INTO shape_sets (hash, bucket, count) VALUES (?, ?, ?)');
+  const findShape = db.prepare('SELECT id FROM shapes WHERE hash = ?').pluck();
+  const insertShape = db.prepare('INSERT INTO shapes (hash, kind, name, size, body) VALUES (?, ?, ?, ?, ?)');
+  const insertMember = db.prepare('INSERT INTO set_members (set_id, name, shape_id, module, copies) VALUES (?, ?, ?, ?, ?)');
+  const insertKernel = db.prepare(`INSERT INTO kernels (distro, release, arch, uname_r, version_key, flavour, btf_sha256, btf_size,
+      type_count, source_sha256, source_size, source_format, source, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertKernelSet = db.prepare('INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
+  const insertModule = db.prepare('INSERT INTO modules (kernel_id, name, btf_sha256, btf_size, type_count, source_sha256) VALUES (?, ?, ?, ?, ?, ?)');
+
+  let newShapes = 0;
+  let newSets = 0;
+  const tx = db.transaction((): void => {
+    if (existing) db.prepare('DELETE FROM kernels WHERE id = ?').run(existing.id);
+    const kernelId = Number(insertKernel.run(
+      p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR, versionKey(p.kref.unameR), flavourOf(p.kref.unameR),
+      p.btfSha256, p.btfSize, p.typeCount, p.sourceSha256, p.sourceBytes.length, p.sourceFormat, p.source, new Date().toISOString(),
+    ).lastInsertRowid);
+    for (let bucket = 0; bucket < BUCKETS; bucket++) {
+      const { entries, hash } = p.buckets[bucket];
+      let setId = findSet.get(hash) as number | undefined;
+      if (setId === undefined) {
+        setId = Number(insertSet.run(hash, bucket, entries.length).lastInsertRowid);
+        newSets++;
+        for (const { shape, copies } of entries) {
+          let shapeId = findShape.get(shape.hash) as number | undefined;
+          if (shapeId === undefined) {
+            shapeId = Number(insertShape.run(shape.hash, shape.kind, shape.name, shape.size, shape.body).lastInsertRowid);
+            newShapes++;
+          }
+          insertMember.run(setId, shape.name, shapeId, shape.module, copies);
+        }
+      }
+      insertKernelSet.run(kernelId, bucket, setId);
+    }
+    for (const m of p.modules) insertModule.run(kernelId, m.name, m.btfSha256, m.btfSize, m.typeCount, m.sourceSha256);
+  });
+  tx.immediate();
+  return { ...base, status: existing ? 'replaced' : 'ingested', newShapes, newSets, ms: performance.now() - started };
+}
+
+/** Records an input that failed, with its reason, so the CLI and API can show it. */
+export function recordFailure(catalog: Catalog, source: string, kref: string | null, err: unknown, jobId?: string): void {
+  const code = err instanceof BtfError || err instanceof CatalogError ? err.code : 'INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  catalog.sqlite
+    .prepare('INSERT INTO ingest_failures (source, kref, code, message, job_id) VALUES (?, ?, ?, ?, ?)')
+    .run(source, kref, code, message, jobId ?? null);
+}

@@ -1,0 +1,61 @@
+import { CatalogError } from './errors.js';
+
+/** A kernel reference (KREF): `DISTRO/RELEASE/ARCH/UNAME_R`, the btfhub-archive path without its suffix. */
+export interface KernelRef {
+  distro: string;
+  release: string;
+  arch: string;
+  unameR: string;
+}
+
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
+
+/** Formats a KREF. */
+export function formatKref(k: KernelRef): string {
+  return `${k.distro}/${k.release}/${k.arch}/${k.unameR}`;
+}
+
+/** Parses `DISTRO/RELEASE/ARCH/UNAME_R`; throws CATALOG_BAD_KREF naming what is wrong. */
+export function parseKref(kref: string): KernelRef {
+  const parts = kref.split('/');
+  if (parts.length !== 4) {
+    throw new CatalogError('CATALOG_BAD_KREF', `kernel reference ${JSON.stringify(kref)} is not DISTRO/RELEASE/ARCH/UNAME_R`);
+  }
+  for (const p of parts) {
+    if (!SEGMENT.test(p) || p === '.' || p === '..') {
+      throw new CatalogError('CATALOG_BAD_KREF', `kernel reference ${JSON.stringify(kref)} has a bad part ${JSON.stringify(p)}`);
+    }
+  }
+  const [distro, release, arch, unameR] = parts;
+  return { distro, release, arch, unameR };
+}
+
+/**
+ * A key that sorts uname -r strings in kernel order: runs of digits compare as numbers, part by part
+ * (`6.1.0-9` < `6.1.0-28` < `6.1.0-112`), everything else as text.
+ */
+export function versionKey(unameR: string): string {
+  return unameR.replace(/\d+/g, (digits) => {
+    const trimmed = digits.replace(/^0+(?=\d)/, '');
+    // Length-prefixed so that any number of digits sorts numerically: "2:28" < "3:112".
+    return `${String.fromCharCode(0x40 + Math.min(trimmed.length, 60))}${trimmed}`;
+  });
+}
+
+/** Compares two uname -r strings in kernel order. */
+export function compareUnameR(a: string, b: string): number {
+  const ka = versionKey(a);
+  const kb = versionKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
+ * The flavour of a uname -r: the trailing dash-separated words that start with a letter
+ * (`6.1.0-28-cloud-amd64` → `cloud-amd64`, `5.15.0-91-generic` → `generic`, `4.18.0-513.el8.x86_64` → '').
+ */
+export function flavourOf(unameR: string): string {
+  const words = unameR.split('-');
+  let i = words.length;
+  while (i > 1 && /^[A-Za-z]/.test(words[i - 1])) i--;
+  return words.slice(i).join('-');
+}

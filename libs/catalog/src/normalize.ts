@@ -1,0 +1,167 @@
+import { hash as oneShotHash } from 'node:crypto';
+import {
+  BtfError, BtfErrorCode, flattenMembers, resolvedSize, spellType, stripModifiers,
+  type Btf, type FlatMember,
+} from '@btf-atlas/btf';
+
+/** Kinds the catalog stores, as the contract names them. */
+export type ShapeKind = 'struct' | 'union' | 'enum' | 'typedef' | 'func';
+
+/**
+ * A flattened member as the catalog stores it: `[name, bits_offset, bitfield_size, size, type, anon_depth]`,
+ * plus, for a member whose type is an unnamed struct/union (`struct {...} stats;`), that type's own flattened
+ * members (so paths such as `foo.stats.x` resolve without the BTF).
+ */
+export type StoredMember =
+  | [name: string, bitsOffset: number, bitfieldSize: number, size: number, type: string, anonDepth: number]
+  | [name: string, bitsOffset: number, bitfieldSize: number, size: number, type: string, anonDepth: number, children: StoredMember[]];
+
+/** Body of a struct/union shape. */
+export interface CompositeBody {
+  members: StoredMember[];
+}
+
+/** Body of an enum shape (ENUM and ENUM64 alike): values as decimal strings, exact for 64-bit ones. */
+export interface EnumBody {
+  signed: boolean;
+  values: [name: string, value: string][];
+}
+
+/** Body of a typedef shape: the C spelling of its target, and its members when that is an unnamed struct/union. */
+export interface TypedefBody {
+  type: string;
+  members?: StoredMember[];
+}
+
+/** Body of a func shape: what a kprobe/fentry program sees. */
+export interface FuncBody {
+  ret: string;
+  params: [name: string, type: string][];
+  variadic: boolean;
+}
+
+export type ShapeBody = CompositeBody | EnumBody | TypedefBody | FuncBody;
+
+/** One normalized named type of a kernel (or of one of its modules). */
+export interface Shape {
+  kind: ShapeKind;
+  name: string;
+  size: number;
+  /** Canonical JSON of the body (what is stored and hashed). */
+  body: string;
+  /** First 16 bytes of sha256 over kind, name, size and body. */
+  hash: Buffer;
+  /** '' for vmlinux, the module's name for module BTF. */
+  module: string;
+}
+
+/** Number of name buckets: each kernel has one shape set per bucket. Part of the stored data: never change it. */
+export const BUCKETS = 1024;
+
+/** The bucket of a type name (FNV-1a over its UTF-16 code units, modulo {@link BUCKETS}). Stable forever. */
+export function bucketOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % BUCKETS;
+}
+
+function shapeHash(kind: ShapeKind, name: string, size: number, body: string): Buffer {
+  return (oneShotHash('sha256', `${kind}\0${name}\0${size}\0${body}`, 'buffer') as unknown as Buffer).subarray(0, 16);
+}
+
+function storedMembers(btf: Btf, id: number, depth: number): StoredMember[] {
+  return flattenMembers(btf, id).map((m: FlatMember): StoredMember => {
+    const row: StoredMember = [m.name, m.bitsOffset, m.bitfieldSize, m.size, m.type, m.anonDepth];
+    const inner = stripModifiers(btf, m.typeId);
+    if (inner !== 0 && btf.nameOf(inner) === '') {
+      const k = btf.kindOf(inner);
+      if (k === 4 || k === 5) {
+        if (depth >= btf.limits.maxResolveDepth) {
+          throw new BtfError(BtfErrorCode.TypeLoop, `unnamed struct members nested deeper than ${btf.limits.maxResolveDepth} levels`, { typeId: id });
+        }
+        return [...row, storedMembers(btf, inner, depth + 1).map((c) => shift(c, m.bitsOffset))] as StoredMember;
+      }
+    }
+    return row;
+  });
+}
+
+/** Children are stored with absolute offsets, like their parent. */
+function shift(m: StoredMember, by: number): StoredMember {
+  const out = [...m] as StoredMember;
+  out[1] = m[1] + by;
+  if (m.length === 7) out[6] = m[6].map((c) => shift(c, by));
+  return out;
+}
+
+/**
+ * The named types of one BTF blob (its own types only: a module's, not its base's) as catalog shapes:
+ * every named struct, union, enum (ENUM and ENUM64), typedef and func. Throws {@link BtfError} for BTF that
+ * cannot be laid out (loops, unresolvable sizes).
+ */
+export function normalizeBtf(btf: Btf, module = ''): Shape[] {
+  const out: Shape[] = [];
+  // Thousands of funcs share a prototype: spell each FUNC_PROTO once.
+  const protoBodies = new Map<number, string>();
+  const push = (kind: ShapeKind, name: string, size: number, bodyObj: ShapeBody | string): void => {
+    const body = typeof bodyObj === 'string' ? bodyObj : JSON.stringify(bodyObj);
+    out.push({ kind, name, size, body, hash: shapeHash(kind, name, size, body), module });
+  };
+  for (let id = btf.startId; id < btf.nextId; id++) {
+    const t = btf.type(id);
+    if (t.name === '') continue;
+    switch (t.kind) {
+      case 'STRUCT':
+      case 'UNION':
+        push(t.kind === 'STRUCT' ? 'struct' : 'union', t.name, t.size, { members: storedMembers(btf, id, 0) });
+        break;
+      case 'ENUM':
+        push('enum', t.name, t.size, { signed: t.signed, values: t.values.map((v) => [v.name, String(v.value)]) });
+        break;
+      case 'ENUM64':
+        push('enum', t.name, t.size, { signed: t.signed, values: t.values.map((v) => [v.name, String(v.value)]) });
+        break;
+      case 'TYPEDEF': {
+        let size = 0;
+        try {
+          size = resolvedSize(btf, id);
+        } catch (err) {
+          // Typedefs of function types or of incomplete structs have no size; a loop is still an error.
+          if (!(err instanceof BtfError) || err.code === BtfErrorCode.TypeLoop) throw err;
+        }
+        const body: TypedefBody = { type: spellType(btf, t.type) };
+        const inner = stripModifiers(btf, t.type);
+        const k = btf.kindOf(inner);
+        if ((k === 4 || k === 5) && btf.nameOf(inner) === '') body.members = storedMembers(btf, inner, 0);
+        push('typedef', t.name, size, body);
+        break;
+      }
+      case 'FUNC': {
+        let body = protoBodies.get(t.type);
+        if (body === undefined) {
+          body = JSON.stringify(funcBody(btf, id, t.name, t.type));
+          protoBodies.set(t.type, body);
+        }
+        push('func', t.name, 0, body);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+function funcBody(btf: Btf, id: number, name: string, protoId: number): FuncBody {
+  const proto = btf.type(protoId);
+  if (proto.kind !== 'FUNC_PROTO') {
+    throw new BtfError(BtfErrorCode.BadTypeRef, `func ${name} points at a ${proto.kind}, not a FUNC_PROTO`, { typeId: id });
+  }
+  const params = proto.params;
+  const variadic = params.length > 0 && params[params.length - 1].type === 0;
+  const named = variadic ? params.slice(0, -1) : params;
+  return { ret: spellType(btf, proto.returnType), params: named.map((p) => [p.name, spellType(btf, p.type)]), variadic };
+}

@@ -1,0 +1,343 @@
+import type { Catalog } from './db.js';
+import { CatalogError } from './errors.js';
+import { formatKref, parseKref, type KernelRef } from './kernel-ref.js';
+import { bucketOf, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type TypedefBody } from './normalize.js';
+import { closestNames } from './suggest.js';
+
+/** A kernel as the contract lists it (`GET /v1/kernels`, `kernels --json`). */
+export interface KernelInfo {
+  kernel: string;
+  distro: string;
+  release: string;
+  arch: string;
+  uname_r: string;
+  btf_sha256: string;
+  types: number;
+}
+
+export interface KernelFilter {
+  distro?: string;
+  release?: string;
+  arch?: string;
+}
+
+interface KernelRow {
+  id: number;
+  distro: string;
+  release: string;
+  arch: string;
+  unameR: string;
+  btfSha256: string;
+  typeCount: number;
+}
+
+function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
+  const where: string[] = [];
+  const args: string[] = [];
+  for (const key of ['distro', 'release', 'arch'] as const) {
+    if (f[key] !== undefined) {
+      where.push(`${key} = ?`);
+      args.push(f[key]);
+    }
+  }
+  return catalog.sqlite
+    .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, type_count AS typeCount
+              FROM kernels ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+              ORDER BY distro, release, arch, version_key, uname_r`)
+    .all(...args) as KernelRow[];
+}
+
+function info(r: KernelRow): KernelInfo {
+  return { kernel: formatKref(r), distro: r.distro, release: r.release, arch: r.arch, uname_r: r.unameR, btf_sha256: r.btfSha256, types: r.typeCount };
+}
+
+/** The catalog's kernels in kernel order (distro, release, arch, then version numbers part by part). */
+export function listKernels(catalog: Catalog, f: KernelFilter = {}): KernelInfo[] {
+  return kernelRows(catalog, f).map(info);
+}
+
+/** The row id of a kernel; KERNEL_NOT_FOUND with the closest KREFs when it is not in the catalog. */
+export function findKernel(catalog: Catalog, kref: string | KernelRef): { id: number; kernel: string } {
+  const k = typeof kref === 'string' ? parseKref(kref) : kref;
+  const row = catalog.sqlite
+    .prepare('SELECT id FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
+    .get(k.distro, k.release, k.arch, k.unameR) as { id: number } | undefined;
+  const name = formatKref(k);
+  if (!row) {
+    const all = listKernels(catalog).map((x) => x.kernel);
+    throw new CatalogError('KERNEL_NOT_FOUND', `kernel ${name} is not in the catalog`, closestNames(name, all));
+  }
+  return { id: row.id, kernel: name };
+}
+
+/** One definition of a name in one kernel. */
+interface Definition {
+  kind: ShapeKind;
+  size: number;
+  body: string;
+  module: string;
+  copies: number;
+  shapeId: number;
+}
+
+/**
+ * Where a name is defined in every kernel, with a few indexed lookups: the set members of that name (index on
+ * name), the kernels' sets of its bucket (index on bucket), and the shapes involved.
+ */
+function definitionsByKernel(catalog: Catalog, name: string, kinds: readonly ShapeKind[]): Map<number, Definition[]> {
+  const rows = catalog.sqlite
+    .prepare(`SELECT m.set_id AS setId, m.module, m.copies, s.id AS shapeId, s.kind, s.size, s.body
+              FROM set_members m JOIN shapes s ON s.id = m.shape_id
+              WHERE m.name = ? AND s.kind IN (${kinds.map(() => '?').join(',')})
+              ORDER BY m.set_id, m.module, s.id`)
+    .all(name, ...kinds) as ({ setId: number } & Definition)[];
+  const bySet = new Map<number, Definition[]>();
+  for (const r of rows) {
+    let list = bySet.get(r.setId);
+    if (!list) bySet.set(r.setId, (list = []));
+    list.push({ kind: r.kind, size: r.size, body: r.body, module: r.module, copies: r.copies, shapeId: r.shapeId });
+  }
+  const out = new Map<number, Definition[]>();
+  if (bySet.size === 0) return out;
+  const kernelSets = catalog.sqlite
+    .prepare('SELECT kernel_id AS kernelId, set_id AS setId FROM kernel_sets WHERE bucket = ?')
+    .all(bucketOf(name)) as { kernelId: number; setId: number }[];
+  for (const ks of kernelSets) {
+    const defs = bySet.get(ks.setId);
+    if (defs) out.set(ks.kernelId, defs);
+  }
+  return out;
+}
+
+/** A member as the contract's JSON shows it. */
+export interface MemberJson {
+  name: string;
+  bits_offset: number;
+  offset: number;
+  bitfield_size: number;
+  size: number;
+  type: string;
+}
+
+function memberJson(m: StoredMember): MemberJson {
+  return { name: m[0], bits_offset: m[1], offset: Math.floor(m[1] / 8), bitfield_size: m[2], size: m[3], type: m[4] };
+}
+
+/** A struct/union/enum definition as `type --json` shows it. */
+export type TypeJson =
+  | { kind: 'struct' | 'union'; name: string; size: number; module?: string; members: MemberJson[] }
+  | { kind: 'enum'; name: string; size: number; module?: string; signed: boolean; values: { name: string; value: string }[] };
+
+export interface TypeLayoutJson {
+  kernel: string;
+  types: TypeJson[];
+}
+
+/** Splits `struct foo`, `union foo`, `enum foo` or plain `foo` into the kinds to look for and the name. */
+function parseTypeName(input: string): { name: string; kinds: ShapeKind[] } {
+  const m = /^(struct|union|enum)\s+(\S+)$/.exec(input.trim());
+  if (m) return { name: m[2], kinds: [m[1] as ShapeKind] };
+  return { name: input.trim(), kinds: ['struct', 'union', 'enum'] };
+}
+
+function allNames(catalog: Catalog, kinds: readonly ShapeKind[]): string[] {
+  return (catalog.sqlite
+    .prepare(`SELECT DISTINCT name FROM shapes WHERE kind IN (${kinds.map(() => '?').join(',')})`)
+    .pluck()
+    .all(...kinds)) as string[];
+}
+
+/** Every definition of a struct/union/enum NAME in kernel KREF, with flattened members (`type --json`). */
+export function typeLayout(catalog: Catalog, typeName: string, kref: string): TypeLayoutJson {
+  const kernel = findKernel(catalog, kref);
+  const { name, kinds } = parseTypeName(typeName);
+  const defs = definitionsByKernel(catalog, name, kinds).get(kernel.id) ?? [];
+  if (defs.length === 0) {
+    throw new CatalogError('TYPE_NOT_FOUND', `no struct, union or enum named ${name} in ${kernel.kernel}`, closestNames(name, allNames(catalog, kinds)));
+  }
+  const types: TypeJson[] = [];
+  for (const d of defs) {
+    for (let i = 0; i < d.copies; i++) {
+      const mod = d.module ? { module: d.module } : {};
+      if (d.kind === 'enum') {
+        const body = JSON.parse(d.body) as EnumBody;
+        types.push({ kind: 'enum', name, size: d.size, ...mod, signed: body.signed, values: body.values.map(([n, v]) => ({ name: n, value: v })) });
+      } else {
+        const body = JSON.parse(d.body) as CompositeBody;
+        types.push({ kind: d.kind as 'struct' | 'union', name, size: d.size, ...mod, members: body.members.map(memberJson) });
+      }
+    }
+  }
+  return { kernel: kernel.kernel, types };
+}
+
+/** A field's state in one kernel (`field --json`). */
+export type FieldEntry =
+  | ({ kernel: string; status: 'present' } & Omit<MemberJson, 'name'>)
+  | { kernel: string; status: 'missing_field' | 'missing_struct' };
+
+export interface FieldChange {
+  from: string;
+  to: string;
+  what: 'offset' | 'size' | 'type' | 'added' | 'removed';
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+}
+
+export interface FieldHistoryJson {
+  field: string;
+  kernels: FieldEntry[];
+  changes: FieldChange[];
+}
+
+/** Splits `STRUCT.MEMBER[.MEMBER…]` (optionally `struct `/`union ` first); BAD_FIELD_PATH when malformed. */
+export function parseFieldPath(path: string): { type: string; kinds: ShapeKind[]; members: string[] } {
+  const m = /^(?:(struct|union)\s+)?([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)$/.exec(path.trim());
+  if (!m) throw new CatalogError('BAD_FIELD_PATH', `field path ${JSON.stringify(path)} is not STRUCT.MEMBER[.MEMBER...]`);
+  return { type: m[2], kinds: m[1] ? [m[1] as ShapeKind] : ['struct', 'union'], members: m[3].slice(1).split('.') };
+}
+
+/** The struct/union a member's type names by value (`struct sched_entity`), for following a path into it. */
+function namedAggregate(type: string): { kind: ShapeKind; name: string } | undefined {
+  const m = /^(?:(?:const|volatile) )*(struct|union) ([A-Za-z_][A-Za-z0-9_]*)$/.exec(type);
+  return m ? { kind: m[1] as ShapeKind, name: m[2] } : undefined;
+}
+
+const TYPEDEF_NAME = /^(?:(?:const|volatile) )*([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/**
+ * The history of a field across the catalog's kernels (`field --json`): per kernel in kernel order, whether the
+ * struct and field exist and where; and the changes between neighbours of each distro/release/arch series.
+ */
+export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilter = {}): FieldHistoryJson {
+  const path = parseFieldPath(fieldPath);
+  const kernels = kernelRows(catalog, f);
+  const cache = new Map<string, Map<number, Definition[]>>();
+  const defsOf = (name: string, kinds: readonly ShapeKind[]): Map<number, Definition[]> => {
+    const key = `${kinds.join(',')}:${name}`;
+    let m = cache.get(key);
+    if (!m) cache.set(key, (m = definitionsByKernel(catalog, name, kinds)));
+    return m;
+  };
+  const top = defsOf(path.type, path.kinds);
+  if (top.size === 0) {
+    throw new CatalogError('TYPE_NOT_FOUND', `no struct or union named ${path.type} in the catalog`, closestNames(path.type, allNames(catalog, path.kinds)));
+  }
+  const entries: FieldEntry[] = [];
+  let everFound = false;
+  for (const k of kernels) {
+    const kernel = formatKref(k);
+    const defs = top.get(k.id);
+    if (!defs) {
+      entries.push({ kernel, status: 'missing_struct' });
+      continue;
+    }
+    const hit = resolveIn(defs, path.members, k.id, defsOf);
+    if (!hit) {
+      entries.push({ kernel, status: 'missing_field' });
+      continue;
+    }
+    everFound = true;
+    // Key order as the contract shows it.
+    entries.push({ kernel, status: 'present', offset: Math.floor(hit[1] / 8), bits_offset: hit[1], bitfield_size: hit[2], size: hit[3], type: hit[4] });
+  }
+  if (!everFound && kernels.some((k) => top.has(k.id))) {
+    const members = new Set<string>();
+    for (const defs of top.values()) for (const d of defs) for (const m of (JSON.parse(d.body) as CompositeBody).members) members.add(m[0]);
+    const last = path.members[path.members.length - 1];
+    throw new CatalogError(
+      'FIELD_NOT_FOUND',
+      `${path.type} has no member ${path.members.join('.')} in any kernel`,
+      closestNames(last, members).map((n) => (path.members.length === 1 ? n : `${path.members.slice(0, -1).join('.')}.${n}`)),
+    );
+  }
+  return { field: fieldPath.trim(), kernels: entries, changes: fieldChanges(kernels, entries) };
+}
+
+/** Finds a member path in one kernel's definitions (vmlinux first), following structs held by value. */
+function resolveIn(
+  defs: Definition[],
+  members: string[],
+  kernelId: number,
+  defsOf: (name: string, kinds: readonly ShapeKind[]) => Map<number, Definition[]>,
+  depth = 0,
+): StoredMember | undefined {
+  if (depth > 32) return undefined;
+  const ordered = [...defs].sort((a, b) => (a.module === '' ? 0 : 1) - (b.module === '' ? 0 : 1));
+  for (const d of ordered) {
+    if (d.kind !== 'struct' && d.kind !== 'union' && d.kind !== 'typedef') continue;
+    const body = JSON.parse(d.body) as CompositeBody | TypedefBody;
+    if (!('members' in body) || !body.members) continue;
+    const hit = walkMembers(body.members, members, 0, kernelId, defsOf, depth);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+function walkMembers(
+  list: StoredMember[],
+  members: string[],
+  base: number,
+  kernelId: number,
+  defsOf: (name: string, kinds: readonly ShapeKind[]) => Map<number, Definition[]>,
+  depth: number,
+): StoredMember | undefined {
+  const m = list.find((x) => x[0] === members[0]);
+  if (!m) return undefined;
+  const here: StoredMember = [m[0], m[1] + base, m[2], m[3], m[4], m[5]];
+  if (members.length === 1) return here;
+  const rest = members.slice(1);
+  if (m.length === 7) {
+    // Children of an unnamed struct type already carry offsets absolute in the outer struct.
+    return walkMembers(m[6], rest, base, kernelId, defsOf, depth + 1);
+  }
+  const agg = namedAggregate(m[4]);
+  let defs: Definition[] | undefined;
+  if (agg) defs = defsOf(agg.name, [agg.kind]).get(kernelId);
+  else {
+    const td = TYPEDEF_NAME.exec(m[4]);
+    if (td) defs = defsOf(td[1], ['typedef', 'struct', 'union']).get(kernelId);
+  }
+  if (!defs) return undefined;
+  const inner = resolveIn(defs, rest, kernelId, defsOf, depth + 1);
+  return inner ? [inner[0], inner[1] + here[1], inner[2], inner[3], inner[4], inner[5]] : undefined;
+}
+
+/** Changes between neighbours in kernel order within each distro/release/arch series. */
+function fieldChanges(kernels: KernelRow[], entries: FieldEntry[]): FieldChange[] {
+  const changes: FieldChange[] = [];
+  for (let i = 1; i < kernels.length; i++) {
+    const a = kernels[i - 1];
+    const b = kernels[i];
+    if (a.distro !== b.distro || a.release !== b.release || a.arch !== b.arch) continue;
+    const x = entries[i - 1];
+    const y = entries[i];
+    const from = x.kernel;
+    const to = y.kernel;
+    if (x.status !== 'present' && y.status === 'present') changes.push({ from, to, what: 'added', before: { status: x.status }, after: { offset: y.offset, bits_offset: y.bits_offset, size: y.size, type: y.type } });
+    else if (x.status === 'present' && y.status !== 'present') changes.push({ from, to, what: 'removed', before: { offset: x.offset, bits_offset: x.bits_offset, size: x.size, type: x.type }, after: { status: y.status } });
+    else if (x.status === 'present' && y.status === 'present') {
+      if (x.bits_offset !== y.bits_offset) changes.push({ from, to, what: 'offset', before: { offset: x.offset, bits_offset: x.bits_offset }, after: { offset: y.offset, bits_offset: y.bits_offset } });
+      if (x.size !== y.size || x.bitfield_size !== y.bitfield_size) changes.push({ from, to, what: 'size', before: { size: x.size, bitfield_size: x.bitfield_size }, after: { size: y.size, bitfield_size: y.bitfield_size } });
+      if (x.type !== y.type) changes.push({ from, to, what: 'type', before: { type: x.type }, after: { type: y.type } });
+    }
+  }
+  return changes;
+}
+
+/** A recorded ingest failure (`failures --json`). */
+export interface FailureJson {
+  source: string;
+  kernel: string | null;
+  code: string;
+  message: string;
+  job_id: string | null;
+  failed_at: string;
+}
+
+/** The most recent ingest failures, newest first. */
+export function listFailures(catalog: Catalog, limit = 100): FailureJson[] {
+  return catalog.sqlite
+    .prepare('SELECT source, kref AS kernel, code, message, job_id, failed_at FROM ingest_failures ORDER BY id DESC LIMIT ?')
+    .all(limit) as FailureJson[];
+}

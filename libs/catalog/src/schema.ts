@@ -1,0 +1,129 @@
+import { sql } from 'drizzle-orm';
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The catalog schema. Types are stored once per distinct layout ("shapes"), and kernels point at them through
+ * content-addressed sets of shapes, one set per name bucket: kernels that share a bucket's shapes share its set
+ * row, so a patch release that changes three structs adds three shapes, a few sets and one row per bucket.
+ *
+ *   kernels ──< kernel_sets >── shape_sets ──< set_members >── shapes
+ *
+ * A name's history across N kernels is: its bucket, the set members with that name (index on name), the N
+ * kernel_sets rows of that bucket (index on bucket), and the few shapes involved.
+ */
+
+/** One ingested kernel (its vmlinux BTF, plus module BTF found with it). */
+export const kernels = sqliteTable(
+  'kernels',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    distro: text('distro').notNull(),
+    release: text('release').notNull(),
+    arch: text('arch').notNull(),
+    unameR: text('uname_r').notNull(),
+    /** Sorts as the contract's kernel order: version numbers compared part by part. */
+    versionKey: text('version_key').notNull(),
+    /** What follows the version numbers in uname -r (`amd64`, `cloud-arm64`, `generic`…), '' when none. */
+    flavour: text('flavour').notNull(),
+    /** sha256 of the raw vmlinux BTF. */
+    btfSha256: text('btf_sha256').notNull(),
+    btfSize: integer('btf_size').notNull(),
+    typeCount: integer('type_count').notNull(),
+    /** sha256 of the original input bytes as ingested (the archive file), kept in the blob store. */
+    sourceSha256: text('source_sha256').notNull(),
+    sourceSize: integer('source_size').notNull(),
+    /** The input's container chain, e.g. `xz/tar/btf`. */
+    sourceFormat: text('source_format').notNull(),
+    /** Where it came from (a path relative to the scanned root, or a file name). */
+    source: text('source').notNull(),
+    ingestedAt: text('ingested_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('kernels_kref').on(t.distro, t.release, t.arch, t.unameR),
+    index('kernels_order').on(t.distro, t.release, t.arch, t.versionKey),
+  ],
+);
+
+/** Module BTF ingested with a kernel. */
+export const modules = sqliteTable(
+  'modules',
+  {
+    kernelId: integer('kernel_id').notNull().references(() => kernels.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    btfSha256: text('btf_sha256').notNull(),
+    btfSize: integer('btf_size').notNull(),
+    typeCount: integer('type_count').notNull(),
+    /** Set when the module came as its own file (`modules/NAME.btf`); null when it was inside the kernel's tarball. */
+    sourceSha256: text('source_sha256'),
+  },
+  (t) => [primaryKey({ columns: [t.kernelId, t.name] })],
+);
+
+/** One distinct layout of a named struct, union, enum, typedef or func. */
+export const shapes = sqliteTable(
+  'shapes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** First 16 bytes of sha256 over the canonical body (kind, name, size, members…). */
+    hash: blob('hash', { mode: 'buffer' }).notNull(),
+    kind: text('kind', { enum: ['struct', 'union', 'enum', 'typedef', 'func'] }).notNull(),
+    name: text('name').notNull(),
+    size: integer('size').notNull(),
+    /** JSON: flattened members (struct/union), values (enum), target (typedef), signature (func). */
+    body: text('body').notNull(),
+  },
+  (t) => [uniqueIndex('shapes_hash').on(t.hash), index('shapes_name').on(t.name)],
+);
+
+/** A content-addressed set of (name, shape, module) entries of one name bucket. */
+export const shapeSets = sqliteTable(
+  'shape_sets',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hash: blob('hash', { mode: 'buffer' }).notNull(),
+    bucket: integer('bucket').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [uniqueIndex('shape_sets_hash').on(t.hash)],
+);
+
+/** The entries of a shape set. `module` is '' for vmlinux types. */
+export const setMembers = sqliteTable(
+  'set_members',
+  {
+    setId: integer('set_id').notNull().references(() => shapeSets.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    shapeId: integer('shape_id').notNull().references(() => shapes.id),
+    module: text('module').notNull().default(''),
+    /** How many definitions of this very shape the kernel has (BTF may define a name twice, identically). */
+    copies: integer('copies').notNull().default(1),
+  },
+  (t) => [primaryKey({ columns: [t.setId, t.shapeId, t.module] }), index('set_members_name').on(t.name, t.setId)],
+);
+
+/** Which set each kernel has in each bucket. */
+export const kernelSets = sqliteTable(
+  'kernel_sets',
+  {
+    kernelId: integer('kernel_id').notNull().references(() => kernels.id, { onDelete: 'cascade' }),
+    bucket: integer('bucket').notNull(),
+    setId: integer('set_id').notNull().references(() => shapeSets.id),
+  },
+  (t) => [primaryKey({ columns: [t.kernelId, t.bucket] }), index('kernel_sets_bucket').on(t.bucket, t.setId)],
+);
+
+/** Inputs that failed to ingest, with the reason (shown by the CLI and API). */
+export const ingestFailures = sqliteTable(
+  'ingest_failures',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    source: text('source').notNull(),
+    /** The kernel it would have been, when the path told. */
+    kref: text('kref'),
+    code: text('code').notNull(),
+    message: text('message').notNull(),
+    jobId: text('job_id'),
+    failedAt: text('failed_at').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [index('ingest_failures_source').on(t.source)],
+);

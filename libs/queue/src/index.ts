@@ -1,0 +1,4 @@
+export * from './queues.js';
+export * from './jobs.js';
+export * from './worker.js';
+export * from './run-worker.js';
