@@ -181,8 +181,14 @@ function guessPointerSize(ctx: ValidationContext): number {
     if (((ctx.info[i] >>> 24) & 0x1f) !== K.INT) continue;
     const size = ctx.sot[i];
     if (size !== 4 && size !== 8) continue;
-    const name = btf.strings.tryGetRaw(dv.getUint32(btf.offsets[i], le));
-    if (name !== undefined && LONG_NAMES.has(name)) return size;
+    // Read the short name straight from the bytes: building the section's text for one lookup costs more.
+    const off = dv.getUint32(btf.offsets[i], le);
+    const at = btf.strings.locate(off);
+    if (at < 0) continue;
+    const src = btf.strings.bytesAt(off);
+    const end = src.indexOf(0, at);
+    if (end < 0 || end - at > 24) continue;
+    if (LONG_NAMES.has(Buffer.from(src.buffer, src.byteOffset + at, end - at).toString('latin1'))) return size;
   }
   return 8;
 }
