@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { Btf, BtfError, dumpRawJson, extractBtf } from '@btf-atlas/btf';
+import { Btf, BtfError, dumpRawJson, dumpRawText, extractBtf } from '@btf-atlas/btf';
 import { CliError } from './errors.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerCatalogCommands } from './commands/catalog.js';
@@ -50,14 +50,13 @@ function buildProgram(): Command {
     .description('print the types of FILE (raw BTF, ELF with .BTF, gzip/xz, .btf.tar.xz) as bpftool does')
     .argument('<file>', 'BTF input')
     .option('-B, --base <file>', 'base BTF for split (module) BTF, like bpftool -B')
-    .option('-j, --json', 'JSON output exactly as `bpftool -j btf dump file FILE format raw`')
+    .option('-j, --json', 'JSON output exactly as `bpftool -j btf dump file FILE format raw` (default: its plain text)')
     .option('--format <format>', 'raw or c', 'raw')
     .action(async (file: string, opts: { base?: string; json?: boolean; format: string }) => {
       if (opts.format !== 'raw') throw new CommanderError(EXIT_USAGE, 'usage', `unsupported --format ${opts.format} (raw)`);
-      if (!opts.json) throw new CommanderError(EXIT_USAGE, 'usage', 'text output of dump is not available yet: pass --json');
       const base = opts.base ? await loadBtfFile(opts.base) : undefined;
       const btf = await loadBtfFile(file, base);
-      await writeOut(dumpRawJson(btf));
+      await writeOut(opts.json ? dumpRawJson(btf) : dumpRawText(btf));
     });
 
   registerValidateCommand(program);

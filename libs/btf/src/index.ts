@@ -11,3 +11,4 @@ export * from './sanity.js';
 export * from './swap.js';
 export * from './format.js';
 export * from './validate.js';
+export * from './dump-text.js';
