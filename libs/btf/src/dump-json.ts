@@ -1,4 +1,5 @@
 import { Btf } from './btf.js';
+import { BtfError, BtfErrorCode } from './errors.js';
 import { checkLibbpfSanity } from './sanity.js';
 import type { StringTable } from './strings.js';
 
@@ -18,7 +19,9 @@ export function dumpRawJson(btf: Btf): Uint8Array {
   const strings = btf.strings;
   // Room for one entry's fixed text and numbers plus one name, escaped (each byte at most doubles).
   const entryRoom = 256 + 2 * longestString(btf);
-  let buf: Uint8Array = new Uint8Array(Math.max(1 << 16, btf.header.typeLen * 5));
+  // bpftool's JSON runs to about 5.5 bytes per byte of type section on kernels; start above that so the
+  // buffer never has to grow (a grow copies everything written so far).
+  let buf: Uint8Array = new Uint8Array(Math.min(Math.max(1 << 16, Math.ceil(btf.header.typeLen * 6)), 1 << 28));
   let pos = put(buf, 0, F.open);
   for (let i = 0; i < btf.ownTypeCount; i++) {
     const off = btf.offsets[i];
@@ -182,11 +185,18 @@ export function dumpRawJson(btf: Btf): Uint8Array {
   return buf.subarray(0, pos);
 }
 
+/** Largest dump produced (typed arrays and strings stop short of this anyway). */
+const MAX_OUTPUT = 2 ** 31 - 1;
+
 const COMMA = 0x2c;
 const CLOSE = 0x7d;
 
 function grow(buf: Uint8Array, pos: number, need: number): Uint8Array {
-  const next = new Uint8Array(Math.max(buf.length * 2, pos + need));
+  const size = Math.max(buf.length * 2, pos + need);
+  if (size > MAX_OUTPUT) {
+    throw new BtfError(BtfErrorCode.LimitExceeded, `json dump would exceed ${MAX_OUTPUT} bytes`);
+  }
+  const next = new Uint8Array(size);
   next.set(buf.subarray(0, pos));
   return next;
 }
