@@ -10,7 +10,7 @@ RUN npm ci && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production BTF_ATLAS_DB=/data/atlas.db
+ENV NODE_ENV=production BTF_ATLAS_DB=/data/atlas.db HOST=0.0.0.0
 COPY --from=build /app /app
 VOLUME ["/data", "/archive"]
 ENTRYPOINT ["node", "apps/cli/bin/btf-atlas.js"]

@@ -6,6 +6,8 @@ import { CliError } from './errors.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerCatalogCommands } from './commands/catalog.js';
 import { registerIngestCommand } from './commands/ingest.js';
+import { registerDiffCommand } from './commands/diff.js';
+import { registerServeCommand } from './commands/serve.js';
 
 export { CliError };
 
@@ -62,6 +64,8 @@ function buildProgram(): Command {
   registerValidateCommand(program);
   registerIngestCommand(program);
   registerCatalogCommands(program);
+  registerDiffCommand(program);
+  registerServeCommand(program);
 
   return program;
 }

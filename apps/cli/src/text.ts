@@ -1,4 +1,4 @@
-import type { FieldHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
+import type { FieldHistoryJson, TypeHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
 
 const CACHELINE = 64;
 
@@ -63,6 +63,30 @@ export function formatFieldText(h: FieldHistoryJson): string {
   else {
     lines.push('', 'changes:');
     for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Text of `type --history`: one line per kernel (kind, size, members), then the changes. */
+export function formatTypeHistoryText(h: TypeHistoryJson): string {
+  const width = Math.max(6, ...h.kernels.map((k) => k.kernel.length));
+  const lines = [`${'KERNEL'.padEnd(width)}  KIND    SIZE  MEMBERS`];
+  for (const k of h.kernels) {
+    if (k.status === 'missing') {
+      lines.push(`${k.kernel.padEnd(width)}  (not defined)`);
+      continue;
+    }
+    const count = k.kind === 'enum' ? `${k.values.length} values` : `${k.members.length}`;
+    const more = k.definitions > 1 ? ` (${k.definitions} definitions)` : '';
+    lines.push(`${k.kernel.padEnd(width)}  ${k.kind.padEnd(6)}  ${String(k.size).padStart(5)}  ${count}${more}`);
+  }
+  if (h.changes.length === 0) lines.push('', `${h.type}: no changes between neighbouring kernels`);
+  else {
+    lines.push('', 'changes:');
+    for (const c of h.changes) {
+      const what = c.member !== undefined ? `${c.member}: ${c.what}` : c.what;
+      lines.push(`  ${c.from} -> ${c.to}: ${what} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -72,6 +72,19 @@ describe('catalog commands in-process (no REDIS_URL)', () => {
     expect(json.types[0].members).toHaveLength(21);
   });
 
+  it('type --history shows the type across kernels and what moved; --kernel or --history is required', () => {
+    const r = cli('type', 'task_struct', '--history');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/6\.1\.0-47-amd64\s+struct\s+9792/);
+    expect(r.stdout).toMatch(/in_iowait: offset/);
+    const j = JSON.parse(cli('type', 'task_struct', '--history', '--json').stdout) as { type: string; kernels: unknown[]; changes: { member?: string; what: string }[] };
+    expect(j.type).toBe('task_struct');
+    expect(j.kernels).toHaveLength(2);
+    expect(j.changes).toContainEqual(expect.objectContaining({ member: 'in_iowait', what: 'offset' }));
+    expect(cli('type', 'task_struct').status).toBe(2);
+    expect(cli('type', 'task_struct', '--history', '--kernel', 'debian/12/x86_64/6.1.0-47-amd64').status).toBe(2);
+  });
+
   it('unknown names fail with exit 1, one line and close suggestions', () => {
     const t = cli('field', 'sk_buf.len');
     expect(t.status).toBe(1);

@@ -205,6 +205,11 @@ function namedAggregate(type: string): { kind: ShapeKind; name: string } | undef
 
 const TYPEDEF_NAME = /^(?:(?:const|volatile) )*([A-Za-z_][A-Za-z0-9_]*)$/;
 
+/** The type name a member's spelling is built on: `pid_t` for `pid_t`, `cred` for `const struct cred *`. */
+function typeBaseName(type: string): string | undefined {
+  return /^(?:(?:const|volatile|struct|union|enum) )*([A-Za-z_][A-Za-z0-9_]*)(?: ?\*)*(?: const)?$/.exec(type)?.[1];
+}
+
 /**
  * The history of a field across the catalog's kernels (`field --json`): per kernel in kernel order, whether the
  * struct and field exist and where; and the changes between neighbours of each distro/release/arch series.
@@ -243,12 +248,22 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
   }
   if (!everFound && kernels.some((k) => top.has(k.id))) {
     const members = new Set<string>();
-    for (const defs of top.values()) for (const d of defs) for (const m of (JSON.parse(d.body) as CompositeBody).members) members.add(m[0]);
+    // Members whose type the user named instead of the member (`task_struct.pid_t` → pid, tgid) come first.
+    const ofThatType = new Set<string>();
     const last = path.members[path.members.length - 1];
+    for (const defs of top.values()) {
+      for (const d of defs) {
+        for (const m of (JSON.parse(d.body) as CompositeBody).members) {
+          members.add(m[0]);
+          if (m[0] !== '' && typeBaseName(m[4]) === last) ofThatType.add(m[0]);
+        }
+      }
+    }
+    const names = [...new Set([...[...ofThatType].sort(), ...closestNames(last, members)])].slice(0, 5);
     throw new CatalogError(
       'FIELD_NOT_FOUND',
       `${path.type} has no member ${path.members.join('.')} in any kernel`,
-      closestNames(last, members).map((n) => (path.members.length === 1 ? n : `${path.members.slice(0, -1).join('.')}.${n}`)),
+      names.map((n) => (path.members.length === 1 ? n : `${path.members.slice(0, -1).join('.')}.${n}`)),
     );
   }
   return { field: fieldPath.trim(), kernels: entries, changes: fieldChanges(kernels, entries) };
@@ -340,4 +355,140 @@ export function listFailures(catalog: Catalog, limit = 100): FailureJson[] {
   return catalog.sqlite
     .prepare('SELECT source, kref AS kernel, code, message, job_id, failed_at FROM ingest_failures ORDER BY id DESC LIMIT ?')
     .all(limit) as FailureJson[];
+}
+
+/** A type's state in one kernel (`type NAME --history --json`, `GET /v1/types/{name}/history`). */
+export type TypeHistoryEntry =
+  | { kernel: string; status: 'present'; kind: 'struct' | 'union'; size: number; definitions: number; members: MemberJson[] }
+  | { kernel: string; status: 'present'; kind: 'enum'; size: number; definitions: number; values: { name: string; value: string }[] }
+  | { kernel: string; status: 'missing' };
+
+/**
+ * One change between neighbouring kernels of a series. Without `member` it concerns the whole type (`added`,
+ * `removed`, `kind`, `size`); with `member` (a member's name, or an enum value's) it concerns that member:
+ * `added`, `removed`, `offset` (moved), `size`, `type`, or `value` (enum).
+ */
+export interface TypeChange {
+  from: string;
+  to: string;
+  what: 'added' | 'removed' | 'kind' | 'size' | 'offset' | 'type' | 'value';
+  member?: string;
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+}
+
+export interface TypeHistoryJson {
+  type: string;
+  kernels: TypeHistoryEntry[];
+  changes: TypeChange[];
+}
+
+/** The definition a history follows in one kernel: vmlinux's before modules', then struct, union, enum. */
+function primaryDefinition(defs: Definition[]): Definition {
+  const rank = (d: Definition): number => (d.module === '' ? 0 : 10) + ['struct', 'union', 'enum'].indexOf(d.kind);
+  return [...defs].sort((a, b) => rank(a) - rank(b))[0];
+}
+
+/**
+ * The history of a struct/union/enum across the catalog's kernels (`type NAME --history --json`): per kernel in
+ * kernel order its kind, size and flattened members (enum: values) — the vmlinux definition when modules define
+ * the name too, `definitions` counting them all — and the changes between neighbours of each distro/release/arch
+ * series. TYPE_NOT_FOUND with close names when no kernel of the catalog defines the name.
+ */
+export function typeHistory(catalog: Catalog, typeName: string, f: KernelFilter = {}): TypeHistoryJson {
+  const { name, kinds } = parseTypeName(typeName);
+  const byKernel = definitionsByKernel(catalog, name, kinds);
+  if (byKernel.size === 0) {
+    throw new CatalogError('TYPE_NOT_FOUND', `no struct, union or enum named ${name} in the catalog`, closestNames(name, allNames(catalog, kinds)));
+  }
+  const kernels = kernelRows(catalog, f);
+  const entries: TypeHistoryEntry[] = kernels.map((k): TypeHistoryEntry => {
+    const kernel = formatKref(k);
+    const defs = byKernel.get(k.id);
+    if (!defs) return { kernel, status: 'missing' };
+    const definitions = defs.reduce((n, d) => n + d.copies, 0);
+    const d = primaryDefinition(defs);
+    if (d.kind === 'enum') {
+      const body = JSON.parse(d.body) as EnumBody;
+      return { kernel, status: 'present', kind: 'enum', size: d.size, definitions, values: body.values.map(([n, v]) => ({ name: n, value: v })) };
+    }
+    const body = JSON.parse(d.body) as CompositeBody;
+    return { kernel, status: 'present', kind: d.kind as 'struct' | 'union', size: d.size, definitions, members: body.members.map(memberJson) };
+  });
+  return { type: typeName.trim(), kernels: entries, changes: typeChanges(kernels, entries) };
+}
+
+/** Members keyed by name, a repeated name (unnamed padding) by its occurrence: `name`, `name#2`, … */
+function keyed<T extends { name: string }>(list: T[]): Map<string, T> {
+  const out = new Map<string, T>();
+  const seen = new Map<string, number>();
+  for (const m of list) {
+    const n = (seen.get(m.name) ?? 0) + 1;
+    seen.set(m.name, n);
+    out.set(n === 1 ? m.name : `${m.name}#${n}`, m);
+  }
+  return out;
+}
+
+function memberPlace(m: MemberJson): Record<string, unknown> {
+  return { offset: m.offset, bits_offset: m.bits_offset, bitfield_size: m.bitfield_size, size: m.size, type: m.type };
+}
+
+/** Changes between neighbours in kernel order within each distro/release/arch series (see {@link TypeChange}). */
+function typeChanges(kernels: KernelRow[], entries: TypeHistoryEntry[]): TypeChange[] {
+  const changes: TypeChange[] = [];
+  for (let i = 1; i < kernels.length; i++) {
+    const a = kernels[i - 1];
+    const b = kernels[i];
+    if (a.distro !== b.distro || a.release !== b.release || a.arch !== b.arch) continue;
+    const x = entries[i - 1];
+    const y = entries[i];
+    const from = x.kernel;
+    const to = y.kernel;
+    if (x.status === 'missing' && y.status === 'missing') continue;
+    if (x.status === 'missing' && y.status === 'present') {
+      changes.push({ from, to, what: 'added', before: { status: 'missing' }, after: { kind: y.kind, size: y.size } });
+      continue;
+    }
+    if (x.status === 'present' && y.status === 'missing') {
+      changes.push({ from, to, what: 'removed', before: { kind: x.kind, size: x.size }, after: { status: 'missing' } });
+      continue;
+    }
+    if (x.status !== 'present' || y.status !== 'present') continue;
+    if (x.kind !== y.kind) {
+      changes.push({ from, to, what: 'kind', before: { kind: x.kind }, after: { kind: y.kind } });
+      continue;
+    }
+    if (x.size !== y.size) changes.push({ from, to, what: 'size', before: { size: x.size }, after: { size: y.size } });
+    if (x.kind === 'enum' && y.kind === 'enum') {
+      const before = keyed(x.values);
+      const after = keyed(y.values);
+      for (const [key, v] of before) {
+        const w = after.get(key);
+        if (!w) changes.push({ from, to, what: 'removed', member: key, before: { value: v.value }, after: {} });
+        else if (w.value !== v.value) changes.push({ from, to, what: 'value', member: key, before: { value: v.value }, after: { value: w.value } });
+      }
+      for (const [key, w] of after) if (!before.has(key)) changes.push({ from, to, what: 'added', member: key, before: {}, after: { value: w.value } });
+      continue;
+    }
+    if (x.kind === 'enum' || y.kind === 'enum') continue;
+    const before = keyed(x.members);
+    const after = keyed(y.members);
+    for (const [key, m] of before) {
+      const n = after.get(key);
+      if (!n) {
+        changes.push({ from, to, what: 'removed', member: key, before: memberPlace(m), after: {} });
+        continue;
+      }
+      if (m.bits_offset !== n.bits_offset) {
+        changes.push({ from, to, what: 'offset', member: key, before: { offset: m.offset, bits_offset: m.bits_offset }, after: { offset: n.offset, bits_offset: n.bits_offset } });
+      }
+      if (m.size !== n.size || m.bitfield_size !== n.bitfield_size) {
+        changes.push({ from, to, what: 'size', member: key, before: { size: m.size, bitfield_size: m.bitfield_size }, after: { size: n.size, bitfield_size: n.bitfield_size } });
+      }
+      if (m.type !== n.type) changes.push({ from, to, what: 'type', member: key, before: { type: m.type }, after: { type: n.type } });
+    }
+    for (const [key, n] of after) if (!before.has(key)) changes.push({ from, to, what: 'added', member: key, before: {}, after: memberPlace(n) });
+  }
+  return changes;
 }

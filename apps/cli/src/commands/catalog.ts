@@ -1,7 +1,7 @@
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { CliError } from '../errors.js';
 import { catalogPath } from '../config.js';
-import { formatTypeText, formatFieldText } from '../text.js';
+import { formatTypeText, formatFieldText, formatTypeHistoryText } from '../text.js';
 
 async function writeJson(value: unknown): Promise<void> {
   await new Promise<void>((resolve, reject) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`, (e) => (e ? reject(e) : resolve())));
@@ -94,15 +94,28 @@ export function registerCatalogCommands(program: Command): void {
 
   program
     .command('type')
-    .description('one struct/union/enum layout in one kernel (pahole-style text by default)')
+    .description('one struct/union/enum layout in one kernel (pahole-style text by default); --history: across kernels')
     .argument('<name>', 'type name (struct NAME, union NAME, enum NAME, or NAME)')
-    .requiredOption('--kernel <kref>', 'DISTRO/RELEASE/ARCH/UNAME_R')
+    .option('--kernel <kref>', 'DISTRO/RELEASE/ARCH/UNAME_R (required without --history)')
+    .option('--history', "the type's size and members across the catalog's kernels, and where they changed")
+    .option('--arch <arch>', 'with --history: only this architecture')
+    .option('--distro <distro>', 'with --history: only this distro')
+    .option('--release <release>', 'with --history: only this release')
     .option('--db <file>', 'catalog file')
     .option('--json', 'JSON output')
-    .action(async (name: string, opts: { db?: string; kernel: string; json?: boolean }) => {
+    .action(async (name: string, opts: { db?: string; kernel?: string; history?: boolean; distro?: string; release?: string; arch?: string; json?: boolean }) => {
+      if (opts.history && opts.kernel !== undefined) throw new CommanderError(2, 'usage', '--kernel and --history do not go together');
+      if (!opts.history && opts.kernel === undefined) throw new CommanderError(2, 'usage', "required option '--kernel <kref>' not specified (or pass --history)");
+      if (!opts.history && (opts.arch ?? opts.distro ?? opts.release) !== undefined) throw new CommanderError(2, 'usage', '--arch, --distro and --release go with --history');
       const { lib, catalog } = await open(opts.db);
       try {
-        const layout = lib.typeLayout(catalog, name, opts.kernel);
+        if (opts.history) {
+          const history = lib.typeHistory(catalog, name, { distro: opts.distro, release: opts.release, arch: opts.arch });
+          if (opts.json) await writeJson(history);
+          else await writeText(formatTypeHistoryText(history));
+          return;
+        }
+        const layout = lib.typeLayout(catalog, name, opts.kernel as string);
         if (opts.json) await writeJson(layout);
         else await writeText(formatTypeText(layout));
       } finally {

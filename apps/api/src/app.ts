@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import adminAuth from './plugins/admin-auth.js';
+import catalogPlugin from './plugins/catalog.js';
+import openapi from './plugins/openapi.js';
+import problems from './plugins/problems.js';
+import catalogRoutes from './routes/catalog.js';
+import diffRoutes from './routes/diff.js';
+import healthRoutes from './routes/health.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+
+/** What {@link buildApp} needs: the catalog file, the admin token, and fastify's logger options. */
+export interface AppOptions {
+  dbPath: string;
+  adminToken: string | undefined;
+  /** fastify's `logger` option (pino options, or false; default false, as tests want). */
+  logger?: FastifyServerOptions['logger'];
+  version?: string;
+}
+
+/**
+ * Builds the API: registers the plugins (problem+json errors, the catalog, the admin-token check, OpenAPI) and
+ * the routes. It does not listen: `server.ts` does, and tests call `app.inject()`.
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Refuse unknown query parameters (a typo such as ?arc= must not silently widen the answer).
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    routerOptions: { maxParamLength: 512 },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  await app.register(problems);
+  await app.register(catalogPlugin, { dbPath: opts.dbPath });
+  await app.register(adminAuth, { adminToken: opts.adminToken });
+  await app.register(openapi, { version: opts.version ?? '0.1.0' });
+  await app.register(healthRoutes);
+  await app.register(catalogRoutes);
+  await app.register(diffRoutes);
+  return app;
+}

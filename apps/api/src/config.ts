@@ -1,0 +1,48 @@
+import { resolve } from 'node:path';
+
+/** The API's settings, read once at start-up (flags override the environment). */
+export interface ApiConfig {
+  /** TCP port (PORT, default 3000). */
+  port: number;
+  /**
+   * Interface to listen on (HOST, default 127.0.0.1: a developer's `btf-atlas serve` is not exposed to the
+   * network by accident; the Docker image sets HOST=0.0.0.0).
+   */
+  host: string;
+  /** The catalog file (BTF_ATLAS_DB, default ./data/atlas.db), absolute. */
+  dbPath: string;
+  /** Bearer token of write routes (BTF_ATLAS_ADMIN_TOKEN); unset: every write route answers 403. */
+  adminToken: string | undefined;
+  /** pino level (LOG_LEVEL, default info). */
+  logLevel: string;
+}
+
+/** A setting that cannot be used; its message is one readable line naming the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Validates the environment (and flag overrides) and fails fast with a readable line. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ApiConfig> = {}): ApiConfig {
+  const portText = env.PORT && env.PORT.trim() !== '' ? env.PORT.trim() : '3000';
+  const port = overrides.port ?? Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${overrides.port !== undefined ? '--port' : 'PORT'} must be a whole number from 0 to 65535, not ${JSON.stringify(String(overrides.port ?? env.PORT))}`);
+  }
+  const host = overrides.host ?? (env.HOST && env.HOST.trim() !== '' ? env.HOST.trim() : '127.0.0.1');
+  const token = overrides.adminToken ?? env.BTF_ATLAS_ADMIN_TOKEN;
+  if (token !== undefined && token !== '' && token.trim().length < 8) {
+    throw new ConfigError('BTF_ATLAS_ADMIN_TOKEN must be at least 8 characters (or unset, which turns write routes off)');
+  }
+  const logLevel = overrides.logLevel ?? env.LOG_LEVEL ?? 'info';
+  if (!LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
+  return {
+    port,
+    host,
+    dbPath: resolve(overrides.dbPath ?? env.BTF_ATLAS_DB ?? './data/atlas.db'),
+    adminToken: token && token.trim() !== '' ? token.trim() : undefined,
+    logLevel,
+  };
+}

@@ -1,0 +1,80 @@
+import { STATUS_CODES } from 'node:http';
+
+/**
+ * Every coded error the API answers with, in one place: its HTTP status and title. Catalog errors keep their own
+ * codes (KERNEL_NOT_FOUND, …) and map to a status here too.
+ */
+export const API_ERRORS = {
+  /** A parameter failed the route's schema (which one and why in `detail`). */
+  BAD_PARAMETER: { status: 400, title: 'Bad parameter' },
+  /** The request body is not what the route accepts (bad JSON, wrong content type). */
+  BAD_BODY: { status: 400, title: 'Bad request body' },
+  /** A write route without `Authorization: Bearer TOKEN`. */
+  ADMIN_TOKEN_MISSING: { status: 401, title: 'Admin token required' },
+  /** A write route with a token that is not BTF_ATLAS_ADMIN_TOKEN, or while no token is configured. */
+  ADMIN_TOKEN_INVALID: { status: 403, title: 'Admin token refused' },
+  /** No route at this method and path. */
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  /** The catalog cannot be read (healthz). */
+  CATALOG_UNAVAILABLE: { status: 503, title: 'Catalog unavailable' },
+  /** Anything unexpected; the detail names the request id, never internals. */
+  INTERNAL: { status: 500, title: 'Internal server error' },
+  // Codes of libs/catalog's CatalogError.
+  CATALOG_BAD_KREF: { status: 400, title: 'Bad kernel reference' },
+  BAD_FIELD_PATH: { status: 400, title: 'Bad field path' },
+  KERNEL_NOT_FOUND: { status: 404, title: 'Kernel not found' },
+  TYPE_NOT_FOUND: { status: 404, title: 'Type not found' },
+  FIELD_NOT_FOUND: { status: 404, title: 'Field not found' },
+  KERNEL_CONFLICT: { status: 409, title: 'Kernel conflict' },
+  ARCHIVE_BAD_LAYOUT: { status: 400, title: 'Bad archive layout' },
+  CATALOG_CORRUPT: { status: 500, title: 'Internal server error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** An RFC 9457 problem document, as every error answer carries it (`application/problem+json`). */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  instance?: string;
+  suggestions?: string[];
+  request_id?: string;
+}
+
+/** The problem `type` URI of a code: `urn:btf-atlas:problem:kernel-not-found`. */
+export function problemType(code: string): string {
+  return `urn:btf-atlas:problem:${code.toLowerCase().replace(/_/g, '-')}`;
+}
+
+/** An error the API raises itself; the error handler turns it into its problem document. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly statusCode: number;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly suggestions: string[] = [],
+  ) {
+    super(message);
+    this.statusCode = API_ERRORS[code].status;
+  }
+}
+
+/** Whether a code is one of {@link API_ERRORS}. */
+export function isApiErrorCode(code: unknown): code is ApiErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(API_ERRORS, code);
+}
+
+/** The problem document of a code. */
+export function problemOf(code: ApiErrorCode, detail: string, extra: { suggestions?: string[]; instance?: string; requestId?: string } = {}): Problem {
+  const { status, title } = API_ERRORS[code];
+  const p: Problem = { type: problemType(code), title: title || STATUS_CODES[status] || 'Error', status, detail, code };
+  if (extra.instance !== undefined) p.instance = extra.instance;
+  if (extra.suggestions && extra.suggestions.length > 0) p.suggestions = extra.suggestions;
+  if (extra.requestId !== undefined) p.request_id = extra.requestId;
+  return p;
+}

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { fieldHistory, listKernels, typeHistory, typeLayout, type KernelFilter } from '@btf-atlas/catalog';
+import {
+  fieldHistorySchema, kernelFilterQuery, kernelListSchema, problems, typeHistorySchema, typeLayoutSchema,
+} from '../schemas.js';
+
+const typeName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 256,
+  description: 'struct, union or enum name: `NAME`, or `struct NAME`, `union NAME`, `enum NAME`',
+  examples: ['task_struct'],
+} as const;
+
+/**
+ * The catalog's read routes: the same library calls as the CLI's `kernels`, `field`, `type` and
+ * `type --history`, so each answer is the CLI's `--json` output (modulo pretty-printing).
+ */
+export default async function catalogRoutes(app: FastifyInstance): Promise<void> {
+  app.get<{ Querystring: KernelFilter }>('/v1/kernels', {
+    schema: {
+      summary: "the catalog's kernels in kernel order (as `btf-atlas kernels --json`)",
+      tags: ['catalog'],
+      querystring: kernelFilterQuery,
+      response: { 200: kernelListSchema, ...problems(400) },
+    },
+  }, async (request) => ({ kernels: listKernels(app.catalog, request.query) }));
+
+  app.get<{ Params: { field_path: string }; Querystring: KernelFilter }>('/v1/fields/:field_path', {
+    schema: {
+      summary: "a field's history across kernels and where it changed (as `btf-atlas field FIELD_PATH --json`)",
+      tags: ['catalog'],
+      params: {
+        type: 'object',
+        required: ['field_path'],
+        additionalProperties: false,
+        properties: {
+          field_path: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 512,
+            description: 'STRUCT.MEMBER[.MEMBER...] (optionally `struct `/`union ` first)',
+            examples: ['pt_regs.di', 'task_struct.se.vruntime'],
+          },
+        },
+      },
+      querystring: kernelFilterQuery,
+      response: { 200: fieldHistorySchema, ...problems(400, 404) },
+    },
+  }, async (request) => fieldHistory(app.catalog, request.params.field_path, request.query));
+
+  app.get<{ Params: { name: string }; Querystring: { kernel: string } }>('/v1/types/:name', {
+    schema: {
+      summary: 'one struct/union/enum layout in one kernel (as `btf-atlas type NAME --kernel KREF --json`)',
+      tags: ['catalog'],
+      params: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: typeName } },
+      querystring: {
+        type: 'object',
+        required: ['kernel'],
+        additionalProperties: false,
+        properties: {
+          kernel: { type: 'string', minLength: 1, maxLength: 512, description: 'KREF: DISTRO/RELEASE/ARCH/UNAME_R', examples: ['debian/12/x86_64/6.1.0-50-amd64'] },
+        },
+      },
+      response: { 200: typeLayoutSchema, ...problems(400, 404) },
+    },
+  }, async (request) => typeLayout(app.catalog, request.params.name, request.query.kernel));
+
+  app.get<{ Params: { name: string }; Querystring: KernelFilter }>('/v1/types/:name/history', {
+    schema: {
+      summary: "a type's size and members over kernel order, with change points (as `btf-atlas type NAME --history --json`)",
+      tags: ['catalog'],
+      params: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: typeName } },
+      querystring: kernelFilterQuery,
+      response: { 200: typeHistorySchema, ...problems(400, 404) },
+    },
+  }, async (request) => typeHistory(app.catalog, request.params.name, request.query));
+}

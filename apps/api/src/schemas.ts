@@ -1,0 +1,346 @@
+/**
+ * JSON schemas of the API: the shared shapes (added once with `$id`, referenced as `NAME#`) and per-route
+ * params/query. Property order is the order the catalog builds its objects in, so that fastify's serializer
+ * writes the very bytes the CLI's `--json` prints (modulo pretty-printing).
+ */
+
+/** A KREF segment (distro, release, arch, uname -r), as libs/catalog accepts it. */
+const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
+
+const segment = (what: string, example: string) => ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description: what, examples: [example] }) as const;
+
+/** `?distro=&release=&arch=`: the kernel filter of list routes; unknown parameters are refused. */
+export const kernelFilterQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    distro: segment('only kernels of this distro', 'debian'),
+    release: segment('only kernels of this release', '12'),
+    arch: segment('only kernels of this architecture, as btfhub-archive spells it', 'x86_64'),
+  },
+} as const;
+
+export const problemSchema = {
+  $id: 'problem',
+  type: 'object',
+  description: 'RFC 9457 problem details (application/problem+json)',
+  required: ['type', 'title', 'status', 'detail', 'code'],
+  properties: {
+    type: { type: 'string', description: 'URI naming the kind of problem' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string', description: 'what is wrong, naming the parameter and the reason' },
+    code: { type: 'string', description: 'stable error code (KERNEL_NOT_FOUND, BAD_PARAMETER, …)' },
+    instance: { type: 'string', description: 'the request path' },
+    suggestions: { type: 'array', items: { type: 'string' }, description: 'close names, for an unknown kernel, type or field' },
+    request_id: { type: 'string' },
+  },
+} as const;
+
+export const memberSchema = {
+  $id: 'member',
+  type: 'object',
+  required: ['name', 'bits_offset', 'offset', 'bitfield_size', 'size', 'type'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string' },
+    bits_offset: { type: 'integer', description: 'absolute within the outermost struct' },
+    offset: { type: 'integer', description: 'bits_offset / 8, rounded down' },
+    bitfield_size: { type: 'integer' },
+    size: { type: 'integer' },
+    type: { type: 'string', description: 'C abstract declarator' },
+  },
+} as const;
+
+const enumValue = {
+  type: 'object',
+  required: ['name', 'value'],
+  additionalProperties: false,
+  properties: { name: { type: 'string' }, value: { type: 'string', description: 'decimal, exact for 64-bit values' } },
+} as const;
+
+/** Free-form before/after of a change (the keys depend on `what`). */
+const changeSide = { type: 'object', additionalProperties: true } as const;
+
+export const kernelInfoSchema = {
+  $id: 'kernelInfo',
+  type: 'object',
+  required: ['kernel', 'distro', 'release', 'arch', 'uname_r', 'btf_sha256', 'types'],
+  additionalProperties: false,
+  properties: {
+    kernel: { type: 'string', description: 'KREF: DISTRO/RELEASE/ARCH/UNAME_R' },
+    distro: { type: 'string' },
+    release: { type: 'string' },
+    arch: { type: 'string' },
+    uname_r: { type: 'string' },
+    btf_sha256: { type: 'string' },
+    types: { type: 'integer', description: 'number of BTF types' },
+  },
+} as const;
+
+export const kernelListSchema = {
+  type: 'object',
+  required: ['kernels'],
+  additionalProperties: false,
+  properties: { kernels: { type: 'array', items: { $ref: 'kernelInfo#' } } },
+} as const;
+
+export const fieldHistorySchema = {
+  type: 'object',
+  required: ['field', 'kernels', 'changes'],
+  additionalProperties: false,
+  properties: {
+    field: { type: 'string' },
+    kernels: {
+      type: 'array',
+      items: {
+        anyOf: [
+          {
+            type: 'object',
+            required: ['kernel', 'status', 'offset', 'bits_offset', 'bitfield_size', 'size', 'type'],
+            additionalProperties: false,
+            properties: {
+              kernel: { type: 'string' },
+              status: { type: 'string', enum: ['present'] },
+              offset: { type: 'integer' },
+              bits_offset: { type: 'integer' },
+              bitfield_size: { type: 'integer' },
+              size: { type: 'integer' },
+              type: { type: 'string' },
+            },
+          },
+          {
+            type: 'object',
+            required: ['kernel', 'status'],
+            additionalProperties: false,
+            properties: { kernel: { type: 'string' }, status: { type: 'string', enum: ['missing_field', 'missing_struct'] } },
+          },
+        ],
+      },
+    },
+    changes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['from', 'to', 'what', 'before', 'after'],
+        additionalProperties: false,
+        properties: {
+          from: { type: 'string' },
+          to: { type: 'string' },
+          what: { type: 'string', enum: ['offset', 'size', 'type', 'added', 'removed'] },
+          before: changeSide,
+          after: changeSide,
+        },
+      },
+    },
+  },
+} as const;
+
+/*
+ * fast-json-stringify writes required properties first: an optional property in the middle of an object (a
+ * definition's `module`, a change's `member`) is expressed as two variants, each with all its keys required.
+ */
+
+/** One definition of `type --json`: struct/union with members or enum with values, from vmlinux or a module. */
+function definitionSchema(kind: 'composite' | 'enum', inModule: boolean) {
+  const head = {
+    kind: kind === 'enum' ? { type: 'string', enum: ['enum'] } : { type: 'string', enum: ['struct', 'union'] },
+    name: { type: 'string' },
+    size: { type: 'integer' },
+    ...(inModule ? { module: { type: 'string', description: 'the module defining it (absent for vmlinux)' } } : {}),
+  };
+  const tail = kind === 'enum'
+    ? { signed: { type: 'boolean' }, values: { type: 'array', items: enumValue } }
+    : { members: { type: 'array', items: { $ref: 'member#' }, description: 'flattened members' } };
+  const properties = { ...head, ...tail };
+  return { type: 'object', required: Object.keys(properties), additionalProperties: false, properties };
+}
+
+export const typeLayoutSchema = {
+  type: 'object',
+  required: ['kernel', 'types'],
+  additionalProperties: false,
+  properties: {
+    kernel: { type: 'string' },
+    types: {
+      type: 'array',
+      description: 'every definition of the name in the kernel (BTF may hold several)',
+      items: {
+        anyOf: [definitionSchema('composite', false), definitionSchema('composite', true), definitionSchema('enum', false), definitionSchema('enum', true)],
+      },
+    },
+  },
+} as const;
+
+export const typeHistorySchema = {
+  type: 'object',
+  required: ['type', 'kernels', 'changes'],
+  additionalProperties: false,
+  properties: {
+    type: { type: 'string' },
+    kernels: {
+      type: 'array',
+      description: 'the type in each kernel, in kernel order (the vmlinux definition when modules define the name too)',
+      items: {
+        anyOf: [
+          {
+            type: 'object',
+            required: ['kernel', 'status', 'kind', 'size', 'definitions', 'members'],
+            additionalProperties: false,
+            properties: {
+              kernel: { type: 'string' },
+              status: { type: 'string', enum: ['present'] },
+              kind: { type: 'string', enum: ['struct', 'union'] },
+              size: { type: 'integer' },
+              definitions: { type: 'integer', description: 'how many definitions of the name the kernel holds' },
+              members: { type: 'array', items: { $ref: 'member#' } },
+            },
+          },
+          {
+            type: 'object',
+            required: ['kernel', 'status', 'kind', 'size', 'definitions', 'values'],
+            additionalProperties: false,
+            properties: {
+              kernel: { type: 'string' },
+              status: { type: 'string', enum: ['present'] },
+              kind: { type: 'string', enum: ['enum'] },
+              size: { type: 'integer' },
+              definitions: { type: 'integer' },
+              values: { type: 'array', items: enumValue },
+            },
+          },
+          {
+            type: 'object',
+            required: ['kernel', 'status'],
+            additionalProperties: false,
+            properties: { kernel: { type: 'string' }, status: { type: 'string', enum: ['missing'] } },
+          },
+        ],
+      },
+    },
+    changes: {
+      type: 'array',
+      description: 'between neighbours in kernel order within each distro/release/arch series',
+      items: {
+        anyOf: [
+          {
+            type: 'object',
+            description: 'a change of the whole type',
+            required: ['from', 'to', 'what', 'before', 'after'],
+            additionalProperties: false,
+            properties: {
+              from: { type: 'string' },
+              to: { type: 'string' },
+              what: { type: 'string', enum: ['added', 'removed', 'kind', 'size'] },
+              before: changeSide,
+              after: changeSide,
+            },
+          },
+          {
+            type: 'object',
+            description: 'a change of one member (enum: one value)',
+            required: ['from', 'to', 'what', 'member', 'before', 'after'],
+            additionalProperties: false,
+            properties: {
+              from: { type: 'string' },
+              to: { type: 'string' },
+              what: { type: 'string', enum: ['added', 'removed', 'offset', 'size', 'type', 'value'] },
+              member: { type: 'string', description: 'the member (or enum value); a repeated name is NAME#2, NAME#3, …' },
+              before: changeSide,
+              after: changeSide,
+            },
+          },
+        ],
+      },
+    },
+  },
+} as const;
+
+export const healthSchema = {
+  type: 'object',
+  required: ['status', 'kernels'],
+  additionalProperties: false,
+  properties: { status: { type: 'string', enum: ['ok'] }, kernels: { type: 'integer' } },
+} as const;
+
+/** Response entries for the problem statuses a route can answer with. */
+export function problems(...statuses: number[]): Record<number, unknown> {
+  const out: Record<number, unknown> = {};
+  for (const s of statuses) {
+    out[s] = { description: 'problem details', content: { 'application/problem+json': { schema: { $ref: 'problem#' } } } };
+  }
+  return out;
+}
+
+/** Every shared schema, added once to the instance. */
+export const SHARED_SCHEMAS = [problemSchema, memberSchema, kernelInfoSchema];
+
+/** A property of {@link orderedObject}: name, schema, and whether it may be absent. */
+type Prop = [name: string, schema: Record<string, unknown>, optional?: 'optional'];
+
+/**
+ * An object whose keys keep their order while some may be absent: fast-json-stringify writes required keys
+ * first, so each combination of present optional keys is its own variant with every key required (2^k variants
+ * for k optional keys; keep k small).
+ */
+export function orderedObject(props: Prop[], description?: string): Record<string, unknown> {
+  const optional = props.filter((p) => p[2] === 'optional').map((p) => p[0]);
+  const variants: Record<string, unknown>[] = [];
+  for (let mask = 0; mask < 1 << optional.length; mask++) {
+    const present = props.filter((p) => p[2] !== 'optional' || (mask & (1 << optional.indexOf(p[0]))) !== 0);
+    variants.push({
+      type: 'object',
+      required: present.map((p) => p[0]),
+      additionalProperties: false,
+      properties: Object.fromEntries(present.map((p) => [p[0], p[1]])),
+    });
+  }
+  const out = variants.length === 1 ? variants[0] : { anyOf: variants };
+  return description ? { ...out, description } : out;
+}
+
+const str = { type: 'string' };
+const kindOfType = { type: 'string', enum: ['struct', 'union', 'enum', 'func', 'typedef'] };
+
+/** `diff --json` / `GET /v1/diff` (libs/diff `KernelDiff`). */
+export const kernelDiffSchema = {
+  type: 'object',
+  required: ['from', 'to', 'changes', 'summary', 'ambiguous'],
+  additionalProperties: false,
+  properties: {
+    from: str,
+    to: str,
+    changes: {
+      type: 'array',
+      items: orderedObject([
+        ['kind', kindOfType],
+        ['name', str],
+        ['module', { type: 'string', description: 'the module of the type; absent for vmlinux' }, 'optional'],
+        ['member', { type: 'string', description: 'the member or enum constant; absent for a change of the type itself' }, 'optional'],
+        ['change', { type: 'string', enum: ['added', 'removed', 'size', 'offset', 'type', 'bitfield', 'value', 'signature'] }],
+        ['before', changeSide],
+        ['after', changeSide],
+        ['severity', { type: 'string', enum: ['breaking', 'layout', 'additive'] }],
+        ['probable_rename', { type: 'string', description: 'on a removed and an added member that look like a rename: the other one' }, 'optional'],
+        ['reason', { type: 'string', description: 'why this severity' }],
+      ], 'one classified change'),
+    },
+    summary: {
+      type: 'object',
+      required: ['breaking', 'layout', 'additive'],
+      additionalProperties: false,
+      properties: { breaking: { type: 'integer' }, layout: { type: 'integer' }, additive: { type: 'integer' } },
+    },
+    ambiguous: {
+      type: 'array',
+      description: 'names with several definitions in either kernel: not compared',
+      items: orderedObject([
+        ['kind', kindOfType],
+        ['name', str],
+        ['module', str, 'optional'],
+        ['old_count', { type: 'integer' }],
+        ['new_count', { type: 'integer' }],
+      ]),
+    },
+  },
+} as const;

@@ -1,0 +1,305 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobStore, jobDataOf, openCatalog, processIngest, scanPath } from '@btf-atlas/catalog';
+import { diffKernels } from '@btf-atlas/diff';
+import { buildApp } from '../src/app.js';
+import { problems } from '../src/schemas.js';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN = join(REPO, 'apps/cli/bin/btf-atlas.js');
+const ARCHIVE = join(REPO, 'fixtures/corpus/archive');
+const K47 = 'debian/12/x86_64/6.1.0-47-amd64';
+const K50 = 'debian/12/x86_64/6.1.0-50-amd64';
+const ARM = 'debian/12/arm64/6.1.0-50-arm64';
+const TOKEN = 'test-admin-token-0123456789';
+
+let dir: string;
+let db: string;
+let app: FastifyInstance;
+
+/** The built CLI's stdout for the same question (its `--json` output). */
+function cli(...args: string[]): string {
+  const env = { ...process.env, BTF_ATLAS_DB: db };
+  delete env.REDIS_URL;
+  const r = spawnSync(process.execPath, [BIN, ...args, '--db', db], { env, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`btf-atlas ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function get(url: string) {
+  return app.inject({ method: 'GET', url });
+}
+
+/** Asserts a problem+json answer and returns its document. */
+function problem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string) {
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const p = JSON.parse(res.body) as { type: string; title: string; status: number; detail: string; code: string; suggestions?: string[] };
+  expect(res.statusCode).toBe(status);
+  expect(p).toMatchObject({ status, code });
+  expect(typeof p.type).toBe('string');
+  expect(typeof p.title).toBe('string');
+  expect(typeof p.detail).toBe('string');
+  return p;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'btf-atlas-api-'));
+  db = join(dir, 'atlas.db');
+  const catalog = openCatalog(db);
+  try {
+    const blobs = BlobStore.forCatalog(db);
+    for (const item of scanPath(ARCHIVE)) await processIngest(jobDataOf(item), { catalog, blobs });
+  } finally {
+    catalog.close();
+  }
+  app = await buildApp({ dbPath: db, adminToken: TOKEN });
+  // Test-only routes: a write route behind the admin check, and one that fails unexpectedly.
+  app.post('/test/write', {
+    preHandler: app.requireAdmin,
+    schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, ...problems(401, 403) } },
+  }, async () => ({ ok: true }));
+  app.get('/test/boom', async () => {
+    throw new Error('secret internals at /home/someone/atlas.db');
+  });
+  await app.ready();
+}, 180_000);
+
+afterAll(async () => {
+  await app?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('answers equal the CLI --json output (byte for byte, modulo pretty-printing)', () => {
+  const cases: [string, string, string[]][] = [
+    ['kernels', '/v1/kernels', ['kernels', '--json']],
+    ['kernels of one arch', '/v1/kernels?arch=x86_64&distro=debian', ['kernels', '--arch', 'x86_64', '--distro', 'debian', '--json']],
+    ['a field', '/v1/fields/pt_regs.di', ['field', 'pt_regs.di', '--json']],
+    ['a moved bitfield', '/v1/fields/task_struct.in_iowait?arch=x86_64', ['field', 'task_struct.in_iowait', '--arch', 'x86_64', '--json']],
+    ['a nested field', '/v1/fields/task_struct.se.vruntime?release=12', ['field', 'task_struct.se.vruntime', '--release', '12', '--json']],
+    ['a struct', `/v1/types/pt_regs?kernel=${K50}`, ['type', 'pt_regs', '--kernel', K50, '--json']],
+    ['a module struct', `/v1/types/ext4_sb_info?kernel=${K50}`, ['type', 'ext4_sb_info', '--kernel', K50, '--json']],
+    ['an enum', `/v1/types/enum%20bpf_map_type?kernel=${encodeURIComponent(K50)}`, ['type', 'enum bpf_map_type', '--kernel', K50, '--json']],
+    ['a type history', '/v1/types/task_struct/history', ['type', 'task_struct', '--history', '--json']],
+    ['a module type history', '/v1/types/ext4_sb_info/history?distro=debian', ['type', 'ext4_sb_info', '--history', '--distro', 'debian', '--json']],
+    ['an enum history', '/v1/types/enum%20bpf_map_type/history', ['type', 'enum bpf_map_type', '--history', '--json']],
+  ];
+  for (const [what, url, args] of cases) {
+    it(what, async () => {
+      const res = await get(url);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      const fromCli = cli(...args);
+      expect(JSON.parse(res.body)).toEqual(JSON.parse(fromCli));
+      expect(res.body).toBe(JSON.stringify(JSON.parse(fromCli)));
+    });
+  }
+});
+
+describe('GET /v1/diff', () => {
+  it('answers what libs/diff computes and the CLI prints, byte for byte', async () => {
+    const res = await get(`/v1/diff?from=${K47}&to=${K50}`);
+    expect(res.statusCode).toBe(200);
+    const catalog = openCatalog(db);
+    let expected: string;
+    try {
+      expected = JSON.stringify(diffKernels(catalog, K47, K50));
+    } finally {
+      catalog.close();
+    }
+    expect(res.body).toBe(expected);
+    expect(res.body).toBe(JSON.stringify(JSON.parse(cli('diff', K47, K50, '--json'))));
+    const d = JSON.parse(res.body) as { from: string; to: string; changes: { name: string; member?: string; change: string }[]; summary: Record<string, number> };
+    expect(d).toMatchObject({ from: K47, to: K50 });
+    expect(d.changes.some((c) => c.name === 'task_struct' && c.member === 'in_iowait')).toBe(true);
+    expect(Object.keys(d.summary)).toEqual(['breaking', 'layout', 'additive']);
+  });
+
+  it('404 for an unknown kernel, 400 for a bad or missing KREF', async () => {
+    const p = problem(await get(`/v1/diff?from=${K47}&to=debian/12/x86_64/6.1.0-49-amd64`), 404, 'KERNEL_NOT_FOUND');
+    expect(p.suggestions).toEqual(expect.arrayContaining([K50]));
+    problem(await get(`/v1/diff?from=nope&to=${K50}`), 400, 'CATALOG_BAD_KREF');
+    const missing = problem(await get(`/v1/diff?from=${K47}`), 400, 'BAD_PARAMETER');
+    expect(missing.detail).toMatch(/"to" is required/);
+  });
+});
+
+describe('routes', () => {
+  it('GET /healthz is 200 while the catalog is readable', async () => {
+    const res = await get('/healthz');
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ status: 'ok', kernels: 4 });
+  });
+
+  it('GET /healthz is 503 problem+json when the catalog cannot be read', async () => {
+    const broken = await buildApp({ dbPath: db, adminToken: undefined });
+    try {
+      broken.catalog.close();
+      problem(await broken.inject('/healthz'), 503, 'CATALOG_UNAVAILABLE');
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('GET /v1/kernels lists in kernel order and filters', async () => {
+    const all = JSON.parse((await get('/v1/kernels')).body) as { kernels: { kernel: string; uname_r: string; btf_sha256: string }[] };
+    expect(all.kernels.map((k) => k.kernel)).toEqual([ARM, K47, K50, 'debian/13/x86_64/6.12.117+deb13-amd64']);
+    expect(all.kernels[0].btf_sha256).toMatch(/^[0-9a-f]{64}$/);
+    const none = JSON.parse((await get('/v1/kernels?arch=s390x')).body) as { kernels: unknown[] };
+    expect(none.kernels).toEqual([]);
+  });
+
+  it('GET /v1/fields/{field_path} answers missing_field where the struct lacks it', async () => {
+    const h = JSON.parse((await get('/v1/fields/pt_regs.di')).body) as { kernels: { kernel: string; status: string }[] };
+    expect(h.kernels.find((k) => k.kernel === ARM)?.status).toBe('missing_field');
+    expect(h.kernels.find((k) => k.kernel === K50)).toMatchObject({ status: 'present', offset: 112, bits_offset: 896, size: 8 });
+  });
+
+  it('GET /v1/types/{name}/history gives sizes, members and change points per series', async () => {
+    const h = JSON.parse((await get('/v1/types/task_struct/history?arch=x86_64&release=12')).body) as {
+      type: string;
+      kernels: { kernel: string; status: string; size: number; members: { name: string; bits_offset: number }[] }[];
+      changes: { from: string; to: string; what: string; member?: string; before: { bits_offset?: number }; after: { bits_offset?: number } }[];
+    };
+    expect(h.type).toBe('task_struct');
+    expect(h.kernels.map((k) => [k.kernel, k.status, k.size])).toEqual([[K47, 'present', 9792], [K50, 'present', 9792]]);
+    const moved = h.changes.find((c) => c.member === 'in_iowait');
+    expect(moved).toMatchObject({ from: K47, to: K50, what: 'offset' });
+    expect(moved!.after.bits_offset! - moved!.before.bits_offset!).toBe(1);
+    // The arm64 kernel is its own series: no change is reported across series.
+    const all = JSON.parse((await get('/v1/types/task_struct/history')).body) as { changes: { from: string; to: string }[] };
+    expect(all.changes.every((c) => c.from.split('/').slice(0, 3).join('/') === c.to.split('/').slice(0, 3).join('/'))).toBe(true);
+  });
+
+  it('GET /v1/types/{name}/history reports a type appearing', async () => {
+    const h = JSON.parse((await get('/v1/types/ext4_sb_info/history?release=12&arch=x86_64')).body) as { kernels: { status: string }[]; changes: { what: string; member?: string }[] };
+    expect(h.kernels.map((k) => k.status)).toEqual(['missing', 'present']);
+    expect(h.changes).toEqual([{ from: K47, to: K50, what: 'added', before: { status: 'missing' }, after: { kind: 'struct', size: 2304 } }]);
+  });
+
+  it('echoes the request id', async () => {
+    const res = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
+    expect(res.headers['x-request-id']).toBe('abc-123');
+  });
+});
+
+describe('errors are problem+json', () => {
+  it('404 for an unknown struct, with close names', async () => {
+    const p = problem(await get('/v1/fields/sk_buf.len'), 404, 'TYPE_NOT_FOUND');
+    expect(p.suggestions?.[0]).toBe('sk_buff');
+    expect(p.detail).toMatch(/sk_buf/);
+    const t = problem(await get(`/v1/types/sk_buf?kernel=${K50}`), 404, 'TYPE_NOT_FOUND');
+    expect(t.suggestions?.[0]).toBe('sk_buff');
+    const h = problem(await get('/v1/types/sk_buf/history'), 404, 'TYPE_NOT_FOUND');
+    expect(h.suggestions?.[0]).toBe('sk_buff');
+  });
+
+  it('404 for an unknown field, suggesting members (by name, and by the type named instead of the member)', async () => {
+    const p = problem(await get('/v1/fields/task_struct.pid_t'), 404, 'FIELD_NOT_FOUND');
+    expect(p.suggestions).toEqual(expect.arrayContaining(['pid', 'tgid']));
+    const q = problem(await get('/v1/fields/pt_regs.dii'), 404, 'FIELD_NOT_FOUND');
+    expect(q.suggestions).toContain('di');
+  });
+
+  it('404 for an unknown kernel, with the nearest kernels', async () => {
+    const p = problem(await get('/v1/types/pt_regs?kernel=debian/12/x86_64/6.1.0-49-amd64'), 404, 'KERNEL_NOT_FOUND');
+    expect(p.suggestions).toEqual(expect.arrayContaining([K47, K50]));
+  });
+
+  it('400 for a bad KREF and a bad field path, saying why', async () => {
+    const k = problem(await get('/v1/types/pt_regs?kernel=not-a-kref'), 400, 'CATALOG_BAD_KREF');
+    expect(k.detail).toMatch(/DISTRO\/RELEASE\/ARCH\/UNAME_R/);
+    problem(await get('/v1/types/pt_regs?kernel=debian/12/x86_64/..'), 400, 'CATALOG_BAD_KREF');
+    const f = problem(await get('/v1/fields/pt_regs'), 400, 'BAD_FIELD_PATH');
+    expect(f.detail).toMatch(/STRUCT\.MEMBER/);
+    problem(await get('/v1/fields/pt_regs..di'), 400, 'BAD_FIELD_PATH');
+  });
+
+  it('400 for schema failures, naming the parameter', async () => {
+    const missing = problem(await get('/v1/types/pt_regs'), 400, 'BAD_PARAMETER');
+    expect(missing.detail).toMatch(/"kernel" is required/);
+    const unknown = problem(await get('/v1/kernels?arc=x86_64'), 400, 'BAD_PARAMETER');
+    expect(unknown.detail).toMatch(/query parameter "arc" is not known/);
+    const bad = problem(await get('/v1/fields/pt_regs.di?arch=x86%2064'), 400, 'BAD_PARAMETER');
+    expect(bad.detail).toMatch(/query parameter "arch"/);
+    const empty = problem(await get('/v1/types/pt_regs/history?distro='), 400, 'BAD_PARAMETER');
+    expect(empty.detail).toMatch(/"distro"/);
+    const long = problem(await get(`/v1/types/${'x'.repeat(300)}?kernel=${K50}`), 400, 'BAD_PARAMETER');
+    expect(long.detail).toMatch(/path parameter "name"/);
+  });
+
+  it('404 for an unknown route', async () => {
+    problem(await get('/v2/nothing'), 404, 'ROUTE_NOT_FOUND');
+    problem(await app.inject({ method: 'DELETE', url: '/v1/kernels' }), 404, 'ROUTE_NOT_FOUND');
+  });
+
+  it('500 without internals for anything unexpected', async () => {
+    const p = problem(await get('/test/boom'), 500, 'INTERNAL');
+    expect(p.detail).not.toMatch(/secret|atlas\.db|Error/);
+    expect(p.title).toBe('Internal server error');
+  });
+});
+
+describe('admin token on write routes', () => {
+  const write = (authorization?: string) => app.inject({ method: 'POST', url: '/test/write', headers: authorization === undefined ? {} : { authorization } });
+
+  it('401 without a token', async () => {
+    problem(await write(), 401, 'ADMIN_TOKEN_MISSING');
+    problem(await write('Basic dXNlcjpwYXNz'), 401, 'ADMIN_TOKEN_MISSING');
+  });
+
+  it('403 with a wrong token (of any length)', async () => {
+    problem(await write('Bearer wrong'), 403, 'ADMIN_TOKEN_INVALID');
+    problem(await write(`Bearer ${TOKEN}x`), 403, 'ADMIN_TOKEN_INVALID');
+    problem(await write(`Bearer ${TOKEN.slice(0, -1)}`), 403, 'ADMIN_TOKEN_INVALID');
+  });
+
+  it('200 with the token', async () => {
+    const res = await write(`Bearer ${TOKEN}`);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ ok: true });
+  });
+
+  it('403 for every token while the server has none configured', async () => {
+    const off = await buildApp({ dbPath: db, adminToken: undefined });
+    try {
+      off.post('/test/write', { preHandler: off.requireAdmin }, async () => ({ ok: true }));
+      problem(await off.inject({ method: 'POST', url: '/test/write', headers: { authorization: 'Bearer anything-at-all' } }), 403, 'ADMIN_TOKEN_INVALID');
+      problem(await off.inject({ method: 'POST', url: '/test/write' }), 401, 'ADMIN_TOKEN_MISSING');
+    } finally {
+      await off.close();
+    }
+  });
+});
+
+describe('OpenAPI and docs', () => {
+  it('/openapi.json describes every route with its parameters and responses', async () => {
+    const res = await get('/openapi.json');
+    expect(res.statusCode).toBe(200);
+    const doc = JSON.parse(res.body) as { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> }>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const path of ['/healthz', '/v1/kernels', '/v1/fields/{field_path}', '/v1/types/{name}', '/v1/types/{name}/history', '/v1/diff', '/openapi.json']) {
+      expect(doc.paths[path]?.get, path).toBeDefined();
+      expect(doc.paths[path].get.responses['200'], path).toBeDefined();
+    }
+    const params = (p: string) => (doc.paths[p].get.parameters ?? []).map((x) => `${x.in}:${x.name}`).sort();
+    expect(params('/v1/kernels')).toEqual(['query:arch', 'query:distro', 'query:release']);
+    expect(params('/v1/fields/{field_path}')).toEqual(['path:field_path', 'query:arch', 'query:distro', 'query:release']);
+    expect(params('/v1/types/{name}')).toEqual(['path:name', 'query:kernel']);
+    expect(params('/v1/types/{name}/history')).toEqual(['path:name', 'query:arch', 'query:distro', 'query:release']);
+    expect(params('/v1/diff')).toEqual(['query:from', 'query:to']);
+    expect(doc.paths['/v1/types/{name}'].get.responses['404']).toBeDefined();
+  });
+
+  it('/docs serves a browsable page', async () => {
+    const res = await app.inject({ url: '/docs', headers: { accept: 'text/html' } });
+    const page = res.statusCode === 302 ? await app.inject(String(res.headers.location)) : res;
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.body).toMatch(/swagger/i);
+  });
+});

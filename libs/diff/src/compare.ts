@@ -1,0 +1,260 @@
+import type { CompositeBody, EnumBody, FuncBody, ShapeBody, ShapeKind, StoredMember, TypedefBody } from '@btf-atlas/catalog';
+import type { TypedefLookup } from './c-type.js';
+import { classifyBitfield, classifySignature, classifyTypeChange, looksLikeRename, RULES, type Lookups, type Verdict } from './severity.js';
+import type { AmbiguousName, ChangeKind, DiffChange, DiffSummary, ShapeDef, ShapeDiff } from './types.js';
+
+export interface CompareOptions {
+  /**
+   * Typedef targets of each kernel, used to tell a spelling change (`long int` → `__kernel_long_t`) from a real
+   * one. Default: the typedefs found in the given lists, and 64-bit kernels (8-byte `long`).
+   */
+  lookups?: Partial<Lookups>;
+}
+
+/** Orders names byte-wise (as the corpus oracle's Python does), not by locale. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function bodyOf<T extends ShapeBody>(d: ShapeDef): T {
+  return (typeof d.body === 'string' ? JSON.parse(d.body) : d.body) as T;
+}
+
+function bodyText(d: ShapeDef): string {
+  return typeof d.body === 'string' ? d.body : JSON.stringify(d.body);
+}
+
+/** Typedef targets from shape lists: the module's own first, then vmlinux's. */
+function listLookup(defs: readonly ShapeDef[]): TypedefLookup {
+  const map = new Map<string, string>();
+  for (const d of defs) {
+    if (d.kind !== 'typedef') continue;
+    const key = `${d.module ?? ''}\0${d.name}`;
+    if (!map.has(key)) map.set(key, bodyOf<TypedefBody>(d).type);
+  }
+  return (name, module) => map.get(`${module}\0${name}`) ?? (module ? map.get(`\0${name}`) : undefined);
+}
+
+interface Group {
+  kind: ShapeKind;
+  name: string;
+  module: string;
+  before: ShapeDef[];
+  after: ShapeDef[];
+}
+
+const countOf = (defs: ShapeDef[]): number => defs.reduce((n, d) => n + (d.copies ?? 1), 0);
+
+/** Both sides hold the very same definitions (same bodies, same copies): nothing to report. */
+function unchanged(g: Group): boolean {
+  if (g.before.length !== g.after.length) return false;
+  const sig = (defs: ShapeDef[]): string => defs.map((d) => `${d.size}\0${d.copies ?? 1}\0${bodyText(d)}`).sort().join('\n');
+  return sig(g.before) === sig(g.after);
+}
+
+/**
+ * Compares the named types of two kernels (or the parts of them that differ): types are matched by
+ * (module, kind, name), members by name in their flattened member lists, enum constants by name, functions by
+ * name. A name defined more than once in either kernel is listed in `ambiguous` and not compared, as the corpus
+ * oracle does. Changes come ordered by kind, name and module, then: the type's own change (added, removed,
+ * size, type, signature), removed members in old order, then per new member in new order its added, offset,
+ * bitfield and type changes.
+ */
+export function diffShapes(before: readonly ShapeDef[], after: readonly ShapeDef[], opts: CompareOptions = {}): ShapeDiff {
+  const lookups: Lookups = {
+    ...opts.lookups,
+    before: opts.lookups?.before ?? listLookup(before),
+    after: opts.lookups?.after ?? listLookup(after),
+  };
+  const groups = new Map<string, Group>();
+  const add = (d: ShapeDef, side: 'before' | 'after'): void => {
+    const module = d.module ?? '';
+    const key = `${d.kind}\0${d.name}\0${module}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { kind: d.kind, name: d.name, module, before: [], after: [] }));
+    g[side].push(d);
+  };
+  for (const d of before) add(d, 'before');
+  for (const d of after) add(d, 'after');
+  const ordered = [...groups.values()].sort((x, y) => cmp(x.kind, y.kind) || cmp(x.name, y.name) || cmp(x.module, y.module));
+
+  const changes: DiffChange[] = [];
+  const ambiguous: AmbiguousName[] = [];
+  for (const g of ordered) {
+    if (unchanged(g)) continue;
+    const oldCount = countOf(g.before);
+    const newCount = countOf(g.after);
+    if (oldCount > 1 || newCount > 1) {
+      ambiguous.push({ kind: g.kind, name: g.name, ...(g.module ? { module: g.module } : {}), old_count: oldCount, new_count: newCount });
+      continue;
+    }
+    changes.push(...compareOne(g, lookups));
+  }
+  return { changes, ambiguous };
+}
+
+/** Counts changes by severity. */
+export function summarize(changes: readonly DiffChange[]): DiffSummary {
+  const summary: DiffSummary = { breaking: 0, layout: 0, additive: 0 };
+  for (const c of changes) summary[c.severity]++;
+  return summary;
+}
+
+type Emit = (change: ChangeKind, v: Verdict, before: Record<string, unknown>, after: Record<string, unknown>, member?: string) => DiffChange;
+
+function compareOne(g: Group, lookups: Lookups): DiffChange[] {
+  const out: DiffChange[] = [];
+  const emit: Emit = (change, v, before, after, member) => {
+    const c: DiffChange = {
+      kind: g.kind,
+      name: g.name,
+      ...(g.module ? { module: g.module } : {}),
+      ...(member !== undefined ? { member } : {}),
+      change,
+      before,
+      after,
+      severity: v.severity,
+      reason: v.reason,
+    };
+    out.push(c);
+    return c;
+  };
+  const a = g.before[0];
+  const b = g.after[0];
+  if (!a || !b) {
+    const d = (a ?? b)!;
+    const state = typeState(d);
+    if (a) emit('removed', g.kind === 'func' ? RULES.funcRemoved : RULES.typeRemoved, state, {});
+    else emit('added', g.kind === 'func' ? RULES.funcAdded : RULES.typeAdded, {}, state);
+    return out;
+  }
+  switch (g.kind) {
+    case 'struct':
+    case 'union':
+      if (a.size !== b.size) emit('size', RULES.sizeChanged, { size: a.size }, { size: b.size });
+      compareMembers(bodyOf<CompositeBody>(a).members, bodyOf<CompositeBody>(b).members, emit, lookups, g.module);
+      break;
+    case 'enum':
+      compareEnums(a, b, emit);
+      break;
+    case 'typedef': {
+      const x = bodyOf<TypedefBody>(a);
+      const y = bodyOf<TypedefBody>(b);
+      if (x.type !== y.type) {
+        emit('type', classifyTypeChange({ type: x.type, size: a.size }, { type: y.type, size: b.size }, lookups, g.module), { type: x.type, size: a.size }, { type: y.type, size: b.size });
+      } else if (a.size !== b.size && (x.members || y.members)) {
+        emit('size', RULES.sizeChanged, { size: a.size }, { size: b.size });
+      }
+      if (x.members && y.members) compareMembers(x.members, y.members, emit, lookups, g.module);
+      break;
+    }
+    case 'func': {
+      const x = bodyOf<FuncBody>(a);
+      const y = bodyOf<FuncBody>(b);
+      emit('signature', classifySignature(x, y, lookups, g.module), signature(x), signature(y));
+      break;
+    }
+  }
+  return out;
+}
+
+function signature(f: FuncBody): Record<string, unknown> {
+  return { ret: f.ret, params: f.params.map(([name, type]) => ({ name, type })), variadic: f.variadic };
+}
+
+function typeState(d: ShapeDef): Record<string, unknown> {
+  switch (d.kind) {
+    case 'typedef':
+      return { type: bodyOf<TypedefBody>(d).type, size: d.size };
+    case 'func':
+      return signature(bodyOf<FuncBody>(d));
+    default:
+      return { size: d.size };
+  }
+}
+
+function memberState(m: StoredMember): Record<string, unknown> {
+  return { offset: Math.floor(m[1] / 8), bits_offset: m[1], bitfield_size: m[2], size: m[3], type: m[4] };
+}
+
+/** Members by name (the first of a name, should a flattened list ever repeat one). */
+function byName(list: StoredMember[]): Map<string, StoredMember> {
+  const map = new Map<string, StoredMember>();
+  for (const m of list) if (!map.has(m[0])) map.set(m[0], m);
+  return map;
+}
+
+function compareMembers(oldList: StoredMember[], newList: StoredMember[], emit: Emit, lookups: Lookups, module: string): void {
+  const oldBy = byName(oldList);
+  const newBy = byName(newList);
+  const removed: { m: StoredMember; c: DiffChange }[] = [];
+  for (const [name, m] of oldBy) {
+    if (!newBy.has(name)) removed.push({ m, c: emit('removed', RULES.memberRemoved, memberState(m), {}, name) });
+  }
+  const added: { m: StoredMember; c: DiffChange }[] = [];
+  for (const [name, m] of newBy) {
+    const o = oldBy.get(name);
+    if (!o) {
+      added.push({ m, c: emit('added', RULES.memberAdded, {}, memberState(m), name) });
+      continue;
+    }
+    if (o[1] !== m[1]) {
+      emit('offset', RULES.memberMoved, { offset: Math.floor(o[1] / 8), bits_offset: o[1] }, { offset: Math.floor(m[1] / 8), bits_offset: m[1] }, name);
+    }
+    if (o[2] !== m[2]) emit('bitfield', classifyBitfield(o[2], m[2]), { bitfield_size: o[2] }, { bitfield_size: m[2] }, name);
+    if (o[4] !== m[4]) {
+      emit('type', classifyTypeChange({ type: o[4], size: o[3] }, { type: m[4], size: m[3] }, lookups, module), { type: o[4], size: o[3] }, { type: m[4], size: m[3] }, name);
+    }
+  }
+  // A removed member and an added one in the same place, of a type CO-RE would accept for it: a rename.
+  const taken = new Set<number>();
+  for (const r of removed) {
+    const i = added.findIndex((x, j) => !taken.has(j) && looksLikeRename(side(r.m), side(x.m), lookups, module));
+    if (i < 0) continue;
+    taken.add(i);
+    r.c.probable_rename = added[i].m[0];
+    added[i].c.probable_rename = r.m[0];
+  }
+  for (const { c } of [...removed, ...added]) if (c.probable_rename) moveReasonLast(c);
+}
+
+/** Keeps `reason` the last key once `probable_rename` is set (the contract's keys first). */
+function moveReasonLast(c: DiffChange): void {
+  const reason = c.reason;
+  delete (c as Partial<DiffChange>).reason;
+  c.reason = reason;
+}
+
+function side(m: StoredMember): { bitsOffset: number; bitfieldSize: number; size: number; type: string } {
+  return { bitsOffset: m[1], bitfieldSize: m[2], size: m[3], type: m[4] };
+}
+
+function compareEnums(a: ShapeDef, b: ShapeDef, emit: Emit): void {
+  const x = bodyOf<EnumBody>(a);
+  const y = bodyOf<EnumBody>(b);
+  if (a.size !== b.size) emit('size', RULES.sizeChanged, { size: a.size }, { size: b.size });
+  if (x.signed !== y.signed) emit('type', RULES.enumSignChanged, { signed: x.signed }, { signed: y.signed });
+  const oldBy = new Map(x.values);
+  const newBy = new Map(y.values);
+  const removed: { value: string; c: DiffChange }[] = [];
+  for (const [name, value] of x.values) {
+    if (!newBy.has(name)) removed.push({ value, c: emit('removed', RULES.enumValueRemoved, { value }, {}, name) });
+  }
+  const added: { name: string; value: string; c: DiffChange }[] = [];
+  for (const [name, value] of y.values) {
+    const old = oldBy.get(name);
+    if (old === undefined) added.push({ name, value, c: emit('added', RULES.enumValueAdded, {}, { value }, name) });
+    else if (old !== value) emit('value', RULES.enumValueChanged, { value: old }, { value }, name);
+  }
+  // A constant removed and one added with the same value: a rename.
+  const taken = new Set<number>();
+  for (const r of removed) {
+    const i = added.findIndex((n, j) => !taken.has(j) && n.value === r.value);
+    if (i < 0) continue;
+    taken.add(i);
+    r.c.probable_rename = added[i].name;
+    added[i].c.probable_rename = r.c.member;
+    moveReasonLast(r.c);
+    moveReasonLast(added[i].c);
+  }
+}

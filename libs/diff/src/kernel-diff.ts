@@ -1,0 +1,166 @@
+import { bucketOf, findKernel, parseKref, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog';
+import type { TypedefLookup } from './c-type.js';
+import { diffShapes, summarize } from './compare.js';
+import type { KernelDiff, ShapeDef } from './types.js';
+
+export interface KernelDiffOptions {
+  /**
+   * Which module types to compare besides vmlinux's: `common` (default) the modules ingested with both kernels,
+   * keyed by module; `none`: vmlinux types only.
+   */
+  modules?: 'common' | 'none';
+  /** Filled with what the diff read, for benchmarks and tests. */
+  stats?: KernelDiffStats;
+}
+
+export interface KernelDiffStats {
+  /** Name buckets whose shape set is the same in both kernels: skipped without reading a member. */
+  bucketsSkipped: number;
+  /** Buckets whose sets differ: their entries were read. */
+  bucketsRead: number;
+  /** Names (per module) whose entries differ: their bodies were loaded and compared. */
+  namesCompared: number;
+  /** Shape bodies loaded. */
+  shapesLoaded: number;
+  /** Typedef lookups made to classify type changes. */
+  typedefLookups: number;
+  ms: number;
+}
+
+interface EntryRow {
+  name: string;
+  module: string;
+  copies: number;
+  shapeId: number;
+}
+
+/**
+ * Every layout change between two kernels of the catalog, classified (`diff --json`, `GET /v1/diff`).
+ *
+ * Uses the catalog's deduplication: each kernel has one content-addressed shape set per name bucket, so a bucket
+ * whose set is the same in both kernels cannot hold a change and is skipped without reading a member. In the
+ * other buckets only the names whose entries differ are compared, and only their shape bodies are loaded.
+ * Names with several definitions in either kernel are listed in `ambiguous` (among the differing buckets: an
+ * identical bucket has nothing to report). Unknown KREF: CatalogError KERNEL_NOT_FOUND with the closest KREFs.
+ */
+export function diffKernels(catalog: Catalog, from: string | KernelRef, to: string | KernelRef, opts: KernelDiffOptions = {}): KernelDiff {
+  const started = performance.now();
+  const a = findKernel(catalog, from);
+  const b = findKernel(catalog, to);
+  const db = catalog.sqlite;
+  const stats: KernelDiffStats = { bucketsSkipped: 0, bucketsRead: 0, namesCompared: 0, shapesLoaded: 0, typedefLookups: 0, ms: 0 };
+
+  const setsOf = db.prepare('SELECT bucket, set_id AS setId FROM kernel_sets WHERE kernel_id = ?');
+  const setsA = new Map((setsOf.all(a.id) as { bucket: number; setId: number }[]).map((r) => [r.bucket, r.setId]));
+  const setsB = new Map((setsOf.all(b.id) as { bucket: number; setId: number }[]).map((r) => [r.bucket, r.setId]));
+  const buckets = [...new Set([...setsA.keys(), ...setsB.keys()])].sort((x, y) => x - y);
+
+  const modulesOf = db.prepare('SELECT name FROM modules WHERE kernel_id = ?').pluck();
+  const modsB = new Set(modulesOf.all(b.id) as string[]);
+  const allowed = new Set<string>(['']);
+  if (opts.modules !== 'none') for (const m of modulesOf.all(a.id) as string[]) if (modsB.has(m)) allowed.add(m);
+
+  // No join with shapes here: the kinds are read with the bodies, for the names that differ only.
+  const entriesOf = db.prepare('SELECT name, module, copies, shape_id AS shapeId FROM set_members WHERE set_id = ?');
+  const read = (setId: number | undefined): EntryRow[] =>
+    setId === undefined ? [] : (entriesOf.all(setId) as EntryRow[]).filter((e) => allowed.has(e.module));
+
+  // Entries of the names (per module) whose definitions differ, per side.
+  const changedA: EntryRow[] = [];
+  const changedB: EntryRow[] = [];
+  for (const bucket of buckets) {
+    const x = setsA.get(bucket);
+    const y = setsB.get(bucket);
+    if (x === y) {
+      stats.bucketsSkipped++;
+      continue;
+    }
+    stats.bucketsRead++;
+    const group = (rows: EntryRow[]): Map<string, EntryRow[]> => {
+      const map = new Map<string, EntryRow[]>();
+      for (const r of rows) {
+        const key = `${r.name}\0${r.module}`;
+        let list = map.get(key);
+        if (!list) map.set(key, (list = []));
+        list.push(r);
+      }
+      return map;
+    };
+    const sig = (rows: EntryRow[] | undefined): string => (rows ?? []).map((r) => `${r.shapeId}x${r.copies}`).sort().join(',');
+    const ga = group(read(x));
+    const gb = group(read(y));
+    for (const key of new Set([...ga.keys(), ...gb.keys()])) {
+      const ra = ga.get(key);
+      const rb = gb.get(key);
+      if (sig(ra) === sig(rb)) continue;
+      stats.namesCompared++;
+      if (ra) changedA.push(...ra);
+      if (rb) changedB.push(...rb);
+    }
+  }
+
+  const bodies = loadShapes(catalog, [...new Set([...changedA, ...changedB].map((e) => e.shapeId))]);
+  stats.shapesLoaded = bodies.size;
+  const defs = (rows: EntryRow[]): ShapeDef[] =>
+    rows.map((r) => {
+      const s = bodies.get(r.shapeId)!;
+      return { kind: s.kind, name: r.name, size: s.size, body: s.body, module: r.module, copies: r.copies };
+    });
+
+  const { changes, ambiguous } = diffShapes(defs(changedA), defs(changedB), {
+    lookups: {
+      before: typedefLookup(catalog, a.id, stats),
+      after: typedefLookup(catalog, b.id, stats),
+      longBytesBefore: longBytesOf(a.kernel),
+      longBytesAfter: longBytesOf(b.kernel),
+    },
+  });
+  stats.ms = performance.now() - started;
+  if (opts.stats) Object.assign(opts.stats, stats);
+  return { from: a.kernel, to: b.kernel, changes, summary: summarize(changes), ambiguous };
+}
+
+/** Architectures (as btfhub-archive and Debian spell them) whose kernels are 32-bit: `long` is 4 bytes. */
+const ARCH_32 = new Set(['i386', 'i686', 'x86', 'arm', 'armel', 'armhf', 'armv7', 'mips', 'mipsel', 'powerpc', 'ppc', 's390', 'riscv32']);
+
+function longBytesOf(kref: string): number {
+  return ARCH_32.has(parseKref(kref).arch) ? 4 : 8;
+}
+
+/** Loads shape rows by id, a few hundred per query. */
+function loadShapes(catalog: Catalog, ids: number[]): Map<number, { kind: ShapeKind; size: number; body: string }> {
+  const out = new Map<number, { kind: ShapeKind; size: number; body: string }>();
+  const CHUNK = 500;
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const part = ids.slice(i, i + CHUNK);
+    const rows = catalog.sqlite
+      .prepare(`SELECT id, kind, size, body FROM shapes WHERE id IN (${part.map(() => '?').join(',')})`)
+      .all(...part) as { id: number; kind: ShapeKind; size: number; body: string }[];
+    for (const r of rows) out.set(r.id, { kind: r.kind, size: r.size, body: r.body });
+  }
+  return out;
+}
+
+/**
+ * The typedef targets of one kernel, looked up by name on demand (its bucket's set, then the set members of that
+ * name: two index lookups) and cached: the module's own typedef first, then vmlinux's.
+ */
+function typedefLookup(catalog: Catalog, kernelId: number, stats: KernelDiffStats): TypedefLookup {
+  const query = catalog.sqlite.prepare(`SELECT m.module, s.body FROM kernel_sets ks
+      JOIN set_members m ON m.set_id = ks.set_id AND m.name = ?
+      JOIN shapes s ON s.id = m.shape_id AND s.kind = 'typedef'
+      WHERE ks.kernel_id = ? AND ks.bucket = ?`);
+  const cache = new Map<string, Map<string, string>>();
+  return (name, module) => {
+    let byModule = cache.get(name);
+    if (!byModule) {
+      stats.typedefLookups++;
+      byModule = new Map();
+      for (const r of query.all(name, kernelId, bucketOf(name)) as { module: string; body: string }[]) {
+        if (!byModule.has(r.module)) byModule.set(r.module, (JSON.parse(r.body) as TypedefBody).type);
+      }
+      cache.set(name, byModule);
+    }
+    return byModule.get(module) ?? byModule.get('');
+  };
+}

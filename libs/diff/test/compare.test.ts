@@ -1,0 +1,237 @@
+import { describe, expect, it } from 'vitest';
+import type { StoredMember } from '@btf-atlas/catalog';
+import { coreFieldsCompatible, diffShapes, parseCType, summarize, type DiffChange, type ShapeDef } from '@btf-atlas/diff';
+
+const m = (name: string, bitsOffset: number, size: number, type: string, bitfieldSize = 0): StoredMember => [name, bitsOffset, bitfieldSize, size, type, 0];
+const struct = (name: string, size: number, members: StoredMember[], kind: 'struct' | 'union' = 'struct'): ShapeDef => ({ kind, name, size, body: { members } });
+const typedef = (name: string, type: string, size: number): ShapeDef => ({ kind: 'typedef', name, size, body: { type } });
+const enumDef = (name: string, values: [string, string][], size = 4): ShapeDef => ({ kind: 'enum', name, size, body: { signed: false, values } });
+const func = (name: string, ret: string, params: [string, string][], variadic = false): ShapeDef => ({ kind: 'func', name, size: 0, body: { ret, params, variadic } });
+
+/** The changes without their reasons, as compact tuples. */
+const brief = (changes: DiffChange[]): string[] =>
+  changes.map((c) => `${c.kind} ${c.name}${c.member !== undefined ? `.${c.member}` : ''} ${c.change} ${c.severity}${c.probable_rename ? ` ~${c.probable_rename}` : ''}`);
+
+const BASE_TYPEDEFS = [typedef('u8', 'unsigned char', 1), typedef('u16', 'short unsigned int', 2), typedef('u32', 'unsigned int', 4), typedef('u64', 'long long unsigned int', 8), typedef('__kernel_long_t', 'long int', 8)];
+
+describe('C type spellings', () => {
+  it('parses declarators inside out, as C reads them', () => {
+    expect(parseCType('const struct cred *')).toEqual({ t: 'ptr', to: { t: 'struct', name: 'cred' } });
+    expect(parseCType('char[48][2]')).toEqual({ t: 'array', n: 48, of: { t: 'array', n: 2, of: { t: 'int', name: 'char', signed: undefined } } });
+    expect(parseCType('int (*)[4]')).toMatchObject({ t: 'ptr', to: { t: 'array', n: 4 } });
+    expect(parseCType('int *[4]')).toMatchObject({ t: 'array', n: 4, of: { t: 'ptr' } });
+    expect(parseCType('void (*)(struct sk_buff *)')).toEqual({ t: 'ptr', to: { t: 'func', ret: { t: 'void' }, params: [{ t: 'ptr', to: { t: 'struct', name: 'sk_buff' } }], variadic: false } });
+    expect(parseCType('int (*)(const char *, ...)')).toMatchObject({ t: 'ptr', to: { t: 'func', variadic: true } });
+    expect(parseCType('void (*[4])(void)')).toMatchObject({ t: 'array', n: 4, of: { t: 'ptr', to: { t: 'func', params: [] } } });
+    expect(parseCType('char * const')).toMatchObject({ t: 'ptr' });
+    expect(parseCType('struct task_struct __attribute__((btf_type_tag("rcu"))) *')).toEqual({ t: 'ptr', to: { t: 'struct', name: 'task_struct' } });
+    expect(parseCType('struct {...}')).toEqual({ t: 'struct', name: '' });
+    expect(parseCType('long unsigned int')).toEqual({ t: 'int', name: 'long unsigned int', signed: false });
+    expect(parseCType('u16')).toEqual({ t: 'named', name: 'u16' });
+  });
+
+  it('follows libbpf bpf_core_fields_are_compat', () => {
+    const c = (a: string, b: string): boolean => coreFieldsCompatible(parseCType(a), parseCType(b));
+    expect(c('struct foo', 'union bar')).toBe(true);
+    expect(c('struct foo *', 'struct bar *')).toBe(true);
+    expect(c('int', 'long unsigned int')).toBe(true);
+    expect(c('int', 'enum foo')).toBe(false);
+    expect(c('enum foo', 'enum foo')).toBe(true);
+    expect(c('enum foo', 'enum {...}')).toBe(true);
+    expect(c('enum foo', 'enum bar')).toBe(false);
+    expect(c('char[4]', 'int[2]')).toBe(true);
+    expect(c('int', 'int *')).toBe(false);
+    expect(c('int[2]', 'int *')).toBe(false);
+  });
+});
+
+describe('struct and union changes', () => {
+  const before = [
+    ...BASE_TYPEDEFS,
+    struct('pt_regs', 24, [m('di', 0, 8, 'long unsigned int'), m('cs', 64, 8, 'long unsigned int'), m('ss', 128, 8, 'long unsigned int')]),
+    struct('gone', 4, [m('x', 0, 4, 'int')]),
+    struct('sock', 32, [
+      m('old_name', 0, 4, 'u32'),
+      m('flags', 32, 1, 'u8'),
+      m('bits', 40, 1, 'u8', 3),
+      m('wide', 48, 2, 'u16', 4),
+      m('plain', 64, 2, 'u16'),
+      m('owner', 128, 8, 'struct task_struct *'),
+      m('when', 192, 8, 'long int'),
+      m('count', 256, 4, 'int'),
+      m('tag', 288, 4, 'enum sk_tag'),
+      m('buf', 320, 16, 'char[16]'),
+      m('pad', 448, 8, 'u64[1]'),
+    ]),
+    struct('u', 8, [m('a', 0, 8, 'u64'), m('b', 0, 4, 'u32')], 'union'),
+  ];
+  const after = [
+    ...BASE_TYPEDEFS,
+    struct('pt_regs', 32, [m('di', 0, 8, 'long unsigned int'), m('cs', 64, 2, 'u16'), m('csx', 64, 8, 'long unsigned int'), m('ss', 192, 8, 'long unsigned int')]),
+    struct('fresh', 8, [m('y', 0, 8, 'long int')]),
+    struct('sock', 40, [
+      m('new_name', 0, 4, 'unsigned int'),
+      m('flags', 32, 8, 'long unsigned int'),
+      m('bits', 40, 1, 'u8', 5),
+      m('wide', 48, 2, 'u16'),
+      m('plain', 64, 4, 'u32', 16),
+      m('owner', 128, 8, 'struct cred *'),
+      m('when', 192, 8, '__kernel_long_t'),
+      m('count', 256, 4, 'unsigned int'),
+      m('tag', 288, 4, 'int'),
+      m('buf', 320, 8, 'char[8]'),
+      m('pad', 448, 16, 'u64[2]'),
+    ]),
+    struct('u', 8, [m('a', 0, 8, 'u64'), m('b', 0, 4, 'u32'), m('c', 0, 2, 'u16')], 'union'),
+  ];
+
+  it('classifies each change as the contract and libbpf CO-RE say', () => {
+    const { changes, ambiguous } = diffShapes(before, after);
+    expect(ambiguous).toEqual([]);
+    expect(brief(changes)).toEqual([
+      'struct fresh added additive',
+      'struct gone removed breaking',
+      'struct pt_regs size layout',
+      'struct pt_regs.cs type breaking', // long unsigned int → u16: size 8 → 2
+      'struct pt_regs.csx added additive',
+      'struct pt_regs.ss offset layout',
+      'struct sock size layout',
+      'struct sock.old_name removed breaking ~new_name', // same place, u32 ≡ unsigned int
+      'struct sock.new_name added additive ~old_name',
+      'struct sock.flags type breaking', // u8 → long unsigned int
+      'struct sock.bits bitfield layout', // 3 → 5 bits: BPF_CORE_READ_BITFIELD copes
+      'struct sock.wide bitfield layout', // no longer a bitfield
+      'struct sock.plain bitfield breaking', // became a bitfield
+      'struct sock.plain type breaking', // u16 → u32
+      'struct sock.owner type layout', // any two pointers are compatible
+      'struct sock.when type layout', // same type after typedefs
+      'struct sock.count type breaking', // signedness
+      'struct sock.tag type breaking', // enum → int: kinds differ for CO-RE
+      'struct sock.buf type breaking', // array shrank
+      'struct sock.pad type layout', // array grew
+      'union u.c added additive',
+    ]);
+    expect(summarize(changes)).toEqual({ breaking: 9, layout: 8, additive: 4 });
+  });
+
+  it('gives before/after in the contract shape, with the contract keys first', () => {
+    const { changes } = diffShapes(before, after);
+    const ss = changes.find((c) => c.name === 'pt_regs' && c.member === 'ss')!;
+    expect(ss).toMatchObject({ kind: 'struct', name: 'pt_regs', member: 'ss', change: 'offset', before: { offset: 16, bits_offset: 128 }, after: { offset: 24, bits_offset: 192 }, severity: 'layout' });
+    expect(Object.keys(ss).slice(0, 7)).toEqual(['kind', 'name', 'member', 'change', 'before', 'after', 'severity']);
+    const added = changes.find((c) => c.member === 'csx')!;
+    expect(added.before).toEqual({});
+    expect(added.after).toEqual({ offset: 8, bits_offset: 64, bitfield_size: 0, size: 8, type: 'long unsigned int' });
+    const rename = changes.find((c) => c.member === 'old_name')!;
+    expect(Object.keys(rename).slice(0, 8)).toEqual(['kind', 'name', 'member', 'change', 'before', 'after', 'severity', 'probable_rename']);
+    expect(changes.find((c) => c.name === 'gone')).toMatchObject({ change: 'removed', before: { size: 4 }, after: {} });
+  });
+
+  it('is empty for identical lists and lists names defined twice as ambiguous', () => {
+    expect(diffShapes(before, before)).toEqual({ changes: [], ambiguous: [] });
+    const twice = [struct('dup', 4, [m('a', 0, 4, 'int')]), struct('dup', 8, [m('a', 0, 8, 'long int')])];
+    const r = diffShapes([struct('dup', 4, [m('a', 0, 4, 'int')])], twice);
+    expect(r.changes).toEqual([]);
+    expect(r.ambiguous).toEqual([{ kind: 'struct', name: 'dup', old_count: 1, new_count: 2 }]);
+    // Identical copies count too (BTF may define a name twice, identically).
+    expect(diffShapes([], [{ ...struct('dup', 4, []), copies: 2 }]).ambiguous).toEqual([{ kind: 'struct', name: 'dup', old_count: 0, new_count: 2 }]);
+  });
+
+  it('keys module types by module', () => {
+    const r = diffShapes([{ ...struct('ext4_sb_info', 8, []), module: 'ext4' }], [{ ...struct('ext4_sb_info', 16, []), module: 'ext4' }]);
+    expect(r.changes).toHaveLength(1);
+    expect(r.changes[0]).toMatchObject({ kind: 'struct', name: 'ext4_sb_info', module: 'ext4', change: 'size' });
+  });
+
+  it('does not pair a rename across incompatible types or places', () => {
+    const r = diffShapes(
+      [struct('s', 8, [m('a', 0, 4, 'int'), m('b', 32, 4, 'int')])],
+      [struct('s', 8, [m('c', 0, 4, 'int *'), m('d', 0, 8, 'long int')])],
+    );
+    expect(r.changes.filter((c) => c.probable_rename)).toEqual([]);
+  });
+});
+
+describe('enum, typedef and func changes', () => {
+  it('enum constants: removed is breaking, new value is layout, new constant additive, same value renamed', () => {
+    const r = diffShapes(
+      [enumDef('cpuhp_state', [['CPUHP_OFFLINE', '0'], ['CPUHP_PADATA_DEAD', '1'], ['CPUHP_ONLINE', '2'], ['OLD', '7']])],
+      [enumDef('cpuhp_state', [['CPUHP_OFFLINE', '0'], ['CPUHP_ONLINE', '1'], ['NEW', '7'], ['CPUHP_EXTRA', '9']], 8)],
+    );
+    expect(brief(r.changes)).toEqual([
+      'enum cpuhp_state size layout',
+      'enum cpuhp_state.CPUHP_PADATA_DEAD removed breaking',
+      'enum cpuhp_state.OLD removed breaking ~NEW',
+      'enum cpuhp_state.CPUHP_ONLINE value layout',
+      'enum cpuhp_state.NEW added additive ~OLD',
+      'enum cpuhp_state.CPUHP_EXTRA added additive',
+    ]);
+    expect(r.changes[3]).toMatchObject({ before: { value: '2' }, after: { value: '1' } });
+    expect(brief(diffShapes([enumDef('e', [])], []).changes)).toEqual(['enum e removed breaking']);
+  });
+
+  it('typedef targets: spelling only is layout, a size or kind change is breaking', () => {
+    const r = diffShapes(
+      [...BASE_TYPEDEFS, typedef('pid_t', 'int', 4), typedef('flags_t', 'u8', 1), typedef('cb_t', 'void (*)(int)', 8), typedef('ktime_t', 's64', 8), typedef('s64', 'long long int', 8), typedef('gone_t', 'int', 4)],
+      [...BASE_TYPEDEFS, typedef('pid_t', 'int', 4), typedef('flags_t', 'long unsigned int', 8), typedef('cb_t', 'int (*)(int)', 8), typedef('ktime_t', 'long long int', 8), typedef('s64', 'long long int', 8), typedef('new_t', 'int', 4)],
+    );
+    expect(brief(r.changes)).toEqual([
+      'typedef cb_t type layout',
+      'typedef flags_t type breaking',
+      'typedef gone_t removed breaking',
+      'typedef ktime_t type layout',
+      'typedef new_t added additive',
+    ]);
+    expect(r.changes[1]).toMatchObject({ before: { type: 'u8', size: 1 }, after: { type: 'long unsigned int', size: 8 } });
+  });
+
+  it('func signatures: parameters added or retyped are breaking; names and typedef spellings are layout', () => {
+    const r = diffShapes(
+      [
+        ...BASE_TYPEDEFS,
+        func('tcp_sendmsg', 'int', [['sk', 'struct sock *'], ['msg', 'struct msghdr *'], ['size', 'size_t']]),
+        func('padata_replace', 'int', [['pinst', 'struct padata_instance *']]),
+        func('retyped', 'void', [['page', 'struct page *']]),
+        func('renamed_param', 'void', [['buf', 'struct buffer_head *']]),
+        func('to_ratio', 'long long unsigned int', [['period', 'u64']]),
+        func('ret_changed', 'int', []),
+        func('printk', 'int', [['fmt', 'const char *']], true),
+        func('gone', 'void', []),
+        typedef('size_t', 'long unsigned int', 8),
+      ],
+      [
+        ...BASE_TYPEDEFS,
+        func('tcp_sendmsg', 'int', [['sk', 'struct sock *'], ['msg', 'struct msghdr *'], ['size', 'size_t']]),
+        func('padata_replace', 'int', [['pinst', 'struct padata_instance *'], ['offlining_cpu', 'int']]),
+        func('retyped', 'void', [['folio', 'struct folio *']]),
+        func('renamed_param', 'void', [['bh', 'struct buffer_head *']]),
+        func('to_ratio', 'u64', [['period', 'long long unsigned int']]),
+        func('ret_changed', 'bool', []),
+        func('printk', 'int', [['fmt', 'const char *']], false),
+        func('fresh', 'void', []),
+        typedef('size_t', 'long unsigned int', 8),
+      ],
+    );
+    expect(brief(r.changes)).toEqual([
+      'func fresh added additive',
+      'func gone removed breaking',
+      'func padata_replace signature breaking',
+      'func printk signature breaking',
+      'func renamed_param signature layout',
+      'func ret_changed signature breaking',
+      'func retyped signature breaking',
+      'func to_ratio signature layout',
+    ]);
+    expect(r.changes[2]).toMatchObject({
+      before: { ret: 'int', params: [{ name: 'pinst', type: 'struct padata_instance *' }], variadic: false },
+      after: { params: [{ name: 'pinst' }, { name: 'offlining_cpu', type: 'int' }] },
+    });
+  });
+
+  it('matches long and long long by size on 64-bit kernels only', () => {
+    const before = [func('f', 'long unsigned int', [])];
+    const after = [func('f', 'long long unsigned int', [])];
+    expect(diffShapes(before, after).changes[0].severity).toBe('layout');
+    expect(diffShapes(before, after, { lookups: { longBytesBefore: 4, longBytesAfter: 4 } }).changes[0].severity).toBe('breaking');
+  });
+});
