@@ -31,20 +31,29 @@ interface KernelRow {
   typeCount: number;
 }
 
-function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
-  const where: string[] = [];
-  const args: string[] = [];
-  for (const key of ['distro', 'release', 'arch'] as const) {
-    if (f[key] !== undefined) {
-      where.push(`${key} = ?`);
-      args.push(f[key]);
-    }
-  }
-  return catalog.sqlite
+/**
+ * Every kernel in kernel order, cached per catalog handle until the database changes (`PRAGMA data_version`
+ * moves when any connection commits): a long-lived server answers histories over thousands of kernels without
+ * re-reading and re-sorting them each time.
+ */
+const kernelCache = new WeakMap<Catalog, { version: number; rows: KernelRow[] }>();
+
+function allKernelRows(catalog: Catalog): KernelRow[] {
+  const version = catalog.sqlite.pragma('data_version', { simple: true }) as number;
+  const hit = kernelCache.get(catalog);
+  if (hit && hit.version === version) return hit.rows;
+  const rows = catalog.sqlite
     .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, type_count AS typeCount
-              FROM kernels ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-              ORDER BY distro, release, arch, version_key, uname_r`)
-    .all(...args) as KernelRow[];
+              FROM kernels ORDER BY distro, release, arch, version_key, uname_r`)
+    .all() as KernelRow[];
+  kernelCache.set(catalog, { version, rows });
+  return rows;
+}
+
+function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
+  const rows = allKernelRows(catalog);
+  if (f.distro === undefined && f.release === undefined && f.arch === undefined) return rows;
+  return rows.filter((r) => (f.distro === undefined || r.distro === f.distro) && (f.release === undefined || r.release === f.release) && (f.arch === undefined || r.arch === f.arch));
 }
 
 function info(r: KernelRow): KernelInfo {
@@ -229,6 +238,7 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
     throw new CatalogError('TYPE_NOT_FOUND', `no struct or union named ${path.type} in the catalog`, closestNames(path.type, allNames(catalog, path.kinds)));
   }
   const entries: FieldEntry[] = [];
+  const sameSet = new Map<Definition[], StoredMember | undefined>();
   let everFound = false;
   for (const k of kernels) {
     const kernel = formatKref(k);
@@ -237,7 +247,13 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
       entries.push({ kernel, status: 'missing_struct' });
       continue;
     }
-    const hit = resolveIn(defs, path.members, k.id, defsOf);
+    // A one-member path depends only on the definitions, which kernels sharing a shape set share.
+    let hit: StoredMember | undefined;
+    if (path.members.length === 1 && sameSet.has(defs)) hit = sameSet.get(defs);
+    else {
+      hit = resolveIn(defs, path.members, k.id, defsOf);
+      if (path.members.length === 1) sameSet.set(defs, hit);
+    }
     if (!hit) {
       entries.push({ kernel, status: 'missing_field' });
       continue;
@@ -269,6 +285,9 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
   return { field: fieldPath.trim(), kernels: entries, changes: fieldChanges(kernels, entries) };
 }
 
+/** Parsed bodies of definitions (one Definition object serves every kernel whose set holds it). */
+const parsedBodies = new WeakMap<Definition, CompositeBody | TypedefBody>();
+
 /** Finds a member path in one kernel's definitions (vmlinux first), following structs held by value. */
 function resolveIn(
   defs: Definition[],
@@ -281,7 +300,9 @@ function resolveIn(
   const ordered = [...defs].sort((a, b) => (a.module === '' ? 0 : 1) - (b.module === '' ? 0 : 1));
   for (const d of ordered) {
     if (d.kind !== 'struct' && d.kind !== 'union' && d.kind !== 'typedef') continue;
-    const body = JSON.parse(d.body) as CompositeBody | TypedefBody;
+    // Kernels of a series share a few definitions: parse each body once, not once per kernel.
+    let body = parsedBodies.get(d);
+    if (body === undefined) parsedBodies.set(d, (body = JSON.parse(d.body) as CompositeBody | TypedefBody));
     if (!('members' in body) || !body.members) continue;
     const hit = walkMembers(body.members, members, 0, kernelId, defsOf, depth);
     if (hit) return hit;
