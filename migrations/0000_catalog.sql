@@ -39,6 +39,12 @@ CREATE TABLE `kernels` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `kernels_kref` ON `kernels` (`distro`,`release`,`arch`,`uname_r`);--> statement-breakpoint
 CREATE INDEX `kernels_order` ON `kernels` (`distro`,`release`,`arch`,`version_key`);--> statement-breakpoint
+CREATE TABLE `module_names` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`name` text NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `module_names_name` ON `module_names` (`name`);--> statement-breakpoint
 CREATE TABLE `modules` (
 	`kernel_id` integer NOT NULL,
 	`name` text NOT NULL,
@@ -50,23 +56,12 @@ CREATE TABLE `modules` (
 	FOREIGN KEY (`kernel_id`) REFERENCES `kernels`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE TABLE `set_members` (
-	`set_id` integer NOT NULL,
-	`name` text NOT NULL,
-	`shape_id` integer NOT NULL,
-	`module` text DEFAULT '' NOT NULL,
-	`copies` integer DEFAULT 1 NOT NULL,
-	PRIMARY KEY(`set_id`, `shape_id`, `module`),
-	FOREIGN KEY (`set_id`) REFERENCES `shape_sets`(`id`) ON UPDATE no action ON DELETE cascade,
-	FOREIGN KEY (`shape_id`) REFERENCES `shapes`(`id`) ON UPDATE no action ON DELETE no action
-);
---> statement-breakpoint
-CREATE INDEX `set_members_name` ON `set_members` (`name`,`set_id`);--> statement-breakpoint
 CREATE TABLE `shape_sets` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`hash` blob NOT NULL,
 	`bucket` integer NOT NULL,
-	`count` integer NOT NULL
+	`count` integer NOT NULL,
+	`members` text NOT NULL
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `shape_sets_hash` ON `shape_sets` (`hash`);--> statement-breakpoint

@@ -9,3 +9,4 @@ export * from './scan.js';
 export * from './queries.js';
 export * from './suggest.js';
 export * from './process.js';
+export * from './sets.js';

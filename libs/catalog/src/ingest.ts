@@ -5,6 +5,7 @@ import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { flavourOf, formatKref, versionKey, type KernelRef } from './kernel-ref.js';
 import { BUCKETS, bucketOf, normalizeBtf, type Shape } from './normalize.js';
+import { moduleIdOf } from './sets.js';
 
 /** A file given to ingest: its bytes and where it came from. */
 export interface IngestFile {
@@ -187,10 +188,9 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   }
 
   const findSet = db.prepare('SELECT id FROM shape_sets WHERE hash = ?').pluck();
-  const insertSet = db.prepare('INSERT INTO shape_sets (hash, bucket, count) VALUES (?, ?, ?)');
+  const insertSet = db.prepare('INSERT INTO shape_sets (hash, bucket, count, members) VALUES (?, ?, ?, ?)');
   const findShape = db.prepare('SELECT id FROM shapes WHERE hash = ?').pluck();
   const insertShape = db.prepare('INSERT INTO shapes (hash, kind, name, size, body) VALUES (?, ?, ?, ?, ?)');
-  const insertMember = db.prepare('INSERT INTO set_members (set_id, name, shape_id, module, copies) VALUES (?, ?, ?, ?, ?)');
   const insertKernel = db.prepare(`INSERT INTO kernels (distro, release, arch, uname_r, version_key, flavour, btf_sha256, btf_size,
       type_count, source_sha256, source_size, source_format, source, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertKernelSet = db.prepare('INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
@@ -208,16 +208,18 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       const { entries, hash } = p.buckets[bucket];
       let setId = findSet.get(hash) as number | undefined;
       if (setId === undefined) {
-        setId = Number(insertSet.run(hash, bucket, entries.length).lastInsertRowid);
-        newSets++;
+        const members: [number, number, number][] = [];
         for (const { shape, copies } of entries) {
           let shapeId = findShape.get(shape.hash) as number | undefined;
           if (shapeId === undefined) {
             shapeId = Number(insertShape.run(shape.hash, shape.kind, shape.name, shape.size, shape.body).lastInsertRowid);
             newShapes++;
           }
-          insertMember.run(setId, shape.name, shapeId, shape.module, copies);
+          members.push([shapeId, moduleIdOf(catalog, shape.module), copies]);
         }
+        members.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+        setId = Number(insertSet.run(hash, bucket, entries.length, JSON.stringify(members)).lastInsertRowid);
+        newSets++;
       }
       insertKernelSet.run(kernelId, bucket, setId);
     }

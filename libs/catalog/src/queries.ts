@@ -2,6 +2,7 @@ import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { formatKref, parseKref, type KernelRef } from './kernel-ref.js';
 import { bucketOf, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type TypedefBody } from './normalize.js';
+import { readSets } from './sets.js';
 import { closestNames } from './suggest.js';
 
 /** A kernel as the contract lists it (`GET /v1/kernels`, `kernels --json`). */
@@ -90,27 +91,33 @@ interface Definition {
 }
 
 /**
- * Where a name is defined in every kernel, with a few indexed lookups: the set members of that name (index on
- * name), the kernels' sets of its bucket (index on bucket), and the shapes involved.
+ * Where a name is defined in every kernel, with a few indexed lookups: the shapes of that name (index on name),
+ * the kernels' sets of its bucket (index on bucket), and the distinct sets among those (decoded once and kept).
+ * Kernels sharing a set share one Definition[] object.
  */
 function definitionsByKernel(catalog: Catalog, name: string, kinds: readonly ShapeKind[]): Map<number, Definition[]> {
-  const rows = catalog.sqlite
-    .prepare(`SELECT m.set_id AS setId, m.module, m.copies, s.id AS shapeId, s.kind, s.size, s.body
-              FROM set_members m JOIN shapes s ON s.id = m.shape_id
-              WHERE m.name = ? AND s.kind IN (${kinds.map(() => '?').join(',')})
-              ORDER BY m.set_id, m.module, s.id`)
-    .all(name, ...kinds) as ({ setId: number } & Definition)[];
-  const bySet = new Map<number, Definition[]>();
-  for (const r of rows) {
-    let list = bySet.get(r.setId);
-    if (!list) bySet.set(r.setId, (list = []));
-    list.push({ kind: r.kind, size: r.size, body: r.body, module: r.module, copies: r.copies, shapeId: r.shapeId });
-  }
   const out = new Map<number, Definition[]>();
-  if (bySet.size === 0) return out;
+  const shapes = catalog.sqlite
+    .prepare(`SELECT id, kind, size, body FROM shapes WHERE name = ? AND kind IN (${kinds.map(() => '?').join(',')})`)
+    .all(name, ...kinds) as { id: number; kind: ShapeKind; size: number; body: string }[];
+  if (shapes.length === 0) return out;
+  const byId = new Map(shapes.map((r) => [r.id, r]));
   const kernelSets = catalog.sqlite
     .prepare('SELECT kernel_id AS kernelId, set_id AS setId FROM kernel_sets WHERE bucket = ?')
     .all(bucketOf(name)) as { kernelId: number; setId: number }[];
+  const sets = readSets(catalog, new Set(kernelSets.map((ks) => ks.setId)));
+  const bySet = new Map<number, Definition[]>();
+  for (const [setId, entries] of sets) {
+    const defs: Definition[] = [];
+    for (const e of entries) {
+      const shape = byId.get(e.shapeId);
+      if (shape) defs.push({ kind: shape.kind, size: shape.size, body: shape.body, module: e.module, copies: e.copies, shapeId: e.shapeId });
+    }
+    if (defs.length > 0) {
+      defs.sort((a, b) => (a.module < b.module ? -1 : a.module > b.module ? 1 : a.shapeId - b.shapeId));
+      bySet.set(setId, defs);
+    }
+  }
   for (const ks of kernelSets) {
     const defs = bySet.get(ks.setId);
     if (defs) out.set(ks.kernelId, defs);
@@ -339,13 +346,21 @@ function walkMembers(
   return inner ? [inner[0], inner[1] + here[1], inner[2], inner[3], inner[4], inner[5]] : undefined;
 }
 
-/** Changes between neighbours in kernel order within each distro/release/arch series. */
-function fieldChanges(kernels: KernelRow[], entries: FieldEntry[]): FieldChange[] {
-  const changes: FieldChange[] = [];
+/** Each index i >= 1 whose kernel follows kernel i - 1 in the same distro/release/arch series (kernel order). */
+function neighbourIndexes(kernels: KernelRow[]): number[] {
+  const out: number[] = [];
   for (let i = 1; i < kernels.length; i++) {
     const a = kernels[i - 1];
     const b = kernels[i];
-    if (a.distro !== b.distro || a.release !== b.release || a.arch !== b.arch) continue;
+    if (a.distro === b.distro && a.release === b.release && a.arch === b.arch) out.push(i);
+  }
+  return out;
+}
+
+/** Changes between neighbours in kernel order within each distro/release/arch series. */
+function fieldChanges(kernels: KernelRow[], entries: FieldEntry[]): FieldChange[] {
+  const changes: FieldChange[] = [];
+  for (const i of neighbourIndexes(kernels)) {
     const x = entries[i - 1];
     const y = entries[i];
     const from = x.kernel;
@@ -458,10 +473,7 @@ function memberPlace(m: MemberJson): Record<string, unknown> {
 /** Changes between neighbours in kernel order within each distro/release/arch series (see {@link TypeChange}). */
 function typeChanges(kernels: KernelRow[], entries: TypeHistoryEntry[]): TypeChange[] {
   const changes: TypeChange[] = [];
-  for (let i = 1; i < kernels.length; i++) {
-    const a = kernels[i - 1];
-    const b = kernels[i];
-    if (a.distro !== b.distro || a.release !== b.release || a.arch !== b.arch) continue;
+  for (const i of neighbourIndexes(kernels)) {
     const x = entries[i - 1];
     const y = entries[i];
     const from = x.kernel;

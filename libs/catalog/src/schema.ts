@@ -4,14 +4,15 @@ import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from
 /**
  * The catalog schema. Types are stored once per distinct layout ("shapes"), and kernels point at them through
  * content-addressed sets of shapes, one set per name bucket: kernels that share a bucket's shapes share its set
- * row, so a patch release that changes three structs adds three shapes, a few sets and one row per bucket.
+ * row, so a patch release that changes three structs adds three shapes, three sets and one row per bucket.
  *
- *   kernels ──< kernel_sets >── shape_sets ──< set_members >── shapes
+ *   kernels ──< kernel_sets >── shape_sets ──(members: [shape id, module id, copies]…)──> shapes
  *
- * A name's history across N kernels is: its bucket, the set members with that name (index on name), the N
- * kernel_sets rows of that bucket (index on bucket), and the few shapes involved.
+ * A set's members are one packed JSON column, not a row each: a release that touches many buckets (hundreds of
+ * changed funcs spread over them) then costs a few hundred bytes per changed bucket, not a row and an index entry
+ * per member. A name's history across N kernels is: the shapes of that name (index on name), the N kernel_sets
+ * rows of its bucket (index on bucket), and the few distinct sets among them.
  */
-
 /** One ingested kernel (its vmlinux BTF, plus module BTF found with it). */
 export const kernels = sqliteTable(
   'kernels',
@@ -75,7 +76,7 @@ export const shapes = sqliteTable(
   (t) => [uniqueIndex('shapes_hash').on(t.hash), index('shapes_name').on(t.name)],
 );
 
-/** A content-addressed set of (name, shape, module) entries of one name bucket. */
+/** A content-addressed set of the shapes of one name bucket in a kernel (with its modules). */
 export const shapeSets = sqliteTable(
   'shape_sets',
   {
@@ -83,22 +84,23 @@ export const shapeSets = sqliteTable(
     hash: blob('hash', { mode: 'buffer' }).notNull(),
     bucket: integer('bucket').notNull(),
     count: integer('count').notNull(),
+    /**
+     * JSON `[[shapeId, moduleId, copies], …]` sorted by shape id: moduleId 0 is vmlinux, others index
+     * module_names; copies counts identical definitions of one name (BTF may define a name twice).
+     */
+    members: text('members').notNull(),
   },
   (t) => [uniqueIndex('shape_sets_hash').on(t.hash)],
 );
 
-/** The entries of a shape set. `module` is '' for vmlinux types. */
-export const setMembers = sqliteTable(
-  'set_members',
+/** Module names, numbered for set members (0, vmlinux, is not stored). */
+export const moduleNames = sqliteTable(
+  'module_names',
   {
-    setId: integer('set_id').notNull().references(() => shapeSets.id, { onDelete: 'cascade' }),
+    id: integer('id').primaryKey({ autoIncrement: true }),
     name: text('name').notNull(),
-    shapeId: integer('shape_id').notNull().references(() => shapes.id),
-    module: text('module').notNull().default(''),
-    /** How many definitions of this very shape the kernel has (BTF may define a name twice, identically). */
-    copies: integer('copies').notNull().default(1),
   },
-  (t) => [primaryKey({ columns: [t.setId, t.shapeId, t.module] }), index('set_members_name').on(t.name, t.setId)],
+  (t) => [uniqueIndex('module_names_name').on(t.name)],
 );
 
 /** Which set each kernel has in each bucket. */

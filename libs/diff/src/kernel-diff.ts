@@ -1,4 +1,4 @@
-import { bucketOf, findKernel, parseKref, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog';
+import { bucketOf, findKernel, parseKref, readSets, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog';
 import type { TypedefLookup } from './c-type.js';
 import { diffShapes, summarize } from './compare.js';
 import type { KernelDiff, ShapeDef } from './types.js';
@@ -60,10 +60,13 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
   const allowed = new Set<string>(['']);
   if (opts.modules !== 'none') for (const m of modulesOf.all(a.id) as string[]) if (modsB.has(m)) allowed.add(m);
 
-  // No join with shapes here: the kinds are read with the bodies, for the names that differ only.
-  const entriesOf = db.prepare('SELECT name, module, copies, shape_id AS shapeId FROM set_members WHERE set_id = ?');
-  const read = (setId: number | undefined): EntryRow[] =>
-    setId === undefined ? [] : (entriesOf.all(setId) as EntryRow[]).filter((e) => allowed.has(e.module));
+  // Entries of a set with their names (bodies are read later, for the names that differ only).
+  const read = (setId: number | undefined): EntryRow[] => {
+    if (setId === undefined) return [];
+    const entries = readSets(catalog, [setId]).get(setId) ?? [];
+    const names = shapeNames(catalog, entries.map((e) => e.shapeId));
+    return entries.filter((e) => allowed.has(e.module)).map((e) => ({ name: names.get(e.shapeId) ?? '', module: e.module, copies: e.copies, shapeId: e.shapeId }));
+  };
 
   // Entries of the names (per module) whose definitions differ, per side.
   const changedA: EntryRow[] = [];
@@ -146,18 +149,21 @@ function loadShapes(catalog: Catalog, ids: number[]): Map<number, { kind: ShapeK
  * name: two index lookups) and cached: the module's own typedef first, then vmlinux's.
  */
 function typedefLookup(catalog: Catalog, kernelId: number, stats: KernelDiffStats): TypedefLookup {
-  const query = catalog.sqlite.prepare(`SELECT m.module, s.body FROM kernel_sets ks
-      JOIN set_members m ON m.set_id = ks.set_id AND m.name = ?
-      JOIN shapes s ON s.id = m.shape_id AND s.kind = 'typedef'
-      WHERE ks.kernel_id = ? AND ks.bucket = ?`);
+  const typedefs = catalog.sqlite.prepare("SELECT id, body FROM shapes WHERE name = ? AND kind = 'typedef'");
+  const setOf = catalog.sqlite.prepare('SELECT set_id FROM kernel_sets WHERE kernel_id = ? AND bucket = ?').pluck();
   const cache = new Map<string, Map<string, string>>();
   return (name, module) => {
     let byModule = cache.get(name);
     if (!byModule) {
       stats.typedefLookups++;
       byModule = new Map();
-      for (const r of query.all(name, kernelId, bucketOf(name)) as { module: string; body: string }[]) {
-        if (!byModule.has(r.module)) byModule.set(r.module, (JSON.parse(r.body) as TypedefBody).type);
+      const bodies = new Map((typedefs.all(name) as { id: number; body: string }[]).map((r) => [r.id, r.body]));
+      const setId = bodies.size > 0 ? (setOf.get(kernelId, bucketOf(name)) as number | undefined) : undefined;
+      if (setId !== undefined) {
+        for (const e of readSets(catalog, [setId]).get(setId) ?? []) {
+          const body = bodies.get(e.shapeId);
+          if (body !== undefined && !byModule.has(e.module)) byModule.set(e.module, (JSON.parse(body) as TypedefBody).type);
+        }
       }
       cache.set(name, byModule);
     }

@@ -1,0 +1,84 @@
+import type { Catalog } from './db.js';
+import { CatalogError } from './errors.js';
+
+/** One entry of a shape set: a shape, the module it belongs to ('' for vmlinux), and how many copies. */
+export interface SetEntry {
+  shapeId: number;
+  module: string;
+  copies: number;
+}
+
+/** Sets never change once written, so their decoded entries can be kept; bounded so a server stays small. */
+const MAX_CACHED_SETS = 50_000;
+const setCache = new WeakMap<Catalog, Map<number, SetEntry[]>>();
+const moduleCache = new WeakMap<Catalog, Map<number, string>>();
+
+/** The module name of a module id (0 is vmlinux: ''). */
+function moduleNameOf(catalog: Catalog, id: number): string {
+  if (id === 0) return '';
+  let names = moduleCache.get(catalog);
+  if (!names || !names.has(id)) {
+    names = new Map((catalog.sqlite.prepare('SELECT id, name FROM module_names').all() as { id: number; name: string }[]).map((r) => [r.id, r.name]));
+    moduleCache.set(catalog, names);
+  }
+  const name = names.get(id);
+  if (name === undefined) throw new CatalogError('CATALOG_CORRUPT', `shape set refers to unknown module id ${id}`);
+  return name;
+}
+
+/** Decodes a set's members column. */
+export function decodeSetMembers(catalog: Catalog, members: string): SetEntry[] {
+  const raw = JSON.parse(members) as [number, number, number][];
+  return raw.map(([shapeId, moduleId, copies]) => ({ shapeId, module: moduleNameOf(catalog, moduleId), copies }));
+}
+
+/** The entries of the given sets (decoded once per catalog handle and kept). */
+export function readSets(catalog: Catalog, setIds: Iterable<number>): Map<number, SetEntry[]> {
+  let cache = setCache.get(catalog);
+  if (!cache) setCache.set(catalog, (cache = new Map()));
+  const out = new Map<number, SetEntry[]>();
+  const missing: number[] = [];
+  for (const id of setIds) {
+    const hit = cache.get(id);
+    if (hit) out.set(id, hit);
+    else if (!out.has(id)) missing.push(id);
+  }
+  const CHUNK = 500;
+  for (let i = 0; i < missing.length; i += CHUNK) {
+    const part = missing.slice(i, i + CHUNK);
+    const rows = catalog.sqlite
+      .prepare(`SELECT id, members FROM shape_sets WHERE id IN (${part.map(() => '?').join(',')})`)
+      .all(...part) as { id: number; members: string }[];
+    if (cache.size + rows.length > MAX_CACHED_SETS) cache.clear();
+    for (const r of rows) {
+      const entries = decodeSetMembers(catalog, r.members);
+      cache.set(r.id, entries);
+      out.set(r.id, entries);
+    }
+  }
+  return out;
+}
+
+/** The id of a module name for set members, creating it when new (inside the caller's write transaction). */
+export function moduleIdOf(catalog: Catalog, name: string): number {
+  if (name === '') return 0;
+  const db = catalog.sqlite;
+  const found = db.prepare('SELECT id FROM module_names WHERE name = ?').pluck().get(name) as number | undefined;
+  if (found !== undefined) return found;
+  return Number(db.prepare('INSERT INTO module_names (name) VALUES (?)').run(name).lastInsertRowid);
+}
+
+/** Names of shapes by id, a few hundred per query. */
+export function shapeNames(catalog: Catalog, ids: Iterable<number>): Map<number, string> {
+  const list = [...new Set(ids)];
+  const out = new Map<number, string>();
+  const CHUNK = 500;
+  for (let i = 0; i < list.length; i += CHUNK) {
+    const part = list.slice(i, i + CHUNK);
+    const rows = catalog.sqlite
+      .prepare(`SELECT id, name FROM shapes WHERE id IN (${part.map(() => '?').join(',')})`)
+      .all(...part) as { id: number; name: string }[];
+    for (const r of rows) out.set(r.id, r.name);
+  }
+  return out;
+}
