@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Btf, BtfError, dumpRawJson, dumpRawText, extractBtf } from '@btf-atlas/btf';
-import { CliError } from './errors.js';
+import { CliError, QuietExit } from './errors.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerCatalogCommands } from './commands/catalog.js';
 import { registerIngestCommand } from './commands/ingest.js';
@@ -82,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT_OK;
   } catch (err) {
+    if (err instanceof QuietExit) return err.exitCode;
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT_OK;
       if (err.code === 'usage') process.stderr.write(`btf-atlas: ${err.message}\n`);

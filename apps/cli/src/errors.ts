@@ -7,3 +7,10 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** Ends a command with an exit code after it has already printed what went wrong (nothing more is printed). */
+export class QuietExit extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}

@@ -102,4 +102,13 @@ describe('catalog commands in-process (no REDIS_URL)', () => {
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout.trim()) as { status: string }).toMatchObject({ status: 'skipped' });
   });
+  it('a bad input fails its ingest with exit 1 and its reason is listed by failures', () => {
+    const bad = join(REPO, 'libs/btf/test/fixtures/bad/typedef-cycle.btf');
+    const r = cli('ingest', bad, '--kernel', 'debian/12/x86_64/6.1.0-99-amd64');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/failed debian\/12\/x86_64\/6\.1\.0-99-amd64: BTF_TYPE_LOOP/);
+    const f = JSON.parse(cli('failures', '--json').stdout) as { failures: { kernel: string; code: string }[] };
+    expect(f.failures[0]).toMatchObject({ kernel: 'debian/12/x86_64/6.1.0-99-amd64', code: 'BTF_TYPE_LOOP' });
+    expect((JSON.parse(cli('kernels', '--json').stdout) as { kernels: unknown[] }).kernels).toHaveLength(2);
+  });
 });

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { catalogPath, redisUrl } from '../config.js';
+import { QuietExit } from '../errors.js';
 
 interface IngestOpts {
   db?: string;
@@ -67,7 +68,7 @@ export function registerIngestCommand(program: Command): void {
       if (!opts.json) {
         process.stderr.write(`${items.length} kernel(s): ${counts.ingested} ingested, ${counts.replaced} replaced, ${counts.skipped} skipped, ${failed} failed (catalog ${dbPath})\n`);
       }
-      if (failed > 0) process.exitCode = 1;
+      if (failed > 0) throw new QuietExit(1);
     });
 }
 
@@ -112,5 +113,5 @@ async function ingestThroughQueue(url: string, jobs: JobData[], opts: IngestOpts
     await queue.close();
   }
   if (!opts.json) process.stderr.write(`${jobs.length} kernel(s) through the queue, ${failed} failed\n`);
-  if (failed > 0) process.exitCode = 1;
+  if (failed > 0) throw new QuietExit(1);
 }
