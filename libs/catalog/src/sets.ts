@@ -43,18 +43,12 @@ export function readSets(catalog: Catalog, setIds: Iterable<number>): Map<number
     if (hit) out.set(id, hit);
     else if (!out.has(id)) missing.push(id);
   }
-  const CHUNK = 500;
-  for (let i = 0; i < missing.length; i += CHUNK) {
-    const part = missing.slice(i, i + CHUNK);
-    const rows = catalog.sqlite
-      .prepare(`SELECT id, members FROM shape_sets WHERE id IN (${part.map(() => '?').join(',')})`)
-      .all(...part) as { id: number; members: string }[];
-    if (cache.size + rows.length > MAX_CACHED_SETS) cache.clear();
-    for (const r of rows) {
-      const entries = decodeSetMembers(catalog, r.members);
-      cache.set(r.id, entries);
-      out.set(r.id, entries);
-    }
+  const rows = selectByIds<{ id: number; members: string }>(catalog, 'SELECT id, members FROM shape_sets', missing);
+  if (cache.size + rows.length > MAX_CACHED_SETS) cache.clear();
+  for (const r of rows) {
+    const entries = decodeSetMembers(catalog, r.members);
+    cache.set(r.id, entries);
+    out.set(r.id, entries);
   }
   return out;
 }
@@ -68,17 +62,20 @@ export function moduleIdOf(catalog: Catalog, name: string): number {
   return Number(db.prepare('INSERT INTO module_names (name) VALUES (?)').run(name).lastInsertRowid);
 }
 
-/** Names of shapes by id, a few hundred per query. */
+/** Names of shapes by id. */
 export function shapeNames(catalog: Catalog, ids: Iterable<number>): Map<number, string> {
+  const rows = selectByIds<{ id: number; name: string }>(catalog, 'SELECT id, name FROM shapes', ids);
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/** Runs `SELECT … FROM table` for the given row ids, a few hundred ids per statement (SQLite's variable limit). */
+export function selectByIds<T>(catalog: Catalog, select: string, ids: Iterable<number>): T[] {
   const list = [...new Set(ids)];
-  const out = new Map<number, string>();
+  const out: T[] = [];
   const CHUNK = 500;
   for (let i = 0; i < list.length; i += CHUNK) {
     const part = list.slice(i, i + CHUNK);
-    const rows = catalog.sqlite
-      .prepare(`SELECT id, name FROM shapes WHERE id IN (${part.map(() => '?').join(',')})`)
-      .all(...part) as { id: number; name: string }[];
-    for (const r of rows) out.set(r.id, r.name);
+    out.push(...(catalog.sqlite.prepare(`${select} WHERE id IN (${part.map(() => '?').join(',')})`).all(...part) as T[]));
   }
   return out;
 }

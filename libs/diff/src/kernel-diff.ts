@@ -1,4 +1,4 @@
-import { bucketOf, findKernel, parseKref, readSets, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog';
+import { bucketOf, findKernel, parseKref, readSets, selectByIds, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog';
 import type { TypedefLookup } from './c-type.js';
 import { diffShapes, summarize } from './compare.js';
 import type { KernelDiff, ShapeDef } from './types.js';
@@ -130,18 +130,10 @@ function longBytesOf(kref: string): number {
   return ARCH_32.has(parseKref(kref).arch) ? 4 : 8;
 }
 
-/** Loads shape rows by id, a few hundred per query. */
+/** Loads shape rows by id. */
 function loadShapes(catalog: Catalog, ids: number[]): Map<number, { kind: ShapeKind; size: number; body: string }> {
-  const out = new Map<number, { kind: ShapeKind; size: number; body: string }>();
-  const CHUNK = 500;
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const part = ids.slice(i, i + CHUNK);
-    const rows = catalog.sqlite
-      .prepare(`SELECT id, kind, size, body FROM shapes WHERE id IN (${part.map(() => '?').join(',')})`)
-      .all(...part) as { id: number; kind: ShapeKind; size: number; body: string }[];
-    for (const r of rows) out.set(r.id, { kind: r.kind, size: r.size, body: r.body });
-  }
-  return out;
+  const rows = selectByIds<{ id: number; kind: ShapeKind; size: number; body: string }>(catalog, 'SELECT id, kind, size, body FROM shapes', ids);
+  return new Map(rows.map((r) => [r.id, { kind: r.kind, size: r.size, body: r.body }]));
 }
 
 /**
