@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import adminAuth from './plugins/admin-auth.js';
+import answerCache from './plugins/answer-cache.js';
 import catalogPlugin from './plugins/catalog.js';
 import openapi from './plugins/openapi.js';
 import problems from './plugins/problems.js';
@@ -37,6 +38,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   await app.register(problems);
   await app.register(catalogPlugin, { dbPath: opts.dbPath });
+  await app.register(answerCache);
   await app.register(adminAuth, { adminToken: opts.adminToken });
   await app.register(openapi, { version: opts.version ?? '0.1.0' });
   await app.register(healthRoutes);

@@ -187,6 +187,33 @@ describe('routes', () => {
   });
 });
 
+describe('answer cache', () => {
+  it('serves a repeated read from the serialized cache with a strong ETag, and 304 for If-None-Match', async () => {
+    const url = '/v1/fields/task_struct.se.vruntime?arch=x86_64';
+    const first = await app.inject({ method: 'GET', url });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['x-cache']).toBe('miss');
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+    const second = await app.inject({ method: 'GET', url });
+    expect(second.headers['x-cache']).toBe('hit');
+    expect(second.headers.etag).toBe(etag);
+    expect(second.headers['content-type']).toMatch(/^application\/json/);
+    expect(second.body).toBe(first.body);
+    const again = await app.inject({ method: 'GET', url, headers: { 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+  });
+
+  it('does not cache errors', async () => {
+    const url = '/v1/fields/sk_buf.len';
+    expect((await app.inject({ method: 'GET', url })).statusCode).toBe(404);
+    const again = await app.inject({ method: 'GET', url });
+    expect(again.statusCode).toBe(404);
+    expect(again.headers['x-cache']).toBeUndefined();
+  });
+});
+
 describe('errors are problem+json', () => {
   it('404 for an unknown struct, with close names', async () => {
     const p = problem(await get('/v1/fields/sk_buf.len'), 404, 'TYPE_NOT_FOUND');

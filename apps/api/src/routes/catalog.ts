@@ -27,6 +27,7 @@ export default async function catalogRoutes(app: FastifyInstance): Promise<void>
   }, async (request) => ({ kernels: listKernels(app.catalog, request.query) }));
 
   app.get<{ Params: { field_path: string }; Querystring: KernelFilter }>('/v1/fields/:field_path', {
+    config: { cacheAnswers: true },
     schema: {
       summary: "a field's history across kernels and where it changed (as `btf-atlas field FIELD_PATH --json`)",
       tags: ['catalog'],
@@ -50,6 +51,7 @@ export default async function catalogRoutes(app: FastifyInstance): Promise<void>
   }, async (request) => fieldHistory(app.catalog, request.params.field_path, request.query));
 
   app.get<{ Params: { name: string }; Querystring: { kernel: string } }>('/v1/types/:name', {
+    config: { cacheAnswers: true },
     schema: {
       summary: 'one struct/union/enum layout in one kernel (as `btf-atlas type NAME --kernel KREF --json`)',
       tags: ['catalog'],
@@ -67,6 +69,7 @@ export default async function catalogRoutes(app: FastifyInstance): Promise<void>
   }, async (request) => typeLayout(app.catalog, request.params.name, request.query.kernel));
 
   app.get<{ Params: { name: string }; Querystring: KernelFilter }>('/v1/types/:name/history', {
+    config: { cacheAnswers: true },
     schema: {
       summary: "a type's size and members over kernel order, with change points (as `btf-atlas type NAME --history --json`)",
       tags: ['catalog'],

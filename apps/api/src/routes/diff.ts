@@ -7,6 +7,7 @@ const kref = { type: 'string', minLength: 1, maxLength: 512, description: 'KREF:
 /** `GET /v1/diff?from=KREF&to=KREF`: every layout change between two kernels, classified (as `diff --json`). */
 export default async function diffRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: { from: string; to: string } }>('/v1/diff', {
+    config: { cacheAnswers: true },
     schema: {
       summary: 'every layout change between two kernels, classified (as `btf-atlas diff KREF_A KREF_B --json`)',
       tags: ['catalog'],
