@@ -34,13 +34,13 @@
 /* global fetch */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT, changingField, fmtMs, quantile, seriesFor, seriesKey, warnIfStale } from './lib/bench-common.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CATALOG_DIST = join(ROOT, 'libs/catalog/dist/index.js');
 const DIFF_DIST = join(ROOT, 'libs/diff/dist/index.js');
 const API_DIST = join(ROOT, 'apps/api/dist/index.js');
@@ -48,7 +48,6 @@ const CLI_BIN = join(ROOT, 'apps/cli/bin/btf-atlas.js');
 const CLI_DIST = join(ROOT, 'apps/cli/dist/main.js');
 const BASE = join(ROOT, 'fixtures/corpus/archive/debian/12/x86_64/6.1.0-50-amd64.btf.tar.xz');
 /** Shared with scripts/bench-ingest.mjs: the same series folders (same key), generated once. */
-const SERIES_CACHE = join(tmpdir(), 'btf-atlas-bench-ingest');
 const CATALOG_CACHE = join(tmpdir(), 'btf-atlas-bench-api');
 const XZ_LEVEL = 0;
 const FIELD = 'pt_regs.di';
@@ -79,6 +78,7 @@ const CPU_PROF = opt('--cpu-prof', undefined);
 const SKIP_HTTP = args.includes('--skip-http');
 const REBUILD = args.includes('--rebuild');
 const JSON_OUT = opt('--json', undefined);
+const SERIES = { base: BASE, seed: SEED, xzLevel: XZ_LEVEL };
 for (const [name, v, min] of [['--kernels', N, 2], ['--duration', DURATION, 1], ['--connections', CONNECTIONS, 1], ['--pipelining', PIPELINING, 1], ['--reps', REPS, 1]]) {
   if (!Number.isInteger(v) || v < min) {
     console.error(`bench-api: ${name} wants an integer >= ${min}`);
@@ -96,89 +96,13 @@ for (const dist of [CATALOG_DIST, DIFF_DIST, API_DIST, CLI_DIST]) {
     process.exit(1);
   }
 }
-warnIfStale();
+warnIfStale('bench-api', ['libs/btf', 'libs/catalog', 'libs/diff', 'apps/api', 'apps/cli']);
 const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest, fieldHistory, listKernels } = await import(pathToFileURL(CATALOG_DIST).href);
 const { diffKernels } = await import(pathToFileURL(DIFF_DIST).href);
 
-/** Warns when a source file is newer than its build (the numbers would be of old code). */
-function warnIfStale() {
-  const newest = (dir) => {
-    let t = 0;
-    if (!existsSync(dir)) return t;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }
-    return t;
-  };
-  for (const pkg of ['libs/btf', 'libs/catalog', 'libs/diff', 'apps/api', 'apps/cli']) {
-    const dist = join(ROOT, pkg, 'dist');
-    if (existsSync(dist) && newest(join(ROOT, pkg, 'src')) > newest(dist)) {
-      console.error(`bench-api: warning: ${pkg}/src has files newer than its dist (stale build?); run \`npm run build\` for current figures`);
-    }
-  }
-}
-
-const quantile = (xs, q) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-};
-const fmtMs = (x) => (x === undefined || Number.isNaN(x) ? '-' : x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(0)} ms`);
 
 // ---------------------------------------------------------------------------------------------------------------
 // The series (as scripts/bench-ingest.mjs keeps it) and the catalog built from it.
-
-function seriesKey() {
-  return `series-${createHash('sha256').update(readFileSync(BASE)).digest('hex').slice(0, 12)}-s${SEED}-xz${XZ_LEVEL}`;
-}
-
-/** The series folder for n kernels: cached; made from a longer cached series by hard links, or generated. */
-async function seriesFor(n) {
-  const key = seriesKey();
-  const dir = join(SERIES_CACHE, `${key}-n${n}`);
-  if (existsSync(join(dir, '.complete'))) return { dir, how: 'cached' };
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(SERIES_CACHE, { recursive: true });
-  // The series is a prefix of any longer one with the same seed: link its first n kernels.
-  const longer = readdirSync(SERIES_CACHE)
-    .filter((d) => d.startsWith(`${key}-n`) && Number(d.slice(key.length + 2)) > n && existsSync(join(SERIES_CACHE, d, '.complete')))
-    .sort((a, b) => Number(a.slice(key.length + 2)) - Number(b.slice(key.length + 2)))[0];
-  if (longer) {
-    const from = join(SERIES_CACHE, longer);
-    const manifest = JSON.parse(readFileSync(join(from, 'manifest.json'), 'utf8'));
-    for (const k of manifest.kernels.slice(0, n)) {
-      const file = `${k.kernel}.btf.tar.xz`;
-      mkdirSync(dirname(join(dir, file)), { recursive: true });
-      linkSync(join(from, file), join(dir, file));
-    }
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, count: n, kernels: manifest.kernels.slice(0, n) }, null, 1));
-    writeFileSync(join(dir, '.complete'), '');
-    return { dir, how: `linked from ${longer}` };
-  }
-  const { main: makeSeries } = await import(pathToFileURL(join(ROOT, 'scripts/make-synthetic-archive.mjs')).href);
-  const { seconds } = await makeSeries(['--out', dir, '--count', String(n), '--base', BASE, '--seed', String(SEED), '--xz-level', String(XZ_LEVEL)]);
-  writeFileSync(join(dir, '.complete'), '');
-  return { dir, how: `generated in ${seconds.toFixed(1)} s` };
-}
-
-/** The member the series moves most often: `STRUCT.MEMBER` of the struct with the most `insert` changes. */
-function changingField(manifest) {
-  const count = new Map();
-  for (const k of manifest.kernels) {
-    for (const c of k.changes) {
-      if (c.change !== 'insert' || !c.member) continue;
-      const key = `${c.struct}.${c.member}`;
-      count.set(key, (count.get(key) ?? 0) + 1);
-    }
-  }
-  let best;
-  for (const [key, n] of count) if (!best || n > best[1] || (n === best[1] && key < best[0])) best = [key, n];
-  return best ? { field: best[0], moves: best[1] } : undefined;
-}
 
 /** A hash of the migrations folder: a catalog built under another schema is not reused. */
 function migrationsKey() {
@@ -196,9 +120,9 @@ function migrationsKey() {
 
 /** The cached catalog of the first n kernels of the series (built in process when missing). */
 async function catalogFor(n) {
-  const series = await seriesFor(n);
+  const series = await seriesFor(n, SERIES);
   const manifest = JSON.parse(readFileSync(join(series.dir, 'manifest.json'), 'utf8'));
-  const dir = join(CATALOG_CACHE, `catalog-${seriesKey()}-m${migrationsKey()}-n${n}`);
+  const dir = join(CATALOG_CACHE, `catalog-${seriesKey(SERIES)}-m${migrationsKey()}-n${n}`);
   const dbPath = join(dir, 'catalog.db');
   if (!REBUILD && existsSync(join(dir, '.complete'))) return { dbPath, manifest, series, how: 'cached' };
   rmSync(dir, { recursive: true, force: true });

@@ -26,18 +26,15 @@
 //   --keep            keep the catalogs (their paths are printed)
 //   --json FILE       also write the figures as JSON
 // Profile with: node --cpu-prof --cpu-prof-dir=prof scripts/bench-ingest.mjs --sizes 20
-import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DEFAULT_BASE, ROOT, changingField, fmtMs, quantile, seriesFor, warnIfStale } from './lib/bench-common.mjs';
 import { Worker } from 'node:worker_threads';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CATALOG_DIST = join(ROOT, 'libs/catalog/dist/index.js');
 const BTF_DIST = join(ROOT, 'libs/btf/dist/index.js');
-const DEFAULT_BASE = join(ROOT, 'fixtures/corpus/archive/debian/12/x86_64/6.1.0-50-amd64.btf.tar.xz');
-const CACHE = join(tmpdir(), 'btf-atlas-bench-ingest');
 
 /** A member of a big struct, timed too (pt_regs is small). */
 const BIG_FIELD = 'task_struct.pid';
@@ -68,37 +65,9 @@ for (const dist of [CATALOG_DIST, BTF_DIST]) {
     process.exit(1);
   }
 }
-warnIfStale();
+warnIfStale('bench-ingest', ['libs/btf', 'libs/catalog']);
 const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest } = await import(pathToFileURL(CATALOG_DIST).href);
-const { main: makeSeries } = await import(pathToFileURL(join(ROOT, 'scripts/make-synthetic-archive.mjs')).href);
 
-/** Warns when a library source file is newer than its build (the numbers would be of old code). */
-function warnIfStale() {
-  const newest = (dir) => {
-    let t = 0;
-    if (!existsSync(dir)) return t;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-    }
-    return t;
-  };
-  for (const lib of ['btf', 'catalog']) {
-    const src = newest(join(ROOT, 'libs', lib, 'src'));
-    const dist = statSync(join(ROOT, 'libs', lib, 'dist/index.js')).mtimeMs;
-    if (src > dist) console.error(`bench-ingest: warning: libs/${lib}/src has files newer than its dist (stale build?); run \`npm run build\` for current figures`);
-  }
-}
-
-const quantile = (xs, q) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-};
-const fmtMs = (x) => (Number.isNaN(x) ? '-' : x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(0)} ms`);
 const fmtKb = (b) => `${(b / 1024).toFixed(1)} KB`;
 
 function dirBytes(dir) {
@@ -109,52 +78,6 @@ function dirBytes(dir) {
     n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
   }
   return n;
-}
-
-/** The series folder for N kernels: cached; made from a longer cached series by hard links, or generated. */
-async function seriesFor(n) {
-  const key = `series-${createHash('sha256').update(readFileSync(BASE)).digest('hex').slice(0, 12)}-s${SEED}-xz${XZ_LEVEL}`;
-  const dir = join(CACHE, `${key}-n${n}`);
-  const done = join(dir, '.complete');
-  if (!REGEN && existsSync(done)) return { dir, how: 'cached' };
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(CACHE, { recursive: true });
-  if (!REGEN) {
-    // The series is a prefix of any longer one with the same seed: link its first N kernels.
-    const longer = readdirSync(CACHE)
-      .filter((d) => d.startsWith(`${key}-n`) && Number(d.slice(key.length + 2)) > n && existsSync(join(CACHE, d, '.complete')))
-      .sort((a, b) => Number(a.slice(key.length + 2)) - Number(b.slice(key.length + 2)))[0];
-    if (longer) {
-      const from = join(CACHE, longer);
-      const manifest = JSON.parse(readFileSync(join(from, 'manifest.json'), 'utf8'));
-      for (const k of manifest.kernels.slice(0, n)) {
-        const file = `${k.kernel}.btf.tar.xz`;
-        mkdirSync(dirname(join(dir, file)), { recursive: true });
-        linkSync(join(from, file), join(dir, file));
-      }
-      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, count: n, kernels: manifest.kernels.slice(0, n) }, null, 1));
-      writeFileSync(done, '');
-      return { dir, how: `linked from ${longer}` };
-    }
-  }
-  const { seconds } = await makeSeries(['--out', dir, '--count', String(n), '--base', BASE, '--seed', String(SEED), '--xz-level', String(XZ_LEVEL)]);
-  writeFileSync(done, '');
-  return { dir, how: `generated in ${seconds.toFixed(1)} s` };
-}
-
-/** The member the series moves most often: `STRUCT.MEMBER` of the struct with the most `insert` changes. */
-function changingField(manifest) {
-  const count = new Map();
-  for (const k of manifest.kernels) {
-    for (const c of k.changes) {
-      if (c.change !== 'insert' || !c.member) continue;
-      const key = `${c.struct}.${c.member}`;
-      count.set(key, (count.get(key) ?? 0) + 1);
-    }
-  }
-  let best;
-  for (const [key, n] of count) if (!best || n > best[1] || (n === best[1] && key < best[0])) best = [key, n];
-  return best ? { field: best[0], moves: best[1] } : undefined;
 }
 
 function catalogBytes(catalog) {
@@ -204,7 +127,7 @@ function fieldTimings(dbPath, fields, reps) {
 }
 
 async function runSeries(n) {
-  const series = await seriesFor(n);
+  const series = await seriesFor(n, { base: BASE, seed: SEED, xzLevel: XZ_LEVEL, regen: REGEN });
   const manifest = JSON.parse(readFileSync(join(series.dir, 'manifest.json'), 'utf8'));
   const items = scanPath(series.dir);
   const num = (it) => Number(/^6\.1\.0-(\d+)-/.exec(it.kref.unameR)?.[1] ?? NaN);
