@@ -24,14 +24,9 @@
  */
 import type { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
+import { BtfKind } from './kinds.js';
 
-const KIND_PTR = 2;
-const KIND_ARRAY = 3;
-const KIND_FUNC_PROTO = 13;
-const KIND_VOLATILE = 9;
-const KIND_CONST = 10;
-const KIND_RESTRICT = 11;
-const KIND_TYPE_TAG = 18;
+const { PTR: KIND_PTR, ARRAY: KIND_ARRAY, FUNC_PROTO: KIND_FUNC_PROTO, VOLATILE: KIND_VOLATILE, CONST: KIND_CONST, RESTRICT: KIND_RESTRICT, TYPE_TAG: KIND_TYPE_TAG } = BtfKind;
 
 /** Memoized spellings per BTF object, indexed by type id. */
 const memos = new WeakMap<Btf, (string | undefined)[]>();

@@ -1,5 +1,6 @@
 import { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
+import { BPFTOOL_KIND_NAMES } from './kinds.js';
 import { checkLibbpfSanity } from './sanity.js';
 import type { StringTable } from './strings.js';
 
@@ -295,10 +296,7 @@ const encoder = new TextEncoder();
 const ascii = (s: string): Uint8Array => encoder.encode(s);
 
 /** bpftool's btf_kind_str, as the `,"kind":"…","name":` fragment. */
-const KIND_FIELD = [
-  'UNKNOWN', 'INT', 'PTR', 'ARRAY', 'STRUCT', 'UNION', 'ENUM', 'FWD', 'TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT',
-  'FUNC', 'FUNC_PROTO', 'VAR', 'DATASEC', 'FLOAT', 'DECL_TAG', 'TYPE_TAG', 'ENUM64',
-].map((k) => ascii(`,"kind":"${k}","name":`));
+const KIND_FIELD = BPFTOOL_KIND_NAMES.map((k) => ascii(`,"kind":"${k}","name":`));
 
 const F = {
   open: ascii('{"types":['),

@@ -1,11 +1,8 @@
 import { Btf } from './btf.js';
+import { BPFTOOL_KIND_NAMES } from './kinds.js';
 import { checkLibbpfSanity } from './sanity.js';
 
-/** bpftool's btf_kind_str. */
-const KIND_STR = [
-  'UNKNOWN', 'INT', 'PTR', 'ARRAY', 'STRUCT', 'UNION', 'ENUM', 'FWD', 'TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT',
-  'FUNC', 'FUNC_PROTO', 'VAR', 'DATASEC', 'FLOAT', 'DECL_TAG', 'TYPE_TAG', 'ENUM64',
-];
+const KIND_STR = BPFTOOL_KIND_NAMES;
 
 const INT_ENCODING: Record<number, string> = { 0: '(none)', 1: 'SIGNED', 2: 'CHAR', 4: 'BOOL' };
 const LINKAGE = ['static', 'global', 'extern'];

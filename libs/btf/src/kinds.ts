@@ -55,6 +55,9 @@ export const KIND_NAMES: readonly string[] = [
   'FUNC', 'FUNC_PROTO', 'VAR', 'DATASEC', 'FLOAT', 'DECL_TAG', 'TYPE_TAG', 'ENUM64',
 ];
 
+/** bpftool's btf_kind_str: as {@link KIND_NAMES}, but kind 0 is "UNKNOWN". */
+export const BPFTOOL_KIND_NAMES: readonly string[] = ['UNKNOWN', ...KIND_NAMES.slice(1)];
+
 /** Size in bytes of the common `struct btf_type` record (name_off, info, size/type). */
 export const BTF_TYPE_SIZE = 12;
 

@@ -7,19 +7,10 @@
 import type { Btf } from './btf.js';
 import { spellType } from './c-spelling.js';
 import { BtfError, BtfErrorCode } from './errors.js';
+import { BtfKind } from './kinds.js';
 import type { CompositeType } from './types.js';
 
-const KIND_INT = 1;
-const KIND_PTR = 2;
-const KIND_STRUCT = 4;
-const KIND_UNION = 5;
-const KIND_TYPEDEF = 8;
-const KIND_VOLATILE = 9;
-const KIND_CONST = 10;
-const KIND_RESTRICT = 11;
-const KIND_VAR = 14;
-const KIND_DATASEC = 15;
-const KIND_TYPE_TAG = 18;
+const { INT: KIND_INT, PTR: KIND_PTR, STRUCT: KIND_STRUCT, UNION: KIND_UNION, TYPEDEF: KIND_TYPEDEF, VOLATILE: KIND_VOLATILE, CONST: KIND_CONST, RESTRICT: KIND_RESTRICT, VAR: KIND_VAR, DATASEC: KIND_DATASEC, TYPE_TAG: KIND_TYPE_TAG } = BtfKind;
 
 /** The pointer size used when a BTF gives no hint (libbpf falls back to the host's `sizeof(void *)`). */
 export const DEFAULT_POINTER_SIZE = 8;

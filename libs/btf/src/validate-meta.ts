@@ -1,6 +1,6 @@
 import type { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
-import { BTF_KIND_MAX, KIND_NAMES } from './kinds.js';
+import { BTF_KIND_MAX, BtfKind, KIND_NAMES } from './kinds.js';
 
 /**
  * Shared state of one kernel-strict validation (see validate.ts), and the first pass: the per-type "meta"
@@ -21,10 +21,7 @@ const BTF_INFO_MASK = 0x9f00ffff;
 const BTF_INT_MASK = 0x0fffffff;
 
 /** Kind numbers, for readability of the switch statements below. */
-export const K = {
-  INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9, CONST: 10,
-  RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16, DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19,
-} as const;
+export const K = BtfKind;
 
 /** Visit states of the resolve pass (kernel enum visit_state). */
 export const NOT_VISITED = 0;

@@ -1,6 +1,6 @@
 import { hash as oneShotHash } from 'node:crypto';
 import {
-  BtfError, BtfErrorCode, flattenMembers, resolvedSize, spellType, stripModifiers,
+  BtfError, BtfErrorCode, BtfKind, flattenMembers, resolvedSize, spellType, stripModifiers,
   type Btf, type FlatMember,
 } from '@btf-atlas/btf';
 
@@ -78,7 +78,7 @@ function storedMembers(btf: Btf, id: number, depth: number): StoredMember[] {
     const inner = stripModifiers(btf, m.typeId);
     if (inner !== 0 && btf.nameOf(inner) === '') {
       const k = btf.kindOf(inner);
-      if (k === 4 || k === 5) {
+      if (k === BtfKind.STRUCT || k === BtfKind.UNION) {
         if (depth >= btf.limits.maxResolveDepth) {
           throw new BtfError(BtfErrorCode.TypeLoop, `unnamed struct members nested deeper than ${btf.limits.maxResolveDepth} levels`, { typeId: id });
         }
@@ -135,7 +135,7 @@ export function normalizeBtf(btf: Btf, module = ''): Shape[] {
         const body: TypedefBody = { type: spellType(btf, t.type) };
         const inner = stripModifiers(btf, t.type);
         const k = btf.kindOf(inner);
-        if ((k === 4 || k === 5) && btf.nameOf(inner) === '') body.members = storedMembers(btf, inner, 0);
+        if ((k === BtfKind.STRUCT || k === BtfKind.UNION) && btf.nameOf(inner) === '') body.members = storedMembers(btf, inner, 0);
         push('typedef', t.name, size, body);
         break;
       }
