@@ -174,18 +174,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   blobs.put(p.sourceBytes, p.sourceSha256);
   for (const m of p.modules) if (m.sourceBytes && m.sourceSha256) blobs.put(m.sourceBytes, m.sourceSha256);
 
-  const existing = db
-    .prepare('SELECT id, btf_sha256 AS btfSha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
-    .get(p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR) as { id: number; btfSha256: string } | undefined;
   const base = { kernel: kref, types: p.typeCount, modules: p.modules.map((m) => m.name), shapes: p.shapeCount };
-  if (existing) {
-    const mods = db.prepare('SELECT name, btf_sha256 AS sha FROM modules WHERE kernel_id = ? ORDER BY name').all(existing.id) as { name: string; sha: string }[];
-    const same = existing.btfSha256 === p.btfSha256 && mods.length === p.modules.length && mods.every((m, i) => m.name === p.modules[i].name && m.sha === p.modules[i].btfSha256);
-    if (same) return { ...base, status: 'skipped', newShapes: 0, newSets: 0, ms: performance.now() - started };
-    if (!opts.replace) {
-      throw new CatalogError('KERNEL_CONFLICT', `${kref} is already in the catalog with different btf (sha256 ${existing.btfSha256.slice(0, 12)}…, new ${p.btfSha256.slice(0, 12)}…); pass --replace to replace it`);
-    }
-  }
 
   const findSet = db.prepare('SELECT id FROM shape_sets WHERE hash = ?').pluck();
   const insertSet = db.prepare('INSERT INTO shape_sets (hash, bucket, count, members) VALUES (?, ?, ?, ?)');
@@ -198,8 +187,21 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
 
   let newShapes = 0;
   let newSets = 0;
-  const tx = db.transaction((): void => {
-    if (existing) db.prepare('DELETE FROM kernels WHERE id = ?').run(existing.id);
+  // The decision (new, skipped, conflict, replace) is taken inside the IMMEDIATE transaction, so two workers
+  // ingesting the same kernel at once cannot both decide it is new.
+  const tx = db.transaction((): IngestResult['status'] => {
+    const existing = db
+      .prepare('SELECT id, btf_sha256 AS btfSha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
+      .get(p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR) as { id: number; btfSha256: string } | undefined;
+    if (existing) {
+      const mods = db.prepare('SELECT name, btf_sha256 AS sha FROM modules WHERE kernel_id = ? ORDER BY name').all(existing.id) as { name: string; sha: string }[];
+      const same = existing.btfSha256 === p.btfSha256 && mods.length === p.modules.length && mods.every((m, i) => m.name === p.modules[i].name && m.sha === p.modules[i].btfSha256);
+      if (same) return 'skipped';
+      if (!opts.replace) {
+        throw new CatalogError('KERNEL_CONFLICT', `${kref} is already in the catalog with different btf (sha256 ${existing.btfSha256.slice(0, 12)}…, new ${p.btfSha256.slice(0, 12)}…); pass --replace to replace it`);
+      }
+      db.prepare('DELETE FROM kernels WHERE id = ?').run(existing.id);
+    }
     const kernelId = Number(insertKernel.run(
       p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR, versionKey(p.kref.unameR), flavourOf(p.kref.unameR),
       p.btfSha256, p.btfSize, p.typeCount, p.sourceSha256, p.sourceBytes.length, p.sourceFormat, p.source, new Date().toISOString(),
@@ -224,9 +226,10 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       insertKernelSet.run(kernelId, bucket, setId);
     }
     for (const m of p.modules) insertModule.run(kernelId, m.name, m.btfSha256, m.btfSize, m.typeCount, m.sourceSha256);
+    return existing ? 'replaced' : 'ingested';
   });
-  tx.immediate();
-  return { ...base, status: existing ? 'replaced' : 'ingested', newShapes, newSets, ms: performance.now() - started };
+  const status = tx.immediate();
+  return { ...base, status, newShapes, newSets, ms: performance.now() - started };
 }
 
 /** Records an input that failed, with its reason, so the CLI and API can show it. */
