@@ -7,6 +7,7 @@ export default defineConfig({
       '@btf-atlas/btf': fileURLToPath(new URL('./libs/btf/src/index.ts', import.meta.url)),
       '@btf-atlas/catalog': fileURLToPath(new URL('./libs/catalog/src/index.ts', import.meta.url)),
       '@btf-atlas/diff': fileURLToPath(new URL('./libs/diff/src/index.ts', import.meta.url)),
+      '@btf-atlas/http': fileURLToPath(new URL('./libs/http/src/index.ts', import.meta.url)),
       '@btf-atlas/queue': fileURLToPath(new URL('./libs/queue/src/index.ts', import.meta.url)),
     },
   },

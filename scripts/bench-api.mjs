@@ -43,7 +43,7 @@ import { ROOT, changingField, fmtMs, quantile, seriesFor, seriesKey, warnIfStale
 
 const CATALOG_DIST = join(ROOT, 'libs/catalog/dist/index.js');
 const DIFF_DIST = join(ROOT, 'libs/diff/dist/index.js');
-const API_DIST = join(ROOT, 'apps/api/dist/index.js');
+const API_DIST = join(ROOT, 'libs/http/dist/index.js');
 const CLI_BIN = join(ROOT, 'apps/cli/bin/btf-atlas.js');
 const CLI_DIST = join(ROOT, 'apps/cli/dist/main.js');
 const BASE = join(ROOT, 'fixtures/corpus/archive/debian/12/x86_64/6.1.0-50-amd64.btf.tar.xz');
@@ -96,7 +96,7 @@ for (const dist of [CATALOG_DIST, DIFF_DIST, API_DIST, CLI_DIST]) {
     process.exit(1);
   }
 }
-warnIfStale('bench-api', ['libs/btf', 'libs/catalog', 'libs/diff', 'apps/api', 'apps/cli']);
+warnIfStale('bench-api', ['libs/btf', 'libs/catalog', 'libs/diff', 'libs/http', 'apps/cli']);
 const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest, fieldHistory, listKernels } = await import(pathToFileURL(CATALOG_DIST).href);
 const { diffKernels } = await import(pathToFileURL(DIFF_DIST).href);
 

@@ -1,5 +1,4 @@
-import { ConfigError, loadConfig } from './config.js';
-import { startServer } from './server.js';
+import { ConfigError, loadConfig, startServer } from '@btf-atlas/http';
 
 /** `node apps/api/dist/main.js`: the API on the environment's settings (as `btf-atlas serve`). */
 try {

@@ -12,7 +12,7 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: { port?: string; host?: string; db?: string }) => {
       if (opts.port !== undefined && !/^\d{1,5}$/.test(opts.port)) throw new CommanderError(2, 'usage', `--port must be a whole number from 0 to 65535, not ${JSON.stringify(opts.port)}`);
       // The API (and fastify) load only for this command.
-      const api = await import('@btf-atlas/api');
+      const api = await import('@btf-atlas/http');
       let cfg;
       try {
         cfg = api.loadConfig(process.env, { port: opts.port === undefined ? undefined : Number(opts.port), host: opts.host, dbPath: opts.db });
