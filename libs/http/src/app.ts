@@ -8,6 +8,9 @@ import problems from './plugins/problems.js';
 import catalogRoutes from './routes/catalog.js';
 import diffRoutes from './routes/diff.js';
 import healthRoutes from './routes/health.js';
+import lookupRoutes from './routes/lookup.js';
+import ingestRoutes from './routes/ingest.js';
+import jobsPlugin from './plugins/jobs.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
 /** What {@link buildApp} needs: the catalog file, the admin token, and fastify's logger options. */
@@ -17,6 +20,15 @@ export interface AppOptions {
   /** fastify's `logger` option (pino options, or false; default false, as tests want). */
   logger?: FastifyServerOptions['logger'];
   version?: string;
+  /** REDIS_URL of the queue write routes enqueue on; unset: jobs run in this process. */
+  redisUrl?: string;
+  queuePrefix?: string;
+  /** Largest upload of `POST /v1/ingest` (default 512 MiB). */
+  maxUploadBytes?: number;
+  /** Folder whose archive trees `POST /v1/ingest {"path"}` may name; unset: uploads only. */
+  ingestRoot?: string;
+  /** Public base URL of download links (BTF_ATLAS_PUBLIC_URL); unset: each request's protocol and Host. */
+  publicUrl?: string;
 }
 
 /**
@@ -40,9 +52,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(catalogPlugin, { dbPath: opts.dbPath });
   await app.register(answerCache);
   await app.register(adminAuth, { adminToken: opts.adminToken });
+  await app.register(jobsPlugin, { dbPath: opts.dbPath, redisUrl: opts.redisUrl, queuePrefix: opts.queuePrefix });
   await app.register(openapi, { version: opts.version ?? '0.1.0' });
   await app.register(healthRoutes);
   await app.register(catalogRoutes);
   await app.register(diffRoutes);
+  await app.register(lookupRoutes, { publicUrl: opts.publicUrl });
+  await app.register(ingestRoutes, { dbPath: opts.dbPath, maxUploadBytes: opts.maxUploadBytes ?? 512 * 1024 * 1024, ingestRoot: opts.ingestRoot });
   return app;
 }

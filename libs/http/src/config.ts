@@ -15,6 +15,14 @@ export interface ApiConfig {
   adminToken: string | undefined;
   /** pino level (LOG_LEVEL, default info). */
   logLevel: string;
+  /** REDIS_URL: write routes enqueue on BullMQ there; unset: jobs run in the API process. */
+  redisUrl: string | undefined;
+  /** Redis key prefix of the queue (BTF_ATLAS_QUEUE_PREFIX, default btf-atlas). */
+  queuePrefix: string;
+  /** Largest `POST /v1/ingest` upload (BTF_ATLAS_MAX_UPLOAD_BYTES, default 512 MiB: an ELF vmlinux with DWARF is big). */
+  maxUploadBytes: number;
+  /** Folder whose archive trees `POST /v1/ingest {"path"}` may name (BTF_ATLAS_INGEST_ROOT); unset: uploads only. */
+  ingestRoot: string | undefined;
 }
 
 /** A setting that cannot be used; its message is one readable line naming the variable. */
@@ -38,11 +46,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const logLevel = overrides.logLevel ?? env.LOG_LEVEL ?? 'info';
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
+  const maxText = env.BTF_ATLAS_MAX_UPLOAD_BYTES?.trim() || String(512 * 1024 * 1024);
+  const maxUploadBytes = overrides.maxUploadBytes ?? Number(maxText);
+  if (!Number.isSafeInteger(maxUploadBytes) || maxUploadBytes < 1) {
+    throw new ConfigError(`BTF_ATLAS_MAX_UPLOAD_BYTES must be a positive whole number of bytes, not ${JSON.stringify(maxText)}`);
+  }
+  const redisUrl = overrides.redisUrl ?? (env.REDIS_URL?.trim() || undefined);
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not ${JSON.stringify(redisUrl)}`);
+  const ingestRoot = overrides.ingestRoot ?? (env.BTF_ATLAS_INGEST_ROOT?.trim() || undefined);
   return {
     port,
     host,
     dbPath: resolve(overrides.dbPath ?? env.BTF_ATLAS_DB ?? './data/atlas.db'),
     adminToken: token && token.trim() !== '' ? token.trim() : undefined,
     logLevel,
+    redisUrl,
+    queuePrefix: overrides.queuePrefix ?? (env.BTF_ATLAS_QUEUE_PREFIX?.trim() || 'btf-atlas'),
+    maxUploadBytes,
+    ingestRoot: ingestRoot === undefined ? undefined : resolve(ingestRoot),
   };
 }

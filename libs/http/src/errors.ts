@@ -13,6 +13,14 @@ export const API_ERRORS = {
   ADMIN_TOKEN_MISSING: { status: 401, title: 'Admin token required' },
   /** A write route with a token that is not BTF_ATLAS_ADMIN_TOKEN, or while no token is configured. */
   ADMIN_TOKEN_INVALID: { status: 403, title: 'Admin token refused' },
+  /** An upload larger than BTF_ATLAS_MAX_UPLOAD_BYTES. */
+  UPLOAD_TOO_LARGE: { status: 413, title: 'Upload too large' },
+  /** A JSON `path` to ingest that is off (no ingest root), absolute, or outside the ingest root. */
+  INGEST_PATH_REFUSED: { status: 400, title: 'Ingest path refused' },
+  /** A JSON `path` to ingest that names nothing under the ingest root. */
+  INGEST_PATH_NOT_FOUND: { status: 404, title: 'Ingest path not found' },
+  /** No job with this id (never enqueued, or removed after its retention). */
+  JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
   /** No route at this method and path. */
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   /** The catalog cannot be read (healthz). */
@@ -23,6 +31,9 @@ export const API_ERRORS = {
   CATALOG_BAD_KREF: { status: 400, title: 'Bad kernel reference' },
   BAD_FIELD_PATH: { status: 400, title: 'Bad field path' },
   KERNEL_NOT_FOUND: { status: 404, title: 'Kernel not found' },
+  OS_RELEASE_INVALID: { status: 400, title: 'Bad os-release' },
+  UNAME_R_INVALID: { status: 400, title: 'Bad uname -r' },
+  ARCH_INVALID: { status: 400, title: 'Bad arch' },
   TYPE_NOT_FOUND: { status: 404, title: 'Type not found' },
   FIELD_NOT_FOUND: { status: 404, title: 'Field not found' },
   KERNEL_CONFLICT: { status: 409, title: 'Kernel conflict' },

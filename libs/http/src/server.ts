@@ -12,7 +12,15 @@ function loggerOptions(cfg: ApiConfig): Record<string, unknown> {
  * requests in flight finish, then closes the catalog in its onClose hook). Resolves when closed.
  */
 export async function startServer(cfg: ApiConfig, onListening?: (app: FastifyInstance, address: string) => void): Promise<void> {
-  const app = await buildApp({ dbPath: cfg.dbPath, adminToken: cfg.adminToken, logger: loggerOptions(cfg) });
+  const app = await buildApp({
+    dbPath: cfg.dbPath,
+    adminToken: cfg.adminToken,
+    logger: loggerOptions(cfg),
+    redisUrl: cfg.redisUrl,
+    queuePrefix: cfg.queuePrefix,
+    maxUploadBytes: cfg.maxUploadBytes,
+    ingestRoot: cfg.ingestRoot,
+  });
   let address: string;
   try {
     address = await app.listen({ port: cfg.port, host: cfg.host });

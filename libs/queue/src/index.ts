@@ -2,3 +2,4 @@ export * from './queues.js';
 export * from './jobs.js';
 export * from './worker.js';
 export * from './run-worker.js';
+export * from './job-runner.js';

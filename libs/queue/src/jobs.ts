@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { UnrecoverableError, type Queue } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import { BtfError } from '@btf-atlas/btf';
 import {
   CatalogError, jobDataOf, processIngest, scanPath, sha256Hex,
@@ -18,7 +18,8 @@ export interface JobLike {
 export interface JobDeps {
   catalog: Catalog;
   blobs: BlobStore;
-  queue: Queue<IngestJobData | ScanJobData, unknown, JobName>;
+  /** Where a scan enqueues its kernels (the BullMQ queue, or the in-process runner). */
+  queue: { add(name: JobName, data: IngestJobData): Promise<unknown> };
   log?: (obj: Record<string, unknown>, msg: string) => void;
 }
 

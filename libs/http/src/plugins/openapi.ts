@@ -17,6 +17,7 @@ async function openapiPlugin(app: FastifyInstance, opts: { version: string }): P
         { name: 'catalog', description: "the catalog's answers" },
         { name: 'health', description: 'probes' },
         { name: 'meta', description: 'this description' },
+        { name: 'write', description: 'routes that change the catalog (Bearer BTF_ATLAS_ADMIN_TOKEN)' },
       ],
       components: {
         securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'BTF_ATLAS_ADMIN_TOKEN, for write routes' } },

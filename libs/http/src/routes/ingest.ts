@@ -1,0 +1,188 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BlobStore, formatKref, parseKref, type IngestJobData } from '@btf-atlas/catalog';
+import type { JobView } from '@btf-atlas/queue';
+import { ApiError } from '../errors.js';
+import { problems } from '../schemas.js';
+
+/** Content types an upload may carry: the bytes are sniffed by their magic, not by this header. */
+export const UPLOAD_TYPES = [
+  'application/octet-stream', 'application/x-xz', 'application/gzip', 'application/x-gzip', 'application/x-tar',
+  'application/x-elf', 'application/x-executable', 'application/x-object',
+];
+
+/** An upload written to the blob store: its content address and size. */
+interface StoredUpload {
+  sha256: string;
+  size: number;
+}
+
+export interface IngestRouteOptions {
+  dbPath: string;
+  /** Largest upload accepted, in bytes. */
+  maxUploadBytes: number;
+  /** Folder under which `{ "path": … }` bodies may name archive trees; unset: path ingest is off. */
+  ingestRoot?: string;
+}
+
+const jobViewSchema = {
+  type: 'object',
+  required: ['id', 'name', 'state', 'progress', 'attempts_made', 'created_at'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string', enum: ['ingest', 'scan'] },
+    state: { type: 'string', description: 'waiting, delayed, active, completed, failed (BullMQ states)' },
+    progress: { type: 'number', minimum: 0, maximum: 100 },
+    kernel: { type: 'string', description: 'KREF of an ingest job' },
+    path: { type: 'string', description: 'archive tree of a scan job' },
+    attempts_made: { type: 'integer' },
+    created_at: { type: 'string', format: 'date-time' },
+    finished_at: { type: 'string', format: 'date-time' },
+    result: { description: 'the ingest result (kernel, status new/skipped/replaced, types, modules, new shapes) or the scan result', additionalProperties: true },
+    failed_reason: { type: 'string', description: 'CODE: reason, for bad input' },
+    url: { type: 'string', description: 'where to ask for this job again' },
+  },
+} as const;
+
+/**
+ * Streams the request body into the blob store (temp file, sha256 on the way, rename), never holding it in
+ * memory; refuses bodies over the limit as they arrive (413).
+ */
+async function storeUpload(payload: NodeJS.ReadableStream, blobs: BlobStore, limit: number): Promise<StoredUpload> {
+  const incoming = join(blobs.dir, 'incoming');
+  mkdirSync(incoming, { recursive: true });
+  const tmp = join(incoming, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > limit) {
+        cb(new ApiError('UPLOAD_TOO_LARGE', `the upload is larger than ${limit} bytes (BTF_ATLAS_MAX_UPLOAD_BYTES)`));
+        return;
+      }
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(payload, meter, createWriteStream(tmp, { mode: 0o444 }));
+    if (size === 0) throw new ApiError('BAD_BODY', 'the upload is empty: send the kernel\'s .btf.tar.xz, .btf, vmlinux or .ko as the body');
+    const sha256 = hash.digest('hex');
+    const dest = blobs.pathOf(sha256);
+    mkdirSync(join(blobs.dir, sha256.slice(0, 2)), { recursive: true });
+    renameSync(tmp, dest);
+    return { sha256, size };
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Resolves a body's `path` inside the ingest root, refusing anything that leaves it (`..`, absolute, symlinks out). */
+function pathInRoot(root: string, given: string): string {
+  if (given.includes('\0')) throw new ApiError('BAD_BODY', 'body field "path" has a nul byte');
+  if (isAbsolute(given)) throw new ApiError('INGEST_PATH_REFUSED', `body field "path" must be relative to the ingest root, not ${JSON.stringify(given)}`);
+  const realRoot = realpathSync(root);
+  const candidate = resolve(realRoot, given);
+  let real: string;
+  try {
+    real = realpathSync(candidate);
+  } catch {
+    throw new ApiError('INGEST_PATH_NOT_FOUND', `no file or folder ${JSON.stringify(given)} under the ingest root`);
+  }
+  const rel = relative(realRoot, real);
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new ApiError('INGEST_PATH_REFUSED', `body field "path" leaves the ingest root: ${JSON.stringify(given)}`);
+  }
+  statSync(real);
+  return real;
+}
+
+/**
+ * Write routes: `POST /v1/ingest` (an upload of one kernel's BTF, or a path below the ingest root to scan) and
+ * `GET /v1/jobs/{id}`. Both need the admin token, checked before the body is read.
+ */
+export default async function ingestRoutes(app: FastifyInstance, opts: IngestRouteOptions): Promise<void> {
+  const blobs = BlobStore.forCatalog(opts.dbPath);
+  const root = opts.ingestRoot !== undefined && existsSync(opts.ingestRoot) ? realpathSync(opts.ingestRoot) : undefined;
+  /** A job as answered: a scan's path relative to the ingest root (the server's own folders are not shown). */
+  function shown<T extends JobView | undefined>(view: T): T {
+    if (view?.path !== undefined && root !== undefined) {
+      const rel = relative(root, view.path);
+      view.path = rel === '' ? '.' : rel;
+    }
+    return view;
+  }
+
+  // Uploads are parsed by streaming them into the blob store; the handler gets where they went.
+  app.addContentTypeParser(UPLOAD_TYPES, (request: FastifyRequest, payload, done) => {
+    storeUpload(payload, blobs, opts.maxUploadBytes).then((u) => done(null, u), (err: Error) => done(err, undefined));
+  });
+
+  app.post<{ Querystring: { kernel?: string; replace?: boolean }; Body: StoredUpload | { path: string; replace?: boolean } }>('/v1/ingest', {
+    onRequest: app.requireAdmin,
+    bodyLimit: opts.maxUploadBytes,
+    schema: {
+      summary: "enqueue an ingest: the body is one kernel's BTF (.btf.tar.xz, raw .btf, vmlinux/.ko ELF, gzip/xz of them) with ?kernel=KREF, or JSON { \"path\" } of an archive tree below BTF_ATLAS_INGEST_ROOT",
+      tags: ['write'],
+      security: [{ adminToken: [] }],
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          kernel: { type: 'string', minLength: 1, maxLength: 512, description: 'KREF of an uploaded file (DISTRO/RELEASE/ARCH/UNAME_R)', examples: ['debian/12/x86_64/6.1.0-50-amd64'] },
+          replace: { type: 'boolean', description: 'replace the kernel when the catalog holds it with other bytes' },
+        },
+      },
+      response: {
+        202: { description: 'the job, queued', ...jobViewSchema },
+        ...problems(400, 401, 403, 413, 415),
+      },
+    },
+  }, async (request, reply) => {
+    const body = request.body as unknown;
+    const replace = request.query.replace === true;
+    let view;
+    if (body !== null && typeof body === 'object' && 'sha256' in body) {
+      const upload = body as StoredUpload;
+      if (request.query.kernel === undefined) throw new ApiError('BAD_PARAMETER', 'query parameter "kernel" is required with an upload: the KREF DISTRO/RELEASE/ARCH/UNAME_R of the uploaded BTF');
+      const kref = parseKref(request.query.kernel);
+      const data: IngestJobData = { kernel: formatKref(kref), path: blobs.pathOf(upload.sha256), source: `upload:${upload.sha256}`, modules: [], replace };
+      view = await app.jobs.enqueue('ingest', data);
+    } else if (body !== null && typeof body === 'object' && typeof (body as { path?: unknown }).path === 'string') {
+      if (request.query.kernel !== undefined) throw new ApiError('BAD_PARAMETER', 'query parameter "kernel" goes with an upload, not with a JSON path');
+      if (!opts.ingestRoot) throw new ApiError('INGEST_PATH_REFUSED', 'path ingest is off: the server has no BTF_ATLAS_INGEST_ROOT; upload the file instead');
+      const b = body as { path: string; replace?: unknown };
+      const path = pathInRoot(opts.ingestRoot, b.path);
+      view = shown(await app.jobs.enqueue('scan', { path, replace: replace || b.replace === true }));
+    } else {
+      throw new ApiError('BAD_BODY', 'send the BTF file as the body (Content-Type application/octet-stream) with ?kernel=KREF, or JSON { "path": "DISTRO/RELEASE/…" }');
+    }
+    const url = `/v1/jobs/${encodeURIComponent(view.id)}`;
+    return reply.code(202).header('location', url).send({ ...view, url });
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', {
+    onRequest: app.requireAdmin,
+    schema: {
+      summary: "a job's state, progress, result, and failure reason if any",
+      tags: ['write'],
+      security: [{ adminToken: [] }],
+      params: {
+        type: 'object',
+        required: ['id'],
+        additionalProperties: false,
+        properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:_-]+$' } },
+      },
+      response: { 200: jobViewSchema, ...problems(400, 401, 403, 404) },
+    },
+  }, async (request) => {
+    const view = shown(await app.jobs.get(request.params.id));
+    if (!view) throw new ApiError('JOB_NOT_FOUND', `no job ${request.params.id} (finished jobs are kept 7 days, failed ones 30)`);
+    return view;
+  });
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import type { Job, Queue } from 'bullmq';
+import type { BlobStore, Catalog, IngestJobData } from '@btf-atlas/catalog';
+import { runJob } from './jobs.js';
+import { createIngestQueue, type JobName, type QueueConfig, type ScanJobData } from './queues.js';
+
+/** A job's state as the API reports it (BullMQ's names; `unknown` when Redis has forgotten the state). */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'prioritized' | 'waiting-children' | 'unknown';
+
+/** What `GET /v1/jobs/{id}` answers. */
+export interface JobView {
+  id: string;
+  name: JobName;
+  state: JobState;
+  /** 0-100. */
+  progress: number;
+  /** The KREF of an ingest job; the path of a scan job. */
+  kernel?: string;
+  path?: string;
+  attempts_made: number;
+  created_at: string;
+  finished_at?: string;
+  /** The processor's answer (an ingest result or a scan result) once completed. */
+  result?: unknown;
+  /** Why it failed (`CODE: reason` for bad input). */
+  failed_reason?: string;
+}
+
+/** Enqueues jobs and reports on them: through BullMQ when Redis is configured, in this process otherwise. */
+export interface JobRunner {
+  readonly mode: 'queue' | 'in-process';
+  enqueue(name: JobName, data: IngestJobData | ScanJobData): Promise<JobView>;
+  get(id: string): Promise<JobView | undefined>;
+  close(): Promise<void>;
+}
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined || ms === 0 ? undefined : new Date(ms).toISOString();
+}
+
+function viewOf(job: Job<IngestJobData | ScanJobData, unknown, JobName>, state: JobState): JobView {
+  const data = job.data as Partial<IngestJobData & ScanJobData>;
+  const v: JobView = {
+    id: String(job.id),
+    name: job.name,
+    state,
+    progress: typeof job.progress === 'number' ? job.progress : 0,
+    attempts_made: job.attemptsMade,
+    created_at: new Date(job.timestamp).toISOString(),
+  };
+  if (job.name === 'ingest' && data.kernel !== undefined) v.kernel = data.kernel;
+  if (job.name === 'scan' && data.path !== undefined) v.path = data.path;
+  const finished = iso(job.finishedOn);
+  if (finished !== undefined) v.finished_at = finished;
+  if (state === 'completed') v.result = job.returnvalue;
+  if (job.failedReason) v.failed_reason = job.failedReason;
+  return v;
+}
+
+/** BullMQ-backed runner: jobs go to the queue the workers (`btf-atlas worker`) take them from. */
+export class QueueJobRunner implements JobRunner {
+  readonly mode = 'queue';
+  private readonly queue: Queue<IngestJobData | ScanJobData, unknown, JobName>;
+
+  constructor(cfg: QueueConfig) {
+    this.queue = createIngestQueue(cfg);
+  }
+
+  async enqueue(name: JobName, data: IngestJobData | ScanJobData): Promise<JobView> {
+    const job = await this.queue.add(name, data);
+    return viewOf(job, 'waiting');
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const job = await this.queue.getJob(id);
+    if (!job) return undefined;
+    return viewOf(job, (await job.getState()) as JobState);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+interface LocalJob {
+  view: JobView;
+  data: IngestJobData | ScanJobData;
+}
+
+/**
+ * Without Redis: jobs run one at a time in this process, with the same processor as the workers (runJob). A scan
+ * enqueues its kernels here too. Finished jobs are kept (the newest `keep`) so their state can be asked for.
+ * Ingest is CPU work on the caller's event loop (about a second per kernel); this mode is for one machine.
+ * The runner owns the catalog connection it is given (closed by close()).
+ */
+export class InProcessJobRunner implements JobRunner {
+  readonly mode = 'in-process';
+  private readonly jobs = new Map<string, LocalJob>();
+  private readonly pending: LocalJob[] = [];
+  private running: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly deps: { catalog: Catalog; blobs: BlobStore; log?: (obj: Record<string, unknown>, msg: string) => void },
+    private readonly keep = 10_000,
+  ) {}
+
+  async enqueue(name: JobName, data: IngestJobData | ScanJobData): Promise<JobView> {
+    if (this.closed) throw new Error('the job runner is closed');
+    const view: JobView = { id: randomUUID(), name, state: 'waiting', progress: 0, attempts_made: 0, created_at: new Date().toISOString() };
+    if (name === 'ingest') view.kernel = (data as IngestJobData).kernel;
+    else view.path = (data as ScanJobData).path;
+    const job = { view, data };
+    this.jobs.set(view.id, job);
+    this.pending.push(job);
+    this.prune();
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+    return { ...view };
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const job = this.jobs.get(id);
+    return job ? { ...job.view } : undefined;
+  }
+
+  /** Stops taking jobs, waits for the one running, and closes the catalog connection it was given. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pending.length = 0;
+    await this.running;
+    if (this.deps.catalog.sqlite.open) this.deps.catalog.close();
+  }
+
+  private async drain(): Promise<void> {
+    for (let job = this.pending.shift(); job !== undefined && !this.closed; job = this.pending.shift()) {
+      // Let the request that enqueued the job be answered before the (synchronous, CPU-bound) work starts.
+      await new Promise((r) => setImmediate(r));
+      const v = job.view;
+      v.state = 'active';
+      v.attempts_made = 1;
+      const jobLike = { id: v.id, name: v.name, data: job.data, updateProgress: async (p: number) => void (v.progress = p) };
+      const queue = { add: async (name: JobName, data: IngestJobData | ScanJobData) => this.enqueue(name, data) };
+      try {
+        v.result = await runJob(jobLike, { ...this.deps, queue });
+        v.state = 'completed';
+        v.progress = 100;
+      } catch (err) {
+        v.state = 'failed';
+        v.failed_reason = (err as Error).message;
+      }
+      v.finished_at = new Date().toISOString();
+    }
+  }
+
+  private prune(): void {
+    if (this.jobs.size <= this.keep) return;
+    for (const [id, job] of this.jobs) {
+      if (this.jobs.size <= this.keep) break;
+      if (job.view.state === 'completed' || job.view.state === 'failed') this.jobs.delete(id);
+    }
+  }
+}
