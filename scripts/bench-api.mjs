@@ -8,8 +8,8 @@
 //     neighbouring kernels and between the first and the last kernel;
 //   - over HTTP: the real server (`btf-atlas serve`, in a child process so the load generator does not share its
 //     event loop) on 127.0.0.1 and a free port, loaded with autocannon for --duration seconds on
-//     `GET /v1/fields/pt_regs.di` (req/s, latency p50 / p99 / max, errors, non-2xx), then for a shorter run on
-//     `GET /v1/diff?from=A&to=B` of two neighbours;
+//     `GET /v1/fields/pt_regs.di` with `Accept-Encoding: gzip` (req/s, latency p50 / p99 / max, errors, non-2xx),
+//     then shorter runs on the same URL without it (plain JSON) and on `GET /v1/diff?from=A&to=B` of two neighbours;
 // and prints each figure against its target (>= 5,000 req/s for field history with p99 <= 20 ms, zero errors).
 //
 // The catalog is built once per (series, N) in process (scanPath + jobDataOf + processIngest, as
@@ -53,6 +53,7 @@ const XZ_LEVEL = 0;
 const FIELD = 'pt_regs.di';
 
 const TARGET = { reqPerSec: 5000, p99Ms: 20, errors: 0 };
+const GZIP = { 'accept-encoding': 'gzip' };
 
 const args = process.argv.slice(2);
 const KNOWN = new Set(['--kernels', '--db', '--seed', '--duration', '--connections', '--pipelining', '--reps', '--log-level', '--cpu-prof', '--skip-http', '--rebuild', '--json']);
@@ -223,10 +224,11 @@ async function startServer(dbPath, port) {
   return { child, stop, stderr: () => stderr };
 }
 
-async function load(autocannon, url, duration) {
-  const result = await autocannon({ url, connections: CONNECTIONS, pipelining: PIPELINING, duration, timeout: 10 });
+async function load(autocannon, url, duration, headers = {}) {
+  const result = await autocannon({ url, connections: CONNECTIONS, pipelining: PIPELINING, duration, timeout: 10, headers });
   return {
     url,
+    headers,
     duration,
     reqPerSec: result.requests.average,
     requests: result.requests.total,
@@ -292,13 +294,16 @@ if (!SKIP_HTTP) {
       await res.arrayBuffer();
     }
     // A short warm-up (JIT, SQLite page cache), not counted.
-    await autocannon({ url: fieldUrl, connections: CONNECTIONS, pipelining: PIPELINING, duration: 2 });
-    console.log(`loading ${fieldUrl} for ${DURATION} s with ${CONNECTIONS} connections (pipelining ${PIPELINING}) ...`);
-    const field = await load(autocannon, fieldUrl, DURATION);
-    const diffSeconds = Math.max(5, Math.round(DURATION / 3));
-    console.log(`loading ${diffUrl} for ${diffSeconds} s ...`);
-    const diff = await load(autocannon, diffUrl, diffSeconds);
-    http = { field, diff };
+    await autocannon({ url: fieldUrl, connections: CONNECTIONS, pipelining: PIPELINING, duration: 2, headers: GZIP });
+    // The target run asks for gzip, as curl --compressed and Go's, Python's and browsers' HTTP clients do by default.
+    console.log(`loading ${fieldUrl} (Accept-Encoding: gzip) for ${DURATION} s with ${CONNECTIONS} connections (pipelining ${PIPELINING}) ...`);
+    const field = await load(autocannon, fieldUrl, DURATION, GZIP);
+    const shortRun = Math.max(5, Math.round(DURATION / 3));
+    console.log(`loading ${fieldUrl} (no Accept-Encoding: plain JSON) for ${shortRun} s ...`);
+    const fieldPlain = await load(autocannon, fieldUrl, shortRun);
+    console.log(`loading ${diffUrl} (Accept-Encoding: gzip) for ${shortRun} s ...`);
+    const diff = await load(autocannon, diffUrl, shortRun, GZIP);
+    http = { field, fieldPlain, diff };
   } finally {
     const exit = await server.stop();
     if (exit.code !== 0 && exit.code !== null) console.error(`bench-api: server exited with ${exit.code}: ${server.stderr().trim()}`);
@@ -328,7 +333,12 @@ if (http) {
   row('HTTP field history: latency p99', `${f.p99} ms`, `<= ${TARGET.p99Ms} ms`, ok(f.p99 <= TARGET.p99Ms));
   row('HTTP field history: latency max', `${f.max} ms`);
   row('HTTP field history: errors (timeouts) / non-2xx', `${f.errors} (${f.timeouts}) / ${f.non2xx}`, '0 / 0', ok(f.errors === 0 && f.non2xx === 0));
-  row('HTTP field history: bytes per response', (f.bytesPerResponse / 1024).toFixed(1) + ' KB');
+  row('HTTP field history: bytes per response (gzip)', (f.bytesPerResponse / 1024).toFixed(1) + ' KB');
+  const fp = http.fieldPlain;
+  row(`HTTP field history, plain JSON: req/s (mean, ${fp.duration} s)`, fp.reqPerSec.toFixed(0));
+  row('HTTP field history, plain JSON: latency p50 / p99 / max', `${fp.p50} / ${fp.p99} / ${fp.max} ms`);
+  row('HTTP field history, plain JSON: errors / non-2xx', `${fp.errors} (${fp.timeouts}) / ${fp.non2xx}`, '0 / 0', ok(fp.errors === 0 && fp.non2xx === 0));
+  row('HTTP field history, plain JSON: bytes per response', (fp.bytesPerResponse / 1024).toFixed(1) + ' KB');
   row(`HTTP diff neighbours: req/s (mean, ${d.duration} s)`, d.reqPerSec.toFixed(0));
   row('HTTP diff neighbours: latency p50 / p99 / max', `${d.p50} / ${d.p99} / ${d.max} ms`);
   row('HTTP diff neighbours: errors (timeouts) / non-2xx', `${d.errors} (${d.timeouts}) / ${d.non2xx}`, '0 / 0', ok(d.errors === 0 && d.non2xx === 0));

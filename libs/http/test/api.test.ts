@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -203,6 +204,35 @@ describe('answer cache', () => {
     const again = await app.inject({ method: 'GET', url, headers: { 'if-none-match': etag } });
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe('');
+  });
+
+  it('keeps a gzip of the answer for clients that accept it (its own ETag, Vary: Accept-Encoding), miss and hit alike', async () => {
+    // Layouts of big structs: many KB of JSON each.
+    const url = `/v1/types/sk_buff?kernel=${K50}`;
+    // A miss asked with gzip is answered compressed too.
+    const missUrl = `/v1/types/task_struct?kernel=${K47}`;
+    const miss = await app.inject({ method: 'GET', url: missUrl, headers: { 'accept-encoding': 'gzip' } });
+    expect(miss.headers['x-cache']).toBe('miss');
+    expect(miss.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(miss.rawPayload).toString('utf8')).toBe((await app.inject({ method: 'GET', url: missUrl })).body);
+
+    const plain = await app.inject({ method: 'GET', url });
+    const plainEtag = plain.headers.etag as string;
+    expect(plain.headers.vary).toBe('accept-encoding');
+    for (const [enc, expectGzip] of [['gzip, deflate, br', true], ['gzip;q=0, identity', false], ['*', true], ['identity', false], ['x-gzip', true]] as const) {
+      const res = await app.inject({ method: 'GET', url, headers: { 'accept-encoding': enc } });
+      expect(res.headers['x-cache'], enc).toBe('hit');
+      expect(res.headers.vary).toBe('accept-encoding');
+      expect(res.headers['content-encoding'], enc).toBe(expectGzip ? 'gzip' : undefined);
+      expect(expectGzip ? gunzipSync(res.rawPayload).toString('utf8') : res.body, enc).toBe(plain.body);
+      expect(res.headers.etag, enc).toBe(expectGzip ? `${plainEtag.slice(0, -1)}-gz"` : plainEtag);
+    }
+    const gz = await app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.rawPayload.length * 5).toBeLessThan(plain.rawPayload.length);
+    // Either ETag means the client holds the answer.
+    for (const etag of [gz.headers.etag as string, plainEtag]) {
+      expect((await app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip', 'if-none-match': `W/"x", ${etag}` } })).statusCode).toBe(304);
+    }
   });
 
   it('does not cache errors', async () => {
