@@ -8,6 +8,7 @@ import { registerCatalogCommands } from './commands/catalog.js';
 import { registerIngestCommand } from './commands/ingest.js';
 import { registerDiffCommand } from './commands/diff.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerFetchCommand } from './commands/fetch.js';
 
 export { CliError };
 
@@ -66,6 +67,7 @@ function buildProgram(): Command {
   registerCatalogCommands(program);
   registerDiffCommand(program);
   registerServeCommand(program);
+  registerFetchCommand(program);
 
   return program;
 }

@@ -7,7 +7,13 @@ export type CatalogErrorCode =
   | 'KERNEL_CONFLICT'
   | 'BAD_FIELD_PATH'
   | 'ARCHIVE_BAD_LAYOUT'
-  | 'CATALOG_CORRUPT';
+  | 'CATALOG_CORRUPT'
+  /** `lookupKernel`: os-release text that is not KEY=VALUE lines, or too big. */
+  | 'OS_RELEASE_INVALID'
+  /** `lookupKernel`: a uname -r that is empty, too long or has characters a KREF cannot hold. */
+  | 'UNAME_R_INVALID'
+  /** `lookupKernel`: a uname -m that is empty, too long or not a machine name. */
+  | 'ARCH_INVALID';
 
 /** The one error type of libs/catalog; BtfError passes through unchanged for decoding failures. */
 export class CatalogError extends Error {

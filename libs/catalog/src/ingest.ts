@@ -1,5 +1,6 @@
 import { hash as oneShotHash } from 'node:crypto';
 import { Btf, BtfError, BtfErrorCode, extractBtf, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
+import { planArchive } from './archive.js';
 import { BlobStore, sha256Hex } from './blob-store.js';
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
@@ -60,6 +61,8 @@ export interface PreparedKernel {
   btfSha256: string;
   btfSize: number;
   typeCount: number;
+  /** The kernel's btfhub-archive file: `bytes` null when it is the source itself, else a reproducible tarball. */
+  archive: { bytes: Uint8Array | null; sha256: string; size: number };
   modules: PreparedModule[];
   /** Per bucket: its entries sorted, and the set's content hash. */
   buckets: { entries: SetEntry[]; hash: Buffer }[];
@@ -110,15 +113,18 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
   }
   modules.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   progress(0.7, 'group');
+  const sourceSha256 = sha256Hex(input.file.bytes);
+  const sourceFormat = vmlinuxBlob.formats.join('/');
   return {
     kref: input.kref,
     source: input.file.source,
     sourceBytes: input.file.bytes,
-    sourceSha256: sha256Hex(input.file.bytes),
-    sourceFormat: vmlinuxBlob.formats.join('/'),
+    sourceSha256,
+    sourceFormat,
     btfSha256: sha256Hex(vmlinuxBlob.bytes),
     btfSize: vmlinuxBlob.bytes.length,
     typeCount: vmlinux.ownTypeCount,
+    archive: planArchive(input.kref, { bytes: input.file.bytes, sha256: sourceSha256, format: sourceFormat }, vmlinuxBlob.bytes),
     modules,
     buckets: groupIntoBuckets(shapes),
     shapeCount: shapes.length,
@@ -172,6 +178,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   const kref = formatKref(p.kref);
   // Blobs first (atomic renames, content-addressed): the transaction below may then point at them.
   blobs.put(p.sourceBytes, p.sourceSha256);
+  if (p.archive.bytes) blobs.put(p.archive.bytes, p.archive.sha256);
   for (const m of p.modules) if (m.sourceBytes && m.sourceSha256) blobs.put(m.sourceBytes, m.sourceSha256);
 
   const base = { kernel: kref, types: p.typeCount, modules: p.modules.map((m) => m.name), shapes: p.shapeCount };
@@ -181,7 +188,8 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   const findShape = db.prepare('SELECT id FROM shapes WHERE hash = ?').pluck();
   const insertShape = db.prepare('INSERT INTO shapes (hash, kind, name, size, body) VALUES (?, ?, ?, ?, ?)');
   const insertKernel = db.prepare(`INSERT INTO kernels (distro, release, arch, uname_r, version_key, flavour, btf_sha256, btf_size,
-      type_count, source_sha256, source_size, source_format, source, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      type_count, source_sha256, source_size, source_format, source, ingested_at, archive_sha256, archive_size)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertKernelSet = db.prepare('INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
   const insertModule = db.prepare('INSERT INTO modules (kernel_id, name, btf_sha256, btf_size, type_count, source_sha256) VALUES (?, ?, ?, ?, ?, ?)');
 
@@ -205,6 +213,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
     const kernelId = Number(insertKernel.run(
       p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR, versionKey(p.kref.unameR), flavourOf(p.kref.unameR),
       p.btfSha256, p.btfSize, p.typeCount, p.sourceSha256, p.sourceBytes.length, p.sourceFormat, p.source, new Date().toISOString(),
+      p.archive.sha256, p.archive.size,
     ).lastInsertRowid);
     for (let bucket = 0; bucket < BUCKETS; bucket++) {
       const { entries, hash } = p.buckets[bucket];

@@ -38,6 +38,13 @@ export const kernels = sqliteTable(
     /** Where it came from (a path relative to the scanned root, or a file name). */
     source: text('source').notNull(),
     ingestedAt: text('ingested_at').notNull(),
+    /**
+     * sha256 and size of the kernel's btfhub-archive file (`UNAME_R.btf.tar.xz`), kept in the blob store: the
+     * source itself when it was ingested from one, else a reproducible tarball of the raw BTF (libs/catalog
+     * archive.ts). Null in catalogs made before the archive mirror: filled on first request.
+     */
+    archiveSha256: text('archive_sha256'),
+    archiveSize: integer('archive_size'),
   },
   (t) => [
     uniqueIndex('kernels_kref').on(t.distro, t.release, t.arch, t.unameR),

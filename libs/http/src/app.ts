@@ -5,6 +5,7 @@ import answerCache from './plugins/answer-cache.js';
 import catalogPlugin from './plugins/catalog.js';
 import openapi from './plugins/openapi.js';
 import problems from './plugins/problems.js';
+import archiveRoutes from './routes/archive.js';
 import catalogRoutes from './routes/catalog.js';
 import diffRoutes from './routes/diff.js';
 import healthRoutes from './routes/health.js';
@@ -57,6 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(catalogRoutes);
   await app.register(diffRoutes);
+  await app.register(archiveRoutes);
   await app.register(lookupRoutes, { publicUrl: opts.publicUrl });
   await app.register(ingestRoutes, { dbPath: opts.dbPath, maxUploadBytes: opts.maxUploadBytes ?? 512 * 1024 * 1024, ingestRoot: opts.ingestRoot });
   return app;

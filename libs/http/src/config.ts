@@ -23,6 +23,11 @@ export interface ApiConfig {
   maxUploadBytes: number;
   /** Folder whose archive trees `POST /v1/ingest {"path"}` may name (BTF_ATLAS_INGEST_ROOT); unset: uploads only. */
   ingestRoot: string | undefined;
+  /**
+   * Public base URL of the download links `POST /v1/btf/lookup` answers (BTF_ATLAS_PUBLIC_URL, http or https,
+   * e.g. behind a proxy); unset: built from each request's protocol and Host header.
+   */
+  publicUrl?: string;
 }
 
 /** A setting that cannot be used; its message is one readable line naming the variable. */
@@ -54,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const redisUrl = overrides.redisUrl ?? (env.REDIS_URL?.trim() || undefined);
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not ${JSON.stringify(redisUrl)}`);
   const ingestRoot = overrides.ingestRoot ?? (env.BTF_ATLAS_INGEST_ROOT?.trim() || undefined);
+  const publicUrl = publicUrlOf(overrides.publicUrl ?? (env.BTF_ATLAS_PUBLIC_URL?.trim() || undefined));
   return {
     port,
     host,
@@ -64,5 +70,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     queuePrefix: overrides.queuePrefix ?? (env.BTF_ATLAS_QUEUE_PREFIX?.trim() || 'btf-atlas'),
     maxUploadBytes,
     ingestRoot: ingestRoot === undefined ? undefined : resolve(ingestRoot),
+    ...(publicUrl ? { publicUrl } : {}),
   };
+}
+
+/** BTF_ATLAS_PUBLIC_URL: an absolute http(s) URL without query or fragment; returned without a trailing slash. */
+function publicUrlOf(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`BTF_ATLAS_PUBLIC_URL must be an absolute http(s) URL, not ${JSON.stringify(text)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError(`BTF_ATLAS_PUBLIC_URL must be an http(s) URL without credentials, query or fragment, not ${JSON.stringify(text)}`);
+  }
+  return url.href.replace(/\/+$/, '');
 }

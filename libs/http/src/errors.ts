@@ -21,6 +21,10 @@ export const API_ERRORS = {
   INGEST_PATH_NOT_FOUND: { status: 404, title: 'Ingest path not found' },
   /** No job with this id (never enqueued, or removed after its retention). */
   JOB_NOT_FOUND: { status: 404, title: 'Job not found' },
+  /** An `/archive/` folder or file name the mirror does not have (close paths suggested). */
+  ARCHIVE_PATH_NOT_FOUND: { status: 404, title: 'No such archive path' },
+  /** A `Range` none of whose bytes the file has; the answer's `Content-Range` names the file's size. */
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   /** No route at this method and path. */
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   /** The catalog cannot be read (healthz). */

@@ -20,6 +20,7 @@ export async function startServer(cfg: ApiConfig, onListening?: (app: FastifyIns
     queuePrefix: cfg.queuePrefix,
     maxUploadBytes: cfg.maxUploadBytes,
     ingestRoot: cfg.ingestRoot,
+    publicUrl: cfg.publicUrl,
   });
   let address: string;
   try {

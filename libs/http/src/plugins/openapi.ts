@@ -15,6 +15,7 @@ async function openapiPlugin(app: FastifyInstance, opts: { version: string }): P
       },
       tags: [
         { name: 'catalog', description: "the catalog's answers" },
+        { name: 'archive', description: 'the btfhub-archive mirror: DISTRO/RELEASE/ARCH/UNAME_R.btf.tar.xz, listings, manifest' },
         { name: 'health', description: 'probes' },
         { name: 'meta', description: 'this description' },
         { name: 'write', description: 'routes that change the catalog (Bearer BTF_ATLAS_ADMIN_TOKEN)' },

@@ -1,0 +1,271 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { machine, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CommanderError, type Command } from 'commander';
+import { CliError } from '../errors.js';
+
+/** Where a machine says what it is (os-release(5): /etc first, /usr/lib when /etc has none). */
+const OS_RELEASE_PATHS = ['/etc/os-release', '/usr/lib/os-release'];
+/** The running kernel's own BTF, when it was built with CONFIG_DEBUG_INFO_BTF. */
+const SYS_BTF = '/sys/kernel/btf/vmlinux';
+/** The server refuses bigger os-release texts; say so here rather than upload one. */
+const OS_RELEASE_MAX_BYTES = 16 * 1024;
+/** Largest download accepted (raw vmlinux BTF is a few MiB; the library's decompressed-size limit). */
+const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+const UNAME_R = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+interface FetchOptions {
+  server: string;
+  out: string;
+  osRelease?: string;
+  unameR?: string;
+  arch?: string;
+  sysBtf: string;
+  force?: boolean;
+  timeout: string;
+  json?: boolean;
+}
+
+/** The answer of `POST /v1/btf/lookup` (the fields fetch uses). */
+interface LookupAnswer {
+  kernel: string;
+  url: string;
+  btf_url: string;
+  uname_r: string;
+  btf_sha256: string;
+  sha256?: string;
+}
+
+interface NotFoundAnswer {
+  code?: string;
+  detail?: string;
+  nearest?: { kernel: string; relation: string }[];
+}
+
+async function write(text: string): Promise<void> {
+  await new Promise<void>((ok, fail) => process.stdout.write(text, (e) => (e ? fail(e) : ok())));
+}
+
+/** Why a fetch() call failed, in a few words (`ECONNREFUSED`, `timed out after 30000 ms`, …). */
+function networkReason(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}
+
+/** A `--server` URL: absolute http(s), without query or fragment; usage error (exit 2) otherwise. */
+function serverUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CommanderError(2, 'usage', `--server must be an absolute http(s) URL such as http://btf.example.org:3000, not ${JSON.stringify(text)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+    throw new CommanderError(2, 'usage', `--server must be an http(s) URL without query or fragment, not ${JSON.stringify(text)}`);
+  }
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
+}
+
+/** The os-release text: --os-release FILE, else /etc/os-release, else /usr/lib/os-release. */
+async function readOsRelease(flag: string | undefined): Promise<{ path: string; text: string }> {
+  const paths = flag ? [flag] : OS_RELEASE_PATHS;
+  const failures: string[] = [];
+  for (const path of paths) {
+    try {
+      const bytes = await readFile(path);
+      if (bytes.length > OS_RELEASE_MAX_BYTES) throw new CliError(`${path} is ${bytes.length} bytes, more than the ${OS_RELEASE_MAX_BYTES} an os-release may have`);
+      return { path, text: bytes.toString('utf8') };
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      failures.push(`${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  throw new CliError(`cannot read ${failures.join(' nor ')}${flag ? '' : ': pass --os-release FILE'}`);
+}
+
+/** Whether the kernel has its own BTF at PATH (any existing file: sysfs files report size 4096 or 0). */
+async function hasBuiltinBtf(path: string): Promise<boolean> {
+  try {
+    return !(await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** GET url → bytes, at most MAX_DOWNLOAD_BYTES; CliError naming the URL on any failure, status in `status`. */
+async function download(url: string, timeoutMs: number): Promise<{ status: number; bytes?: Uint8Array }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+  } catch (err) {
+    throw new CliError(`cannot download ${url}: ${networkReason(err, timeoutMs)}`, 'FETCH_NETWORK');
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    return { status: res.status };
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > MAX_DOWNLOAD_BYTES) {
+    await res.body?.cancel();
+    throw new CliError(`${url} is ${declared} bytes, more than the ${MAX_DOWNLOAD_BYTES} accepted`, 'FETCH_TOO_LARGE');
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > MAX_DOWNLOAD_BYTES) throw new CliError(`${url} sends more than the ${MAX_DOWNLOAD_BYTES} bytes accepted`, 'FETCH_TOO_LARGE');
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot download ${url}: ${networkReason(err, timeoutMs)}`, 'FETCH_NETWORK');
+  }
+  return { status: 200, bytes: Buffer.concat(chunks, size) };
+}
+
+/** Asks the server which kernel this machine runs; CliError with the nearest kernels when it has none. */
+async function lookup(server: URL, body: Record<string, string>, timeoutMs: number): Promise<LookupAnswer> {
+  const url = new URL('v1/btf/lookup', server).href;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    throw new CliError(`cannot reach ${url}: ${networkReason(err, timeoutMs)}`, 'FETCH_NETWORK');
+  }
+  let answer: unknown;
+  const text = await res.text().catch(() => '');
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new CliError(`${url} answered ${res.status} with something that is not JSON (is --server a btf-atlas server?)`, 'FETCH_BAD_ANSWER');
+  }
+  if (res.status === 404 && (answer as NotFoundAnswer).code === 'KERNEL_NOT_FOUND') {
+    const a = answer as NotFoundAnswer;
+    const near = (a.nearest ?? []).slice(0, 4).map((n) => `${n.kernel} (${n.relation})`);
+    const detail = (a.detail ?? 'no such kernel').replace(/; nearest: .*$/, '');
+    throw new CliError(`KERNEL_NOT_FOUND: ${detail}; nearest: ${near.length > 0 ? near.join(', ') : 'none of this arch'}`, 'KERNEL_NOT_FOUND');
+  }
+  if (res.status !== 200) {
+    const a = answer as { code?: string; detail?: string };
+    throw new CliError(`${a.code ? `${a.code}: ` : ''}${url} answered ${res.status}${a.detail ? `: ${a.detail}` : ''}`, a.code ?? 'FETCH_REFUSED');
+  }
+  const a = answer as Partial<LookupAnswer>;
+  if (typeof a.kernel !== 'string' || typeof a.btf_url !== 'string' || typeof a.url !== 'string' || typeof a.btf_sha256 !== 'string' || !SHA256.test(a.btf_sha256)) {
+    throw new CliError(`${url} answered without kernel, url, btf_url and btf_sha256 (is --server a btf-atlas server?)`, 'FETCH_BAD_ANSWER');
+  }
+  return a as LookupAnswer;
+}
+
+/** The raw BTF of the kernel: `btf_url`, else the `.btf.tar.xz` unpacked; checked against btf_sha256. */
+async function fetchBtf(answer: LookupAnswer, server: URL, timeoutMs: number): Promise<{ bytes: Uint8Array; from: string }> {
+  const btfUrl = new URL(answer.btf_url, server).href;
+  const raw = await download(btfUrl, timeoutMs);
+  let bytes: Uint8Array;
+  let from = btfUrl;
+  if (raw.bytes) bytes = raw.bytes;
+  else {
+    // A mirror without raw files (btfhub-archive itself serves only tarballs): take the tarball apart.
+    const tarUrl = new URL(answer.url, server).href;
+    const tar = await download(tarUrl, timeoutMs);
+    if (!tar.bytes) throw new CliError(`cannot download ${btfUrl} (${raw.status}) nor ${tarUrl} (${tar.status})`, 'FETCH_DOWNLOAD');
+    if (answer.sha256 && SHA256.test(answer.sha256)) {
+      const got = createHash('sha256').update(tar.bytes).digest('hex');
+      if (got !== answer.sha256) throw new CliError(`sha256 mismatch for ${tarUrl}: got ${got}, expected ${answer.sha256}; nothing written`, 'FETCH_SHA256_MISMATCH');
+    }
+    const { extractBtf, BtfError } = await import('@btf-atlas/btf');
+    try {
+      bytes = (await extractBtf(tar.bytes, `${answer.uname_r}.btf.tar.xz`))[0].bytes;
+    } catch (err) {
+      if (err instanceof BtfError) throw new CliError(`${tarUrl} is not a BTF tarball: ${err.message}`, 'FETCH_BAD_FILE');
+      throw err;
+    }
+    from = tarUrl;
+  }
+  const got = createHash('sha256').update(bytes).digest('hex');
+  if (got !== answer.btf_sha256) {
+    throw new CliError(`sha256 mismatch for ${from}: got ${got}, expected ${answer.btf_sha256}; nothing written`, 'FETCH_SHA256_MISMATCH');
+  }
+  return { bytes, from };
+}
+
+/** Writes DIR/NAME through a temporary file in DIR and a rename, so NAME is either absent or complete. */
+async function writeAtomically(dir: string, name: string, bytes: Uint8Array): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, name);
+  const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return path;
+}
+
+/**
+ * `fetch`: the client side on a target machine. When the kernel has its own BTF (`/sys/kernel/btf/vmlinux`)
+ * it says so and stops; otherwise it asks `--server` which archive kernel this machine runs (`POST
+ * /v1/btf/lookup` with os-release, uname -r, uname -m), downloads its raw BTF, checks its sha256 and writes
+ * `--out`/UNAME_R.btf atomically: the file libbpf's `btf_custom_path` and `bpftool -B` take.
+ */
+export function registerFetchCommand(program: Command): void {
+  program
+    .command('fetch')
+    .description("on a target machine: report built-in BTF, else look the machine up on --server and download its BTF (sha256 checked) to DIR/$(uname -r).btf")
+    .requiredOption('--server <url>', 'btf-atlas server, e.g. http://btf.example.org:3000')
+    .option('--out <dir>', 'folder to write UNAME_R.btf into', '.')
+    .option('--os-release <file>', 'os-release to send (default /etc/os-release, else /usr/lib/os-release)')
+    .option('--uname-r <release>', 'kernel release to look up (default: this kernel, uname -r)')
+    .option('--arch <machine>', 'machine to look up (default: uname -m)')
+    .option('--sys-btf <path>', "the kernel's built-in BTF: when it exists nothing is downloaded", SYS_BTF)
+    .option('--force', 'download even when the kernel has built-in BTF')
+    .option('--timeout <ms>', 'give up on the server after this many milliseconds per request', '60000')
+    .option('--json', 'print what was done as JSON')
+    .action(async (opts: FetchOptions) => {
+      const server = serverUrl(opts.server);
+      const timeoutMs = Number(opts.timeout);
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new CommanderError(2, 'usage', `--timeout must be a positive whole number of milliseconds, not ${JSON.stringify(opts.timeout)}`);
+      const unameR = opts.unameR ?? release();
+      if (!UNAME_R.test(unameR)) throw new CliError(`uname -r ${JSON.stringify(unameR)} is not a kernel release (letters, digits and ._+~-, at most 64)`, 'UNAME_R_INVALID');
+      const arch = opts.arch ?? machine();
+
+      if (!opts.force && (await hasBuiltinBtf(opts.sysBtf))) {
+        if (opts.json) await write(`${JSON.stringify({ builtin: true, path: opts.sysBtf, uname_r: unameR })}\n`);
+        else await write(`${opts.sysBtf} exists: kernel ${unameR} has built-in BTF, no download needed (--force downloads anyway)\n`);
+        return;
+      }
+
+      const osRelease = await readOsRelease(opts.osRelease);
+      const answer = await lookup(server, { os_release: osRelease.text, uname_r: unameR, arch }, timeoutMs);
+      if (answer.uname_r !== unameR) {
+        throw new CliError(`the server answered kernel ${answer.kernel} for uname -r ${unameR}; refusing a different kernel's BTF`, 'FETCH_BAD_ANSWER');
+      }
+      const { bytes, from } = await fetchBtf(answer, server, timeoutMs);
+      const path = await writeAtomically(resolve(opts.out), `${unameR}.btf`, bytes);
+      if (opts.json) {
+        await write(`${JSON.stringify({ builtin: false, kernel: answer.kernel, path, url: from, sha256: answer.btf_sha256, size: bytes.length })}\n`);
+      } else {
+        await write(`wrote ${path}: BTF of ${answer.kernel} (${bytes.length} bytes, sha256 ${answer.btf_sha256} checked)\n`);
+      }
+    });
+}

@@ -1,0 +1,224 @@
+import { extractBtf } from '@btf-atlas/btf';
+import { sha256Hex, type BlobStore } from './blob-store.js';
+import type { Catalog } from './db.js';
+import { CatalogError } from './errors.js';
+import { compareUnameR, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
+import { closestNames } from './suggest.js';
+import { buildBtfTarXz } from './tarball.js';
+
+/**
+ * The btfhub-archive files of the catalog's kernels, as the `/archive` mirror serves them:
+ * `DISTRO/RELEASE/ARCH/UNAME_R.btf.tar.xz` (the archive file) and `UNAME_R.btf` (the raw vmlinux BTF).
+ *
+ * The archive file of a kernel ingested from a btfhub tarball (container chain `xz/tar/btf`) is that tarball,
+ * byte for byte. Any other input (raw BTF, an ELF vmlinux, gzip or xz of them) gets a reproducible tarball built
+ * from its vmlinux BTF at ingest ({@link buildBtfTarXz}). Both live in the blob store; `kernels.archive_sha256`
+ * and `archive_size` name them. Catalogs made before these columns have nulls there: the first request builds
+ * the file and fills the row. The raw BTF enters the blob store on its first request, extracted from the source.
+ */
+
+/** A file of the mirror in the blob store. */
+export interface ArchiveFile {
+  /** Where the bytes are (content-addressed, never derived from a request path). */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** A kernel as the mirror lists it. */
+export interface ArchiveKernel extends KernelRef {
+  kernel: string;
+  btfSha256: string;
+  btfSize: number;
+  /** Null until the archive file of a kernel from an older catalog is first built. */
+  archiveSha256: string | null;
+  archiveSize: number | null;
+  ingestedAt: string;
+}
+
+interface KernelRow extends ArchiveKernel {
+  id: number;
+  sourceSha256: string;
+  sourceSize: number;
+  sourceFormat: string;
+  source: string;
+}
+
+/** The container chain of inputs that are a btfhub-archive file already (served as ingested). */
+export const BTFHUB_SOURCE_FORMAT = 'xz/tar/btf';
+
+/** The archive file a kernel gets at ingest: its source when that is a btfhub tarball, else a built one. */
+export function planArchive(
+  kref: KernelRef,
+  source: { bytes: Uint8Array; sha256: string; format: string },
+  vmlinuxBtf: Uint8Array,
+): { bytes: Uint8Array | null; sha256: string; size: number } {
+  if (source.format === BTFHUB_SOURCE_FORMAT) return { bytes: null, sha256: source.sha256, size: source.bytes.length };
+  const bytes = buildBtfTarXz(kref.unameR, vmlinuxBtf);
+  return { bytes, sha256: sha256Hex(bytes), size: bytes.length };
+}
+
+const COLUMNS = `id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, btf_size AS btfSize,
+  source_sha256 AS sourceSha256, source_size AS sourceSize, source_format AS sourceFormat, source,
+  archive_sha256 AS archiveSha256, archive_size AS archiveSize, ingested_at AS ingestedAt`;
+
+function withKref(r: Omit<KernelRow, 'kernel'>): KernelRow {
+  return { ...r, kernel: formatKref(r) };
+}
+
+/** The catalog's kernels in kernel order (as `kernels` lists them), with their archive files where known. */
+export function listArchiveKernels(catalog: Catalog, f: { distro?: string; release?: string; arch?: string } = {}): ArchiveKernel[] {
+  return kernelRows(catalog, f).map(publicRow);
+}
+
+function kernelRows(catalog: Catalog, f: { distro?: string; release?: string; arch?: string }): KernelRow[] {
+  const where: string[] = [];
+  const args: string[] = [];
+  for (const [col, v] of [['distro', f.distro], ['release', f.release], ['arch', f.arch]] as const) {
+    if (v !== undefined) {
+      where.push(`${col} = ?`);
+      args.push(v);
+    }
+  }
+  const rows = catalog.sqlite
+    .prepare(`SELECT ${COLUMNS} FROM kernels ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+              ORDER BY distro, release, arch, version_key, uname_r`)
+    .all(...args) as Omit<KernelRow, 'kernel'>[];
+  return rows.map(withKref);
+}
+
+function publicRow(r: KernelRow): ArchiveKernel {
+  const { distro, release, arch, unameR, kernel, btfSha256, btfSize, archiveSha256, archiveSize, ingestedAt } = r;
+  return { distro, release, arch, unameR, kernel, btfSha256, btfSize, archiveSha256, archiveSize, ingestedAt };
+}
+
+function kernelRow(catalog: Catalog, kref: string | KernelRef): KernelRow {
+  const k = typeof kref === 'string' ? parseKref(kref) : kref;
+  const row = catalog.sqlite
+    .prepare(`SELECT ${COLUMNS} FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?`)
+    .get(k.distro, k.release, k.arch, k.unameR) as Omit<KernelRow, 'kernel'> | undefined;
+  if (row) return withKref(row);
+  const name = formatKref(k);
+  const all = kernelRows(catalog, {}).map((r) => r.kernel);
+  throw new CatalogError('KERNEL_NOT_FOUND', `kernel ${name} is not in the catalog`, closestNames(name, all));
+}
+
+/** One materialization per blob at a time, whatever the number of requests asking for it. */
+const inFlight = new Map<string, Promise<unknown>>();
+
+function once<T>(key: string, make: () => Promise<T>): Promise<T> {
+  const running = inFlight.get(key);
+  if (running) return running as Promise<T>;
+  const p = make().finally(() => inFlight.delete(key));
+  inFlight.set(key, p);
+  return p;
+}
+
+function missingBlob(row: KernelRow, what: string, sha256: string): CatalogError {
+  return new CatalogError('CATALOG_CORRUPT', `the ${what} of ${row.kernel} (sha256 ${sha256.slice(0, 12)}…) is missing from the blob store`);
+}
+
+/** The raw vmlinux BTF of a row: from the blob store, else extracted from the source and stored (sha256 checked). */
+async function rawBtfOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow): Promise<ArchiveFile> {
+  const file = (): ArchiveFile => ({ path: blobs.pathOf(row.btfSha256), sha256: row.btfSha256, size: row.btfSize });
+  if (blobs.has(row.btfSha256)) return file();
+  return once(`${blobs.dir}\0btf\0${row.btfSha256}`, async () => {
+    if (blobs.has(row.btfSha256)) return file();
+    if (!blobs.has(row.sourceSha256)) throw missingBlob(row, 'source file', row.sourceSha256);
+    const found = await extractBtf(blobs.get(row.sourceSha256), row.source);
+    const vmlinux = found.find((b) => b.role === 'vmlinux');
+    const sha256 = vmlinux ? sha256Hex(vmlinux.bytes) : undefined;
+    if (!vmlinux || sha256 !== row.btfSha256) {
+      throw new CatalogError('CATALOG_CORRUPT', `the source of ${row.kernel} does not hold its vmlinux btf (sha256 ${row.btfSha256.slice(0, 12)}…)`);
+    }
+    blobs.put(vmlinux.bytes, sha256);
+    return file();
+  });
+}
+
+/** The archive file of a row, building it (and filling the row) when the catalog predates archive files. */
+async function archiveOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow): Promise<ArchiveFile> {
+  if (row.archiveSha256 !== null && row.archiveSize !== null && blobs.has(row.archiveSha256)) {
+    return { path: blobs.pathOf(row.archiveSha256), sha256: row.archiveSha256, size: row.archiveSize };
+  }
+  if (row.sourceFormat === BTFHUB_SOURCE_FORMAT) {
+    if (!blobs.has(row.sourceSha256)) throw missingBlob(row, 'archive file', row.sourceSha256);
+    recordArchive(catalog, row, row.sourceSha256, row.sourceSize);
+    return { path: blobs.pathOf(row.sourceSha256), sha256: row.sourceSha256, size: row.sourceSize };
+  }
+  // A built tarball: made again from the raw BTF when missing (an older catalog, or a blob store pruned).
+  return once(`${blobs.dir}\0archive\0${row.id}\0${row.btfSha256}`, async () => {
+    const btf = await rawBtfOfRow(catalog, blobs, row);
+    const bytes = buildBtfTarXz(row.unameR, blobs.get(btf.sha256));
+    const sha256 = blobs.put(bytes);
+    recordArchive(catalog, row, sha256, bytes.length);
+    return { path: blobs.pathOf(sha256), sha256, size: bytes.length };
+  });
+}
+
+/** Fills a row's archive columns; a read-only or busy catalog still serves the file, it only stays unrecorded. */
+function recordArchive(catalog: Catalog, row: KernelRow, sha256: string, size: number): void {
+  row.archiveSha256 = sha256;
+  row.archiveSize = size;
+  try {
+    catalog.sqlite
+      .prepare('UPDATE kernels SET archive_sha256 = ?, archive_size = ? WHERE id = ? AND btf_sha256 = ?')
+      .run(sha256, size, row.id, row.btfSha256);
+  } catch {
+    // Best effort: the next request builds the same bytes again.
+  }
+}
+
+/**
+ * The kernel's btfhub-archive file (`UNAME_R.btf.tar.xz`); KERNEL_NOT_FOUND with the closest KREFs when the
+ * catalog does not hold the kernel, CATALOG_CORRUPT when its bytes are gone from the blob store.
+ */
+export async function archiveFileOf(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef): Promise<ArchiveFile> {
+  return archiveOfRow(catalog, blobs, kernelRow(catalog, kref));
+}
+
+/** The kernel's raw vmlinux BTF (`UNAME_R.btf`, sha256 = its `btf_sha256`), put in the blob store on first use. */
+export async function rawBtfFileOf(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef): Promise<ArchiveFile> {
+  return rawBtfOfRow(catalog, blobs, kernelRow(catalog, kref));
+}
+
+/** The kernel's raw vmlinux BTF bytes (for vmlinux.h and other answers that need the whole BTF). */
+export async function loadKernelBtf(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef): Promise<Uint8Array> {
+  const file = await rawBtfFileOf(catalog, blobs, kref);
+  return blobs.get(file.sha256);
+}
+
+/**
+ * Kernels in kernel order with every archive file known (those of an older catalog are built now, once). What
+ * the mirror's folder listings and manifest show.
+ */
+export async function archiveKernels(catalog: Catalog, blobs: BlobStore, f: { distro?: string; release?: string; arch?: string } = {}): Promise<(ArchiveKernel & { archiveSha256: string; archiveSize: number })[]> {
+  const rows = kernelRows(catalog, f);
+  for (const row of rows) {
+    if (row.archiveSha256 === null || row.archiveSize === null) await archiveOfRow(catalog, blobs, row);
+  }
+  return rows.map((r) => publicRow(r) as ArchiveKernel & { archiveSha256: string; archiveSize: number });
+}
+
+/** `manifest.json` as the datadog-agent's BTF catalog has it: arch → distro → release → uname_r → sha256 of the `.btf.tar.xz`. */
+export type ArchiveManifest = Record<string, Record<string, Record<string, Record<string, string>>>>;
+
+/** The mirror's manifest: every kernel's archive file sha256, keys in kernel order (releases by version). */
+export async function archiveManifest(catalog: Catalog, blobs: BlobStore): Promise<ArchiveManifest> {
+  const kernels = await archiveKernels(catalog, blobs);
+  const sorted = [...kernels].sort((a, b) =>
+    cmp(a.arch, b.arch) || cmp(a.distro, b.distro) || compareUnameR(a.release, b.release) || cmp(a.release, b.release) || compareUnameR(a.unameR, b.unameR));
+  // Prototype-free objects: a folder named `constructor` or `toString` is just a key.
+  const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+  const out: ArchiveManifest = dict();
+  for (const k of sorted) {
+    const byDistro = (out[k.arch] ??= dict());
+    const byRelease = (byDistro[k.distro] ??= dict());
+    (byRelease[k.release] ??= dict())[k.unameR] = k.archiveSha256;
+  }
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
