@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { Btf, BtfError, dumpRawJson, dumpRawText, extractBtf } from '@btf-atlas/btf';
+import { Btf, BtfError, dumpC, dumpRawJson, dumpRawText, extractBtf } from '@btf-atlas/btf';
 import { CliError, QuietExit } from './errors.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerCatalogCommands } from './commands/catalog.js';
@@ -54,12 +54,15 @@ function buildProgram(): Command {
     .argument('<file>', 'BTF input')
     .option('-B, --base <file>', 'base BTF for split (module) BTF, like bpftool -B')
     .option('-j, --json', 'JSON output exactly as `bpftool -j btf dump file FILE format raw` (default: its plain text)')
-    .option('--format <format>', 'raw or c', 'raw')
+    .option('--format <format>', 'raw, or c for a compilable C header (vmlinux.h) like `bpftool btf dump file FILE format c`', 'raw')
     .action(async (file: string, opts: { base?: string; json?: boolean; format: string }) => {
-      if (opts.format !== 'raw') throw new CommanderError(EXIT_USAGE, 'usage', `unsupported --format ${opts.format} (raw)`);
+      if (opts.format !== 'raw' && opts.format !== 'c') throw new CommanderError(EXIT_USAGE, 'usage', `unsupported --format ${opts.format} (raw or c)`);
+      // like bpftool: "JSON output for C-syntax dump is not supported"
+      if (opts.format === 'c' && opts.json) throw new CommanderError(EXIT_USAGE, 'usage', '--json is not supported with --format c');
       const base = opts.base ? await loadBtfFile(opts.base) : undefined;
       const btf = await loadBtfFile(file, base);
-      await writeOut(opts.json ? dumpRawJson(btf) : dumpRawText(btf));
+      if (opts.format === 'c') await writeOut(dumpC(btf));
+      else await writeOut(opts.json ? dumpRawJson(btf) : dumpRawText(btf));
     });
 
   registerValidateCommand(program);

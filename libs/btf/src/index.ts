@@ -12,3 +12,4 @@ export * from './swap.js';
 export * from './format.js';
 export * from './validate.js';
 export * from './dump-text.js';
+export * from './dump-c.js';
