@@ -3,15 +3,16 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import adminAuth from './plugins/admin-auth.js';
 import answerCache from './plugins/answer-cache.js';
 import catalogPlugin from './plugins/catalog.js';
+import jobsPlugin from './plugins/jobs.js';
 import openapi from './plugins/openapi.js';
 import problems from './plugins/problems.js';
 import archiveRoutes from './routes/archive.js';
 import catalogRoutes from './routes/catalog.js';
 import diffRoutes from './routes/diff.js';
 import healthRoutes from './routes/health.js';
-import lookupRoutes from './routes/lookup.js';
 import ingestRoutes from './routes/ingest.js';
-import jobsPlugin from './plugins/jobs.js';
+import lookupRoutes from './routes/lookup.js';
+import vmlinuxHRoutes from './routes/vmlinux-h.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
 /** What {@link buildApp} needs: the catalog file, the admin token, and fastify's logger options. */
@@ -59,6 +60,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(catalogRoutes);
   await app.register(diffRoutes);
   await app.register(archiveRoutes);
+  await app.register(vmlinuxHRoutes, { dbPath: opts.dbPath });
   await app.register(lookupRoutes, { publicUrl: opts.publicUrl });
   await app.register(ingestRoutes, { dbPath: opts.dbPath, maxUploadBytes: opts.maxUploadBytes ?? 512 * 1024 * 1024, ingestRoot: opts.ingestRoot });
   return app;

@@ -5,9 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractBtf } from '@btf-atlas/btf';
+import { extractBtf, unxz } from '@btf-atlas/btf';
 import { BlobStore, buildBtfTarXz, jobDataOf, openCatalog, processIngest, scanPath } from '@btf-atlas/catalog';
 import { buildApp } from '../src/app.js';
 import { listingHtml, prefersHtml } from '../src/routes/archive.js';
@@ -466,5 +467,53 @@ describe('a plain HTTP client', () => {
       expect(res.headers['content-type'], path).toMatch(/^application\/problem\+json/);
       expect(res.body.toString('utf8')).not.toMatch(/root:|SQLite format/);
     }
+  });
+});
+
+describe('GET /v1/kernels/{distro}/{release}/{arch}/{uname_r}/vmlinux.h', () => {
+  const hUrl = (kref: string) => `/v1/kernels/${kref}/vmlinux.h`;
+
+  it("is bpftool's `format c` header of the kernel, byte for byte (the corpus oracle), plain or gzip", async () => {
+    const oracle = Buffer.from(await unxz(readFileSync(join(CORPUS, 'oracle/debian/12/x86_64/6.1.0-50-amd64.vmlinux.h.xz'))));
+    const kref = 'debian/12/x86_64/6.1.0-50-amd64';
+    const plain = await app.inject({ method: 'GET', url: hUrl(kref) });
+    expect(plain.statusCode).toBe(200);
+    expect(plain.headers['content-type']).toBe('text/x-c; charset=utf-8');
+    expect(plain.headers.vary).toBe('accept-encoding');
+    expect(sha256(plain.rawPayload)).toBe(sha256(oracle));
+    const etag = plain.headers.etag as string;
+    expect(etag).toMatch(new RegExp(`^"${K50.btf_sha256}-vmlinux-h\\d+"$`));
+    const gz = await app.inject({ method: 'GET', url: hUrl(kref), headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.rawPayload.length * 4).toBeLessThan(plain.rawPayload.length);
+    expect(sha256(gunzipSync(gz.rawPayload))).toBe(sha256(oracle));
+    expect(gz.headers.etag).not.toBe(etag);
+    expect((await app.inject({ method: 'GET', url: hUrl(kref), headers: { 'if-none-match': etag } })).statusCode).toBe(304);
+    const head = await app.inject({ method: 'HEAD', url: hUrl(kref) });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-length']).toBe(String(oracle.length));
+    expect(head.rawPayload.length).toBe(0);
+    const part = await app.inject({ method: 'GET', url: hUrl(kref), headers: { range: 'bytes=0-20', 'accept-encoding': 'gzip' } });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers['content-encoding']).toBeUndefined();
+    expect(part.body).toBe(oracle.subarray(0, 21).toString('utf8'));
+  });
+
+  it('answers every kernel, including one ingested from raw BTF (the same header as its twin)', async () => {
+    const twin = await app.inject({ method: 'GET', url: hUrl('debian/12/x86_64/6.1.0-47-amd64') });
+    const raw = await app.inject({ method: 'GET', url: hUrl(`debian/12/x86_64/${RAW_UNAME}`) });
+    expect(raw.statusCode).toBe(200);
+    expect(raw.body).toBe(twin.body);
+    for (const k of KERNELS) {
+      const res = await app.inject({ method: 'HEAD', url: hUrl(`${k.distro}/${k.release}/${k.arch}/${k.kernel_release}`) });
+      expect(res.statusCode, k.kernel_release).toBe(200);
+    }
+  });
+
+  it('an unknown kernel is a 404 with close names; a bad segment a 400', async () => {
+    const p = problem(await app.inject({ url: hUrl('debian/12/x86_64/6.1.0-51-amd64') }), 404, 'KERNEL_NOT_FOUND');
+    expect(p.suggestions?.[0]).toMatch(/^debian\/12\/x86_64\/6\.1\.0-5[0-9]-amd64$/);
+    problem(await app.inject({ url: '/v1/kernels/debian/12/x86_64/.hidden/vmlinux.h' }), 400, 'BAD_PARAMETER');
+    problem(await app.inject({ url: '/v1/kernels/debian/12/x86_64/6.1.0-50-amd64%00/vmlinux.h' }), 400, 'BAD_PARAMETER');
   });
 });

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { FastifyInstance } from 'fastify';
+import { Btf, dumpC } from '@btf-atlas/btf';
+import { BlobStore, formatKref, loadKernelBtf, rawBtfFileOf, type KernelRef } from '@btf-atlas/catalog';
+import { acceptsGzip } from '../plugins/answer-cache.js';
+import { problems } from '../schemas.js';
+import { sendFile } from '../send-file.js';
+
+/**
+ * The header's format version: part of the cached file's name and of its ETag, so a change to what dumpC writes
+ * must bump it (old files are then simply not used).
+ */
+export const VMLINUX_H_VERSION = 1;
+
+const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
+const segment = (description: string, example: string) =>
+  ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description, examples: [example] }) as const;
+
+interface Header {
+  path: string;
+  gzPath: string;
+  tag: string;
+}
+
+/** Writes bytes to `path` atomically (temp file + rename), read-only. */
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(tmp, bytes, { mode: 0o444 });
+  renameSync(tmp, path);
+}
+
+/**
+ * `GET /v1/kernels/{distro}/{release}/{arch}/{uname_r}/vmlinux.h`: the C header of the kernel's types, as
+ * `bpftool btf dump file … format c` writes it. Made once per BTF (a few hundred ms for 100k types) and kept
+ * beside the blob store, plain and gzip; served like the archive files (strong ETag, HEAD, Range on the plain
+ * one), gzip to clients that accept it.
+ */
+export default async function vmlinuxHRoutes(app: FastifyInstance, opts: { dbPath: string }): Promise<void> {
+  const blobs = BlobStore.forCatalog(opts.dbPath);
+  const dir = join(blobs.dir, 'derived', 'vmlinux.h');
+  // One generation per BTF at a time, whatever the number of requests waiting for it.
+  const making = new Map<string, Promise<Header>>();
+
+  async function headerOf(kref: KernelRef): Promise<Header> {
+    const raw = await rawBtfFileOf(app.catalog, blobs, kref);
+    const tag = `${raw.sha256}-vmlinux-h${VMLINUX_H_VERSION}`;
+    const path = join(dir, `${tag}.h`);
+    const header = { path, gzPath: `${path}.gz`, tag };
+    if (existsSync(header.gzPath)) return header;
+    let p = making.get(tag);
+    if (!p) {
+      p = (async () => {
+        const text = dumpC(Btf.parse(await loadKernelBtf(app.catalog, blobs, kref)));
+        const bytes = Buffer.from(text, 'utf8');
+        mkdirSync(dir, { recursive: true });
+        writeAtomic(path, bytes);
+        // The gzip is written last: its presence means both are there.
+        writeAtomic(header.gzPath, gzipSync(bytes, { level: 6 }));
+        return header;
+      })().finally(() => making.delete(tag));
+      making.set(tag, p);
+    }
+    return p;
+  }
+
+  app.route<{ Params: KernelRef & { uname_r: string } }>({
+    method: ['GET', 'HEAD'],
+    url: '/v1/kernels/:distro/:release/:arch/:uname_r/vmlinux.h',
+    exposeHeadRoute: false,
+    schema: {
+      summary: "the C header of the kernel's types (vmlinux.h), like `bpftool btf dump file … format c`",
+      tags: ['catalog'],
+      params: {
+        type: 'object',
+        required: ['distro', 'release', 'arch', 'uname_r'],
+        additionalProperties: false,
+        properties: {
+          distro: segment('distro', 'debian'),
+          release: segment('release', '12'),
+          arch: segment('architecture, as btfhub-archive spells it', 'x86_64'),
+          uname_r: segment('uname -r', '6.1.0-50-amd64'),
+        },
+      },
+      response: {
+        200: { description: 'the header (text/x-c); gzip-encoded when the client accepts gzip', content: { 'text/x-c': { schema: { type: 'string' } } } },
+        206: { description: 'a byte range of the plain header', content: { 'text/x-c': { schema: { type: 'string' } } } },
+        304: { description: 'not modified (If-None-Match)', type: 'null' },
+        ...problems(400, 404, 416),
+      },
+    },
+    handler: async (request, reply) => {
+      const p = request.params;
+      const kref: KernelRef = { distro: p.distro, release: p.release, arch: p.arch, unameR: p.uname_r };
+      const h = await headerOf(kref);
+      // A range is a range of the plain bytes; gzip only for whole answers.
+      const gz = request.headers.range === undefined && acceptsGzip(request.headers['accept-encoding']);
+      const path = gz ? h.gzPath : h.path;
+      reply.header('vary', 'accept-encoding').header('content-disposition', `inline; filename="vmlinux-${p.uname_r}.h"`);
+      reply.header('x-kernel', formatKref(kref));
+      if (gz) reply.header('content-encoding', 'gzip');
+      return sendFile(request, reply, { path, sha256: gz ? `${h.tag}-gz` : h.tag, size: statSync(path).size }, 'text/x-c; charset=utf-8');
+    },
+  });
+}
