@@ -48,13 +48,13 @@ interface KernelRow extends ArchiveKernel {
 export const BTFHUB_SOURCE_FORMAT = 'xz/tar/btf';
 
 /** The archive file a kernel gets at ingest: its source when that is a btfhub tarball, else a built one. */
-export function planArchive(
+export async function planArchive(
   kref: KernelRef,
   source: { bytes: Uint8Array; sha256: string; format: string },
   vmlinuxBtf: Uint8Array,
-): { bytes: Uint8Array | null; sha256: string; size: number } {
+): Promise<{ bytes: Uint8Array | null; sha256: string; size: number }> {
   if (source.format === BTFHUB_SOURCE_FORMAT) return { bytes: null, sha256: source.sha256, size: source.bytes.length };
-  const bytes = buildBtfTarXz(kref.unameR, vmlinuxBtf);
+  const bytes = await buildBtfTarXz(kref.unameR, vmlinuxBtf);
   return { bytes, sha256: sha256Hex(bytes), size: bytes.length };
 }
 
@@ -149,7 +149,7 @@ async function archiveOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow):
   // A built tarball: made again from the raw BTF when missing (an older catalog, or a blob store pruned).
   return once(`${blobs.dir}\0archive\0${row.id}\0${row.btfSha256}`, async () => {
     const btf = await rawBtfOfRow(catalog, blobs, row);
-    const bytes = buildBtfTarXz(row.unameR, blobs.get(btf.sha256));
+    const bytes = await buildBtfTarXz(row.unameR, blobs.get(btf.sha256));
     const sha256 = blobs.put(bytes);
     recordArchive(catalog, row, sha256, bytes.length);
     return { path: blobs.pathOf(sha256), sha256, size: bytes.length };

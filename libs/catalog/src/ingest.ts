@@ -124,7 +124,7 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
     btfSha256: sha256Hex(vmlinuxBlob.bytes),
     btfSize: vmlinuxBlob.bytes.length,
     typeCount: vmlinux.ownTypeCount,
-    archive: planArchive(input.kref, { bytes: input.file.bytes, sha256: sourceSha256, format: sourceFormat }, vmlinuxBlob.bytes),
+    archive: await planArchive(input.kref, { bytes: input.file.bytes, sha256: sourceSha256, format: sourceFormat }, vmlinuxBlob.bytes),
     modules,
     buckets: groupIntoBuckets(shapes),
     shapeCount: shapes.length,
