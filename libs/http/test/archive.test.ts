@@ -132,7 +132,7 @@ describe('GET /archive/…/UNAME_R.btf.tar.xz and UNAME_R.btf', () => {
   it('serves a kernel ingested from raw BTF as a reproducible tarball holding UNAME_R.btf', async () => {
     const res = await app.inject({ method: 'GET', url: `${RAW_URL}.btf.tar.xz` });
     expect(res.statusCode).toBe(200);
-    const expected = buildBtfTarXz(RAW_UNAME, raw47);
+    const expected = await buildBtfTarXz(RAW_UNAME, raw47);
     expect(sha256(res.rawPayload)).toBe(sha256(expected));
     expect(res.headers.etag).toBe(`"${sha256(expected)}"`);
     const inside = await extractBtf(res.rawPayload, 'mirror');
@@ -378,7 +378,7 @@ describe('GET /archive/manifest.json', () => {
       ((expected[k.arch] ??= {})[k.distro] ??= {})[k.release] ??= {};
       expected[k.arch][k.distro][k.release][k.kernel_release] = tarSha.get(`${k.distro}/${k.release}/${k.arch}/${k.kernel_release}`)!.sha;
     }
-    expected.x86_64.debian['12'][RAW_UNAME] = sha256(buildBtfTarXz(RAW_UNAME, raw47));
+    expected.x86_64.debian['12'][RAW_UNAME] = sha256(await buildBtfTarXz(RAW_UNAME, raw47));
     const body = JSON.parse(res.body) as typeof expected;
     expect(body).toEqual(expected);
     expect(Object.keys(body.x86_64.debian['12'])).toEqual(['6.1.0-47-amd64', '6.1.0-50-amd64', RAW_UNAME]);
@@ -392,7 +392,7 @@ describe('catalogs made before the archive columns', () => {
     const catalog = openCatalog(db);
     const blobs = BlobStore.forCatalog(db);
     try {
-      const sha = sha256(buildBtfTarXz(RAW_UNAME, raw47));
+      const sha = sha256(await buildBtfTarXz(RAW_UNAME, raw47));
       catalog.sqlite.prepare('UPDATE kernels SET archive_sha256 = NULL, archive_size = NULL').run();
       unlinkSync(blobs.pathOf(sha));
       const res = await app.inject(`${RAW_URL}.btf.tar.xz`);
