@@ -322,15 +322,8 @@ export function archiveCandidates(input: MachineInput): ArchiveCandidates {
 }
 
 /** The answer of a lookup: the kernel found and where its BTF is. */
-export interface LookupResult {
-  kernel: string;
-  distro: string;
-  release: string;
-  arch: string;
-  uname_r: string;
-  btf_sha256: string;
+export interface LookupResult extends KernelInfo {
   btf_size: number;
-  types: number;
   /** sha256 of the `.btf.tar.xz` the `/archive` mirror serves, when the catalog knows it. */
   archive_sha256?: string;
   /** Why this folder was chosen. */

@@ -22,7 +22,7 @@ export function writeReproducibleTar(name: string, data: Uint8Array): Uint8Array
   }
   parts.push(ustarHeader(nameBytes.subarray(0, 100), data.length, '0'), data, zeroPad(data.length));
   parts.push(new Uint8Array(2 * BLOCK));
-  return concat(parts);
+  return Buffer.concat(parts);
 }
 
 /** One pax record: `LEN KEY=VALUE\n`, where LEN counts the whole record including its own digits. */
@@ -94,16 +94,4 @@ export async function writeXz(data: Uint8Array, preset = XZ_PRESET): Promise<Uin
 /** The btfhub-archive file of a kernel: `UNAME_R.btf.tar.xz` holding `UNAME_R.btf`, reproducibly. */
 export async function buildBtfTarXz(unameR: string, btf: Uint8Array): Promise<Uint8Array> {
   return writeXz(writeReproducibleTar(`${unameR}.btf`, btf));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
 }
