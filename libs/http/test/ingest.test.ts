@@ -197,7 +197,10 @@ describe('POST /v1/ingest with REDIS_URL: through BullMQ to a worker', () => {
 
     const bad = await upload(app, '/v1/ingest?kernel=debian/12/arm64/6.1.0-99-arm64', Buffer.from('\x9f\xeb\x01\x00truncated'));
     const failed = await finished(app, bad.json<JobView>().id, 60_000);
-    expect(failed).toMatchObject({ state: 'failed', attempts_made: 1 });
+    // Failed, not retried (bad input is an UnrecoverableError): the state is final at once. (BullMQ may report
+    // attemptsMade 0 or 1 for an unrecoverable failure, depending on when it reads the counter.)
+    expect(failed.state).toBe('failed');
+    expect(failed.attempts_made).toBeLessThanOrEqual(1);
     expect(failed.failed_reason).toMatch(/^BTF_[A-Z_]+: /);
   });
 });
