@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import adminAuth from './plugins/admin-auth.js';
 import answerCache from './plugins/answer-cache.js';
 import catalogPlugin from './plugins/catalog.js';
@@ -13,6 +13,7 @@ import healthRoutes from './routes/health.js';
 import ingestRoutes from './routes/ingest.js';
 import lookupRoutes from './routes/lookup.js';
 import vmlinuxHRoutes from './routes/vmlinux-h.js';
+import { problemOf } from './errors.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
 /** What {@link buildApp} needs: the catalog file, the admin token, and fastify's logger options. */
@@ -45,6 +46,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Refuse unknown query parameters (a typo such as ?arc= must not silently widen the answer).
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 512 },
+    // Errors the router raises before any route or hook runs: problem+json like every other error.
+    frameworkErrors: (err, request, reply: FastifyReply) => {
+      const code = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'BAD_PARAMETER';
+      const detail = code === 'URI_TOO_LONG' ? 'a path segment is longer than 512 characters' : 'the URL is not valid (bad percent-encoding)';
+      const problem = problemOf(code, detail, { instance: request.url.split('?')[0], requestId: String(request.id) });
+      void reply.code(problem.status).type('application/problem+json').send(problem);
+    },
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -25,6 +25,8 @@ export const API_ERRORS = {
   ARCHIVE_PATH_NOT_FOUND: { status: 404, title: 'No such archive path' },
   /** A `Range` none of whose bytes the file has; the answer's `Content-Range` names the file's size. */
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
+  /** A path segment longer than the router takes (512 characters). */
+  URI_TOO_LONG: { status: 414, title: 'URI too long' },
   /** No route at this method and path. */
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   /** The catalog cannot be read (healthz). */

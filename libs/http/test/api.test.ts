@@ -245,6 +245,12 @@ describe('answer cache', () => {
 });
 
 describe('errors are problem+json', () => {
+  it("the router's own refusals too: 414 for a path segment over 512 characters, 400 for bad percent-encoding", async () => {
+    const long = problem(await get(`/v1/fields/${'a'.repeat(600)}.b`), 414, 'URI_TOO_LONG');
+    expect(long.detail).toMatch(/512/);
+    problem(await get('/v1/fields/pt_regs.%E0%A4%A'), 400, 'BAD_PARAMETER');
+  });
+
   it('404 for an unknown struct, with close names', async () => {
     const p = problem(await get('/v1/fields/sk_buf.len'), 404, 'TYPE_NOT_FOUND');
     expect(p.suggestions?.[0]).toBe('sk_buff');
