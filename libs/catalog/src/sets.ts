@@ -68,14 +68,19 @@ export function shapeNames(catalog: Catalog, ids: Iterable<number>): Map<number,
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
-/** Runs `SELECT … FROM table` for the given row ids, a few hundred ids per statement (SQLite's variable limit). */
+/** Prepared statements of selectByIds, per connection and query (preparing is a good part of a small query's cost). */
+const byIdStatements = new WeakMap<Catalog['sqlite'], Map<string, ReturnType<Catalog['sqlite']['prepare']>>>();
+
+/**
+ * Runs `SELECT … FROM table` for the given row ids: one statement whatever their number (the ids go in as one
+ * JSON array, read by `json_each`, so there is no variable limit to chunk around), prepared once per connection.
+ */
 export function selectByIds<T>(catalog: Catalog, select: string, ids: Iterable<number>): T[] {
   const list = [...new Set(ids)];
-  const out: T[] = [];
-  const CHUNK = 500;
-  for (let i = 0; i < list.length; i += CHUNK) {
-    const part = list.slice(i, i + CHUNK);
-    out.push(...(catalog.sqlite.prepare(`${select} WHERE id IN (${part.map(() => '?').join(',')})`).all(...part) as T[]));
-  }
-  return out;
+  if (list.length === 0) return [];
+  let cache = byIdStatements.get(catalog.sqlite);
+  if (!cache) byIdStatements.set(catalog.sqlite, (cache = new Map()));
+  let stmt = cache.get(select);
+  if (!stmt) cache.set(select, (stmt = catalog.sqlite.prepare(`${select} WHERE id IN (SELECT value FROM json_each(?))`)));
+  return stmt.all(JSON.stringify(list)) as T[];
 }
