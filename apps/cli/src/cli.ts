@@ -94,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     if (err instanceof BtfError || err instanceof CliError || isCatalogError(err)) {
-      const code = err instanceof CliError ? '' : `${err.code}: `;
+      const code = err instanceof CliError && err.code === 'CLI_ERROR' ? '' : `${err.code}: `;
       const hint = isCatalogError(err) && err.suggestions.length > 0 ? ` (did you mean ${err.suggestions.join(', ')}?)` : '';
       process.stderr.write(`btf-atlas: ${code}${err.message}${hint}\n`);
       return EXIT_BAD_INPUT;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,16 @@ afterAll(() => {
 });
 
 describe('catalog commands in-process (no REDIS_URL)', () => {
+  it('read commands never create a catalog: a missing one is one line and exit 1', () => {
+    const missing = join(dir, 'typo', 'atlas.db');
+    for (const args of [['kernels'], ['field', 'pt_regs.di'], ['type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-50-amd64'], ['diff', 'a/b/c/d', 'a/b/c/e'], ['failures']]) {
+      const r = cli(...args, '--db', missing);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr).toBe(`btf-atlas: CATALOG_MISSING: no catalog at ${missing}: ingest kernels first (btf-atlas ingest PATH), or point --db / BTF_ATLAS_DB at one\n`);
+    }
+    expect(existsSync(join(dir, 'typo'))).toBe(false);
+  });
+
   it('kernels --json lists them in kernel order', () => {
     const r = cli('kernels', '--json');
     expect(r.status).toBe(0);

@@ -187,7 +187,7 @@ describe('btf-atlas fetch', () => {
       '--os-release', osRelease('debian-12'), '--uname-r', '6.1.0-47-amd64', '--arch', 'x86_64');
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(new RegExp(`^btf-atlas: sha256 mismatch for ${mirrorUrl}/archive/debian/12/x86_64/6\\.1\\.0-47-amd64\\.btf: got [0-9a-f]{64}, expected ${btfOf('debian/12/x86_64/6.1.0-47-amd64')}; nothing written\\n$`));
+    expect(r.stderr).toMatch(new RegExp(`^btf-atlas: FETCH_SHA256_MISMATCH: sha256 mismatch for ${mirrorUrl}/archive/debian/12/x86_64/6\\.1\\.0-47-amd64\\.btf: got [0-9a-f]{64}, expected ${btfOf('debian/12/x86_64/6.1.0-47-amd64')}; nothing written\\n$`));
     expect(existsSync(join(out, '6.1.0-47-amd64.btf'))).toBe(false);
     mirrorMode = 'raw';
   });
@@ -205,12 +205,29 @@ describe('btf-atlas fetch', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('says what failed on stdout too with --json', async () => {
+    const { out, noSysBtf } = workdir();
+    const r = await cli('fetch', '--server', apiUrl, '--out', out, '--sys-btf', noSysBtf, '--json',
+      '--os-release', osRelease('debian-12'), '--uname-r', '6.1.0-48-amd64', '--arch', 'x86_64');
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'KERNEL_NOT_FOUND' } });
+  });
+
+  it('cannot write its file: one line naming the path and why, exit 1, nothing left behind', async () => {
+    const { out, noSysBtf } = workdir();
+    writeFileSync(out, 'a file where the folder should be');
+    const r = await cli('fetch', '--server', apiUrl, '--out', out, '--sys-btf', noSysBtf,
+      '--os-release', osRelease('debian-12'), '--uname-r', '6.1.0-50-amd64', '--arch', 'x86_64');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^btf-atlas: FETCH_WRITE: cannot write .*6\.1\.0-50-amd64\.btf: E[A-Z]+ \(--out must be a folder\); nothing written\n$/);
+  });
+
   it('fails with exit 1 and one line naming the URL when the server is unreachable', async () => {
     const { out, noSysBtf } = workdir();
     const r = await cli('fetch', '--server', deadUrl, '--out', out, '--sys-btf', noSysBtf,
       '--os-release', osRelease('debian-12'), '--uname-r', '6.1.0-50-amd64', '--arch', 'x86_64');
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`btf-atlas: cannot reach ${deadUrl}/v1/btf/lookup: ECONNREFUSED\n`);
+    expect(r.stderr).toBe(`btf-atlas: FETCH_NETWORK: cannot reach ${deadUrl}/v1/btf/lookup: ECONNREFUSED\n`);
   });
 
   it('passes the server\'s refusal of a bad os-release on in one line', async () => {

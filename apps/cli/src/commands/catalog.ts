@@ -1,6 +1,6 @@
 import { CommanderError, type Command } from 'commander';
 import { CliError } from '../errors.js';
-import { catalogPath } from '../config.js';
+import { catalogPath, existingCatalogPath } from '../config.js';
 import { formatTypeText, formatFieldText, formatTypeHistoryText } from '../text.js';
 
 async function writeJson(value: unknown): Promise<void> {
@@ -11,10 +11,11 @@ async function writeText(text: string): Promise<void> {
   await new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
 }
 
-/** Opens the catalog (applying migrations); the catalog library loads only for commands that need it. */
+/** Opens an existing catalog (applying migrations); the catalog library loads only for commands that need it. */
 async function open(dbFlag?: string) {
+  const path = existingCatalogPath(dbFlag);
   const lib = await import('@btf-atlas/catalog');
-  const catalog = lib.openCatalog(catalogPath(dbFlag));
+  const catalog = lib.openCatalog(path);
   return { lib, catalog };
 }
 

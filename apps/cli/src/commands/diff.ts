@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { DiffChange, KernelDiff } from '@btf-atlas/diff';
-import { catalogPath } from '../config.js';
+import { existingCatalogPath } from '../config.js';
 
 async function write(text: string): Promise<void> {
   await new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
@@ -81,8 +81,9 @@ export function registerDiffCommand(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (krefA: string, krefB: string, opts: { db?: string; json?: boolean; vmlinuxOnly?: boolean }) => {
       // Loaded here, not at start-up: `dump` and `validate` never load the catalog.
+      const path = existingCatalogPath(opts.db);
       const [catalogLib, diffLib] = await Promise.all([import('@btf-atlas/catalog'), import('@btf-atlas/diff')]);
-      const catalog = catalogLib.openCatalog(catalogPath(opts.db));
+      const catalog = catalogLib.openCatalog(path);
       try {
         const d = diffLib.diffKernels(catalog, krefA, krefB, { modules: opts.vmlinuxOnly ? 'none' : 'common' });
         await write(opts.json ? `${JSON.stringify(d, null, 2)}\n` : formatDiffText(d));

@@ -153,11 +153,11 @@ async function lookup(server: URL, body: Record<string, string>, timeoutMs: numb
     const a = answer as NotFoundAnswer;
     const near = (a.nearest ?? []).slice(0, 4).map((n) => `${n.kernel} (${n.relation})`);
     const detail = (a.detail ?? 'no such kernel').replace(/; nearest: .*$/, '');
-    throw new CliError(`KERNEL_NOT_FOUND: ${detail}; nearest: ${near.length > 0 ? near.join(', ') : 'none of this arch'}`, 'KERNEL_NOT_FOUND');
+    throw new CliError(`${detail}; nearest: ${near.length > 0 ? near.join(', ') : 'none of this arch'}`, 'KERNEL_NOT_FOUND');
   }
   if (res.status !== 200) {
     const a = answer as { code?: string; detail?: string };
-    throw new CliError(`${a.code ? `${a.code}: ` : ''}${url} answered ${res.status}${a.detail ? `: ${a.detail}` : ''}`, a.code ?? 'FETCH_REFUSED');
+    throw new CliError(`${url} answered ${res.status}${a.detail ? `: ${a.detail}` : ''}`, a.code ?? 'FETCH_REFUSED');
   }
   const a = answer as Partial<LookupAnswer>;
   if (typeof a.kernel !== 'string' || typeof a.btf_url !== 'string' || typeof a.url !== 'string' || typeof a.btf_sha256 !== 'string' || !SHA256.test(a.btf_sha256)) {
@@ -242,30 +242,47 @@ export function registerFetchCommand(program: Command): void {
     .option('--timeout <ms>', 'give up on the server after this many milliseconds per request', '60000')
     .option('--json', 'print what was done as JSON')
     .action(async (opts: FetchOptions) => {
-      const server = serverUrl(opts.server);
-      const timeoutMs = Number(opts.timeout);
-      if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new CommanderError(2, 'usage', `--timeout must be a positive whole number of milliseconds, not ${JSON.stringify(opts.timeout)}`);
-      const unameR = opts.unameR ?? release();
-      if (!UNAME_R.test(unameR)) throw new CliError(`uname -r ${JSON.stringify(unameR)} is not a kernel release (letters, digits and ._+~-, at most 64)`, 'UNAME_R_INVALID');
-      const arch = opts.arch ?? machine();
-
-      if (!opts.force && (await hasBuiltinBtf(opts.sysBtf))) {
-        if (opts.json) await write(`${JSON.stringify({ builtin: true, path: opts.sysBtf, uname_r: unameR })}\n`);
-        else await write(`${opts.sysBtf} exists: kernel ${unameR} has built-in BTF, no download needed (--force downloads anyway)\n`);
-        return;
-      }
-
-      const osRelease = await readOsRelease(opts.osRelease);
-      const answer = await lookup(server, { os_release: osRelease.text, uname_r: unameR, arch }, timeoutMs);
-      if (answer.uname_r !== unameR) {
-        throw new CliError(`the server answered kernel ${answer.kernel} for uname -r ${unameR}; refusing a different kernel's BTF`, 'FETCH_BAD_ANSWER');
-      }
-      const { bytes, from } = await fetchBtf(answer, server, timeoutMs);
-      const path = await writeAtomically(resolve(opts.out), `${unameR}.btf`, bytes);
-      if (opts.json) {
-        await write(`${JSON.stringify({ builtin: false, kernel: answer.kernel, path, url: from, sha256: answer.btf_sha256, size: bytes.length })}\n`);
-      } else {
-        await write(`wrote ${path}: BTF of ${answer.kernel} (${bytes.length} bytes, sha256 ${answer.btf_sha256} checked)\n`);
+      try {
+        await fetchCommand(opts);
+      } catch (err) {
+        // With --json a script reads stdout: say what failed there too (the one line still goes to stderr).
+        if (opts.json && err instanceof CliError) await write(`${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`);
+        throw err;
       }
     });
+}
+
+/** The body of `fetch` (see registerFetchCommand). */
+async function fetchCommand(opts: FetchOptions): Promise<void> {
+    const server = serverUrl(opts.server);
+    const timeoutMs = Number(opts.timeout);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new CommanderError(2, 'usage', `--timeout must be a positive whole number of milliseconds, not ${JSON.stringify(opts.timeout)}`);
+    const unameR = opts.unameR ?? release();
+    if (!UNAME_R.test(unameR)) throw new CliError(`uname -r ${JSON.stringify(unameR)} is not a kernel release (letters, digits and ._+~-, at most 64)`, 'UNAME_R_INVALID');
+    const arch = opts.arch ?? machine();
+
+    if (!opts.force && (await hasBuiltinBtf(opts.sysBtf))) {
+      if (opts.json) await write(`${JSON.stringify({ builtin: true, path: opts.sysBtf, uname_r: unameR })}\n`);
+      else await write(`${opts.sysBtf} exists: kernel ${unameR} has built-in BTF, no download needed (--force downloads anyway)\n`);
+      return;
+    }
+
+    const osRelease = await readOsRelease(opts.osRelease);
+    const answer = await lookup(server, { os_release: osRelease.text, uname_r: unameR, arch }, timeoutMs);
+    if (answer.uname_r !== unameR) {
+      throw new CliError(`the server answered kernel ${answer.kernel} for uname -r ${unameR}; refusing a different kernel's BTF`, 'FETCH_BAD_ANSWER');
+    }
+    const { bytes, from } = await fetchBtf(answer, server, timeoutMs);
+    let path: string;
+    try {
+      path = await writeAtomically(resolve(opts.out), `${unameR}.btf`, bytes);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new CliError(`cannot write ${join(resolve(opts.out), `${unameR}.btf`)}: ${code}${code === 'EACCES' || code === 'EPERM' ? ' (choose a writable --out folder)' : code === 'EEXIST' || code === 'ENOTDIR' ? ' (--out must be a folder)' : ''}; nothing written`, 'FETCH_WRITE');
+    }
+    if (opts.json) {
+      await write(`${JSON.stringify({ builtin: false, kernel: answer.kernel, path, url: from, sha256: answer.btf_sha256, size: bytes.length })}\n`);
+    } else {
+      await write(`wrote ${path}: BTF of ${answer.kernel} (${bytes.length} bytes, sha256 ${answer.btf_sha256} checked)\n`);
+    }
 }
