@@ -47,13 +47,22 @@ interface KernelRow extends ArchiveKernel {
 /** The container chain of inputs that are a btfhub-archive file already (served as ingested). */
 export const BTFHUB_SOURCE_FORMAT = 'xz/tar/btf';
 
-/** The archive file a kernel gets at ingest: its source when that is a btfhub tarball, else a built one. */
+/** Whether a source file is the kernel's btfhub-archive file already: a .btf.tar.xz holding only `UNAME_R.btf`. */
+function servedAsIs(kref: KernelRef, format: string, members: string[]): boolean {
+  return format === BTFHUB_SOURCE_FORMAT && members.length === 1 && members[0].replace(/^\.\//, '') === `${kref.unameR}.btf`;
+}
+
+/**
+ * The archive file a kernel gets at ingest: its source when that is a btfhub tarball of this very kernel (one
+ * member, `UNAME_R.btf`), else a built one. A tarball uploaded or filed under another kernel's name holds a
+ * member named after that kernel, which clients that unpack `UNAME_R.btf` would not find.
+ */
 export async function planArchive(
   kref: KernelRef,
-  source: { bytes: Uint8Array; sha256: string; format: string },
+  source: { bytes: Uint8Array; sha256: string; format: string; members: string[] },
   vmlinuxBtf: Uint8Array,
 ): Promise<{ bytes: Uint8Array | null; sha256: string; size: number }> {
-  if (source.format === BTFHUB_SOURCE_FORMAT) return { bytes: null, sha256: source.sha256, size: source.bytes.length };
+  if (servedAsIs(kref, source.format, source.members)) return { bytes: null, sha256: source.sha256, size: source.bytes.length };
   const bytes = await buildBtfTarXz(kref.unameR, vmlinuxBtf);
   return { bytes, sha256: sha256Hex(bytes), size: bytes.length };
 }
@@ -143,8 +152,11 @@ async function archiveOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow):
   }
   if (row.sourceFormat === BTFHUB_SOURCE_FORMAT) {
     if (!blobs.has(row.sourceSha256)) throw missingBlob(row, 'archive file', row.sourceSha256);
-    recordArchive(catalog, row, row.sourceSha256, row.sourceSize);
-    return { path: blobs.pathOf(row.sourceSha256), sha256: row.sourceSha256, size: row.sourceSize };
+    const members = (await extractBtf(blobs.get(row.sourceSha256), 'source')).map((b) => b.name.slice('source:'.length));
+    if (servedAsIs(row, row.sourceFormat, members)) {
+      recordArchive(catalog, row, row.sourceSha256, row.sourceSize);
+      return { path: blobs.pathOf(row.sourceSha256), sha256: row.sourceSha256, size: row.sourceSize };
+    }
   }
   // A built tarball: made again from the raw BTF when missing (an older catalog, or a blob store pruned).
   return once(`${blobs.dir}\0archive\0${row.id}\0${row.btfSha256}`, async () => {

@@ -124,7 +124,13 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
     btfSha256: sha256Hex(vmlinuxBlob.bytes),
     btfSize: vmlinuxBlob.bytes.length,
     typeCount: vmlinux.ownTypeCount,
-    archive: await planArchive(input.kref, { bytes: input.file.bytes, sha256: sourceSha256, format: sourceFormat }, vmlinuxBlob.bytes),
+    archive: await planArchive(input.kref, {
+      bytes: input.file.bytes,
+      sha256: sourceSha256,
+      format: sourceFormat,
+      // Tar members are named `SOURCE:PATH`.
+      members: blobs.map((b) => b.name.slice(input.file.source.length + 1)),
+    }, vmlinuxBlob.bytes),
     modules,
     buckets: groupIntoBuckets(shapes),
     shapeCount: shapes.length,

@@ -103,6 +103,8 @@ describe('archive files of ingested kernels', () => {
   const RAW = 'debian/12/x86_64/1.0.0-1-amd64';
   const TARBALL = 'debian/12/x86_64/1.0.0-2-amd64';
   const GZIP = 'debian/12/x86_64/1.0.0-3-amd64';
+  /** A btfhub tarball of 1.0.0-2 filed under another kernel's name. */
+  const MISFILED = 'debian/12/x86_64/1.0.0-7-amd64';
   let tarball: Uint8Array;
   let gz: Uint8Array;
 
@@ -117,6 +119,7 @@ describe('archive files of ingested kernels', () => {
     writeFileSync(join(tree, '1.0.0-1-amd64.btf'), small);
     writeFileSync(join(tree, '1.0.0-2-amd64.btf.tar.xz'), tarball);
     writeFileSync(join(tree, '1.0.0-3-amd64.btf.gz'), gz);
+    writeFileSync(join(tree, '1.0.0-7-amd64.btf.tar.xz'), tarball);
     db = join(dir, 'atlas.db');
     catalog = openCatalog(db);
     blobs = BlobStore.forCatalog(db);
@@ -133,12 +136,14 @@ describe('archive files of ingested kernels', () => {
     expect(await archiveFileOf(catalog, blobs, TARBALL)).toEqual({ path: blobs.pathOf(sha256Hex(tarball)), sha256: sha256Hex(tarball), size: tarball.length });
   });
 
-  it('builds a reproducible tarball at ingest for raw BTF and compressed raw BTF', async () => {
-    for (const [kref, uname] of [[RAW, '1.0.0-1-amd64'], [GZIP, '1.0.0-3-amd64']]) {
+  it('builds a reproducible tarball at ingest for raw BTF, compressed raw BTF, and a tarball whose member has another name', async () => {
+    for (const [kref, uname] of [[RAW, '1.0.0-1-amd64'], [GZIP, '1.0.0-3-amd64'], [MISFILED, '1.0.0-7-amd64']]) {
       const expected = await buildBtfTarXz(uname, small);
       expect(row(kref)).toMatchObject({ archiveSha256: sha256Hex(expected), archiveSize: expected.length });
       const file = await archiveFileOf(catalog, blobs, kref);
       expect(sha256Hex(readFileSync(file.path))).toBe(sha256Hex(expected));
+      // What clients unpack: UNAME_R.btf.
+      expect((await extractBtf(readFileSync(file.path), 'x'))[0].name).toBe(`x:${uname}.btf`);
     }
   });
 
@@ -166,6 +171,8 @@ describe('archive files of ingested kernels', () => {
     expect(blobs.has(raw.sha256)).toBe(true);
     expect(row(RAW)).toMatchObject({ archiveSha256: raw.sha256, archiveSize: raw.size });
     expect(row(TARBALL).archiveSha256).toBeNull();
+    // An older catalog's misfiled tarball is not served as is either.
+    expect((await archiveFileOf(catalog, blobs, MISFILED)).sha256).toBe(sha256Hex(await buildBtfTarXz('1.0.0-7-amd64', small)));
 
     const all = await archiveKernels(catalog, blobs);
     expect(all.map((k) => [k.kernel, k.archiveSha256, k.archiveSize])).toEqual(before.map((k) => [k.kernel, k.archiveSha256, k.archiveSize]));
@@ -181,11 +188,12 @@ describe('archive files of ingested kernels', () => {
             '1.0.0-1-amd64': row(RAW).archiveSha256,
             '1.0.0-2-amd64': sha256Hex(tarball),
             '1.0.0-3-amd64': row(GZIP).archiveSha256,
+            '1.0.0-7-amd64': row(MISFILED).archiveSha256,
           },
         },
       },
     });
-    expect(Object.keys(m.x86_64.debian['12'])).toEqual(['1.0.0-1-amd64', '1.0.0-2-amd64', '1.0.0-3-amd64']);
+    expect(Object.keys(m.x86_64.debian['12'])).toEqual(['1.0.0-1-amd64', '1.0.0-2-amd64', '1.0.0-3-amd64', '1.0.0-7-amd64']);
   });
 
   it('refuses an unknown kernel with close names, and says when bytes are gone from the store', async () => {
