@@ -372,11 +372,12 @@ function nearestInSeries(series: KernelInfo[], unameR: string): NearestKernel[] 
   return out;
 }
 
-/** Kernels of the same arch in other folders (the machine's distro first), nearest in version first. */
+/**
+ * Kernels of the same arch and distro (or one the lookup would fall back to) in other release folders, nearest
+ * in version first. Another distro's kernels are never offered: their BTF does not describe this kernel.
+ */
 function nearestElsewhere(all: KernelInfo[], distros: string[], arch: string, unameR: string, limit = 2 * NEAREST_EACH_SIDE): NearestKernel[] {
-  const sameArch = all.filter((k) => k.arch === arch);
-  const own = sameArch.filter((k) => distros.includes(k.distro));
-  const pool = own.length > 0 ? own : sameArch;
+  const pool = all.filter((k) => k.arch === arch && distros.includes(k.distro));
   const key = versionKey(unameR);
   // Distance in kernel order: rank of each kernel's key among all keys, against the asked key's rank.
   const sorted = [...pool].sort((a, b) => compareUnameR(a.uname_r, b.uname_r) || (a.kernel < b.kernel ? -1 : 1));
@@ -391,7 +392,7 @@ function nearestElsewhere(all: KernelInfo[], distros: string[], arch: string, un
 }
 
 function describeNearest(nearest: NearestKernel[]): string {
-  if (nearest.length === 0) return 'the catalog has no kernel of this arch';
+  if (nearest.length === 0) return 'the catalog has no kernel of this distro and arch';
   const closestOlder = nearest.find((n) => n.relation === 'older');
   const closestNewer = nearest.find((n) => n.relation === 'newer');
   const parts: string[] = [];
@@ -414,12 +415,9 @@ export function lookupKernel(catalog: Catalog, input: MachineInput): LookupResul
   for (const cand of c.candidates) {
     const hit = all.find((k) => k.distro === cand.distro && k.release === cand.release && k.arch === c.arch && k.uname_r === c.unameR);
     if (hit) {
-      // SELECT *: `archive_sha256` (the /archive mirror's file) exists only in catalogs migrated to have it.
       const row = catalog.sqlite
-        .prepare('SELECT * FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
-        .get(hit.distro, hit.release, hit.arch, hit.uname_r) as {
-          btf_size: number; source_sha256: string; source_format: string; archive_sha256?: string | null;
-        };
+        .prepare('SELECT btf_size, archive_sha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
+        .get(hit.distro, hit.release, hit.arch, hit.uname_r) as { btf_size: number; archive_sha256: string | null };
       const result: LookupResult = {
         kernel: hit.kernel,
         distro: hit.distro,
@@ -431,10 +429,8 @@ export function lookupKernel(catalog: Catalog, input: MachineInput): LookupResul
         types: hit.types,
         reason: cand.reason,
       };
-      // The mirror's tarball when the catalog records it; else the ingested file when that was a btfhub tarball
-      // (the mirror serves such a file byte for byte).
-      const archive = row.archive_sha256 ?? (row.source_format === 'xz/tar/btf' ? row.source_sha256 : undefined);
-      if (archive) result.archive_sha256 = archive;
+      // The mirror's tarball, when the catalog has recorded it (an older catalog fills it on first download).
+      if (row.archive_sha256 !== null) result.archive_sha256 = row.archive_sha256;
       return result;
     }
   }

@@ -148,11 +148,18 @@ describe('POST /v1/btf/lookup', () => {
     expect(p.detail).toMatch(/closest older/);
   });
 
-  it('answers 404 with same-arch kernels of other releases for a distro the catalog lacks', async () => {
+  it('answers 404 without another distro\'s kernels for a distro the catalog lacks', async () => {
     const res = await lookup({ os_release: osRelease('amzn-2018.03'), uname_r: '4.14.334-177.552.amzn1.x86_64', arch: 'x86_64' });
     const p = problem(res, 404, 'KERNEL_NOT_FOUND');
     expect(p.tried).toEqual(['amzn/2018/x86_64', 'amzn/1/x86_64']);
-    expect((p.nearest as { relation: string }[]).every((n) => n.relation === 'other-release')).toBe(true);
+    expect(p.nearest).toEqual([]);
+  });
+
+  it('answers 404 with kernels of the same distro in other releases', async () => {
+    const res = await lookup({ os_release: osRelease('debian-10'), uname_r: '4.19.0-26-amd64', arch: 'x86_64' });
+    const p = problem(res, 404, 'KERNEL_NOT_FOUND');
+    expect((p.nearest as { kernel: string; relation: string }[]).length).toBeGreaterThan(0);
+    for (const n of p.nearest as { kernel: string; relation: string }[]) expect(n).toMatchObject({ kernel: expect.stringMatching(/^debian\//), relation: 'other-release' });
   });
 
   const bad: [string, unknown, string, RegExp][] = [

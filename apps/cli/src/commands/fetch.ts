@@ -153,7 +153,7 @@ async function lookup(server: URL, body: Record<string, string>, timeoutMs: numb
     const a = answer as NotFoundAnswer;
     const near = (a.nearest ?? []).slice(0, 4).map((n) => `${n.kernel} (${n.relation})`);
     const detail = (a.detail ?? 'no such kernel').replace(/; nearest: .*$/, '');
-    throw new CliError(`${detail}; nearest: ${near.length > 0 ? near.join(', ') : 'none of this arch'}`, 'KERNEL_NOT_FOUND');
+    throw new CliError(`${detail}; nearest: ${near.length > 0 ? near.join(', ') : 'none of this distro and arch'}`, 'KERNEL_NOT_FOUND');
   }
   if (res.status !== 200) {
     const a = answer as { code?: string; detail?: string };
