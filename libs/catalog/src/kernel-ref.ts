@@ -59,3 +59,34 @@ export function flavourOf(unameR: string): string {
   while (i > 1 && /^[A-Za-z]/.test(words[i - 1])) i--;
   return words.slice(i).join('-');
 }
+
+/**
+ * `uname -m` → the archive's arch folder. btfhub-archive spells 64-bit ARM `arm64` (its generator maps it back
+ * to `aarch64` for RPM repos, aquasecurity/btfhub pkg/repo/amazon.go), x86-64 `x86_64`; Go and Debian names
+ * (`amd64`, `armhf`, `i386`) and the kernel's own (`arm`) are accepted too.
+ */
+export const ARCH_ALIASES: Readonly<Record<string, string>> = {
+  x86_64: 'x86_64',
+  amd64: 'x86_64',
+  x64: 'x86_64',
+  aarch64: 'arm64',
+  aarch64_be: 'arm64',
+  arm64: 'arm64',
+  i386: 'i386',
+  i486: 'i386',
+  i586: 'i386',
+  i686: 'i386',
+  x86: 'i386',
+  armv6l: 'arm',
+  armv7l: 'arm',
+  armv8l: 'arm',
+  armhf: 'arm',
+  arm: 'arm',
+  s390x: 's390x',
+  ppc64le: 'ppc64le',
+  ppc64el: 'ppc64le',
+  ppc64: 'ppc64',
+  riscv64: 'riscv64',
+  loongarch64: 'loongarch64',
+  mips64: 'mips64',
+};

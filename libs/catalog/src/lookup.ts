@@ -1,6 +1,6 @@
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
-import { compareUnameR, flavourOf, versionKey } from './kernel-ref.js';
+import { ARCH_ALIASES, compareUnameR, flavourOf, versionKey } from './kernel-ref.js';
 import { listKernels, type KernelInfo } from './queries.js';
 
 /*
@@ -150,36 +150,6 @@ export interface ArchiveCandidates {
   candidates: ReleaseCandidate[];
 }
 
-/**
- * `uname -m` → the archive's arch folder. btfhub-archive spells 64-bit ARM `arm64` (its generator maps it back
- * to `aarch64` for RPM repos, aquasecurity/btfhub pkg/repo/amazon.go), x86-64 `x86_64`; Go and Debian names
- * (`amd64`, `armhf`, `i386`) and the kernel's own (`arm`) are accepted too.
- */
-const ARCH_ALIASES: Readonly<Record<string, string>> = {
-  x86_64: 'x86_64',
-  amd64: 'x86_64',
-  x64: 'x86_64',
-  aarch64: 'arm64',
-  aarch64_be: 'arm64',
-  arm64: 'arm64',
-  i386: 'i386',
-  i486: 'i386',
-  i586: 'i386',
-  i686: 'i386',
-  x86: 'i386',
-  armv6l: 'arm',
-  armv7l: 'arm',
-  armv8l: 'arm',
-  armhf: 'arm',
-  arm: 'arm',
-  s390x: 's390x',
-  ppc64le: 'ppc64le',
-  ppc64el: 'ppc64le',
-  ppc64: 'ppc64',
-  riscv64: 'riscv64',
-  loongarch64: 'loongarch64',
-  mips64: 'mips64',
-};
 
 /** Maps `uname -m` to the archive's arch; ARCH_INVALID when it cannot be a machine name. */
 export function archiveArch(machine: string): string {

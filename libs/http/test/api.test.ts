@@ -188,6 +188,16 @@ describe('routes', () => {
   });
 });
 
+describe('filters', () => {
+  it('take an arch as uname -m spells it (aarch64, amd64) as the archive folder it names', async () => {
+    const arm = (await get('/v1/kernels?arch=arm64')).json<{ kernels: { kernel: string }[] }>();
+    expect(arm.kernels.map((k) => k.kernel)).toEqual([ARM]);
+    expect((await get('/v1/kernels?arch=aarch64')).json()).toEqual(arm);
+    expect((await get('/v1/fields/pt_regs.di?arch=amd64')).json()).toEqual((await get('/v1/fields/pt_regs.di?arch=x86_64')).json());
+    expect((await get('/v1/kernels?arch=sparc64')).json()).toEqual({ kernels: [] });
+  });
+});
+
 describe('answer cache', () => {
   it('serves a repeated read from the serialized cache with a strong ETag, and 304 for If-None-Match', async () => {
     const url = '/v1/fields/task_struct.se.vruntime?arch=x86_64';
