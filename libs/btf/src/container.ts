@@ -111,6 +111,23 @@ function gunzip(bytes: Uint8Array, lim: ContainerLimits): Uint8Array {
   }
 }
 
+/** xz-embedded's return codes (xz.h), as a user reads them. */
+const XZ_ERRORS: Readonly<Record<string, string>> = {
+  '2': 'xz stream uses an integrity check this decoder does not support',
+  '3': 'xz decoder ran out of memory',
+  '4': 'xz stream needs a larger dictionary than allowed',
+  '5': 'not an xz stream (bad header magic)',
+  '6': 'xz stream uses unsupported options (filters)',
+  '7': 'corrupt xz stream (bad compressed data or checksum)',
+  '8': 'truncated xz stream (it ends before its end marker)',
+};
+
+/** A readable reason for a failure of the wasm xz decoder ("… failed with error code 8"). */
+function xzFailure(message: string): string {
+  const code = /error code (\d+)/.exec(message)?.[1];
+  return (code !== undefined ? XZ_ERRORS[code] : undefined) ?? `corrupt xz stream: ${message}`;
+}
+
 /** Decompresses an xz stream, refusing output past the size limit (a decompression bomb). */
 export async function unxz(bytes: Uint8Array, lim: Pick<ContainerLimits, "maxDecompressedSize"> = DEFAULT_CONTAINER_LIMITS): Promise<Uint8Array> {
   const source = new ReadableStream<Uint8Array>({
@@ -140,7 +157,7 @@ export async function unxz(bytes: Uint8Array, lim: Pick<ContainerLimits, "maxDec
     // and hang every later decompression, so cancel on every failure.
     await reader.cancel().catch(() => undefined);
     if (err instanceof BtfError) throw err;
-    throw new BtfError(BtfErrorCode.BadContainer, `corrupt xz stream: ${(err as Error).message}`);
+    throw new BtfError(BtfErrorCode.BadContainer, xzFailure((err as Error).message));
   }
   return concat(chunks, total);
 }

@@ -32,7 +32,7 @@ async function adminAuthPlugin(app: FastifyInstance, opts: AdminAuthOptions): Pr
   app.decorate('requireAdmin', async (request: FastifyRequest): Promise<void> => {
     const header = request.headers.authorization;
     if (header === undefined || header.trim() === '') {
-      throw new ApiError('ADMIN_TOKEN_MISSING', 'this route writes: send Authorization: Bearer <BTF_ATLAS_ADMIN_TOKEN>');
+      throw new ApiError('ADMIN_TOKEN_MISSING', 'this route needs the admin token: send Authorization: Bearer <BTF_ATLAS_ADMIN_TOKEN>');
     }
     const m = BEARER.exec(header);
     if (!m) throw new ApiError('ADMIN_TOKEN_MISSING', 'the Authorization header is not "Bearer <token>"');

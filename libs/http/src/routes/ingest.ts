@@ -9,12 +9,6 @@ import type { JobView } from '@btf-atlas/queue';
 import { ApiError } from '../errors.js';
 import { problems } from '../schemas.js';
 
-/** Content types an upload may carry: the bytes are sniffed by their magic, not by this header. */
-export const UPLOAD_TYPES = [
-  'application/octet-stream', 'application/x-xz', 'application/gzip', 'application/x-gzip', 'application/x-tar',
-  'application/x-elf', 'application/x-executable', 'application/x-object',
-];
-
 /** An upload written to the blob store: its content address and size. */
 interface StoredUpload {
   sha256: string;
@@ -118,8 +112,11 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
     return view;
   }
 
-  // Uploads are parsed by streaming them into the blob store; the handler gets where they went.
-  app.addContentTypeParser(UPLOAD_TYPES, (request: FastifyRequest, payload, done) => {
+  // Every body that is not JSON is the upload, whatever it is labelled (curl --data-binary says
+  // application/x-www-form-urlencoded; the bytes are recognized by their magic, not by this header). It is parsed
+  // by streaming it into the blob store; the handler gets where it went.
+  app.removeContentTypeParser(['text/plain']);
+  app.addContentTypeParser('*', (request: FastifyRequest, payload, done) => {
     storeUpload(payload, blobs, opts.maxUploadBytes).then((u) => done(null, u), (err: Error) => done(err, undefined));
   });
 
@@ -127,7 +124,7 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
     onRequest: app.requireAdmin,
     bodyLimit: opts.maxUploadBytes,
     schema: {
-      summary: "enqueue an ingest: the body is one kernel's BTF (.btf.tar.xz, raw .btf, vmlinux/.ko ELF, gzip/xz of them) with ?kernel=KREF, or JSON { \"path\" } of an archive tree below BTF_ATLAS_INGEST_ROOT",
+      summary: "enqueue an ingest: the body is one kernel's BTF (.btf.tar.xz, raw .btf, vmlinux/.ko ELF, gzip/xz of them; any content type but JSON, e.g. application/octet-stream) with ?kernel=KREF, or JSON { \"path\" } of an archive tree below BTF_ATLAS_INGEST_ROOT",
       tags: ['write'],
       security: [{ adminToken: [] }],
       querystring: {
