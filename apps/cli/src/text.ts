@@ -47,6 +47,20 @@ export function formatTypeText(layout: TypeLayoutJson): string {
   return `${out.join('\n')}\n`;
 }
 
+const STATUS_TEXT: Readonly<Record<string, string>> = {
+  missing_struct: 'no such struct',
+  missing_field: 'no such field',
+  missing: 'not defined',
+};
+
+/** A change's before/after as a person reads it: `offset 2344, bits_offset 18754`, `no such struct`. */
+function brief(side: unknown): string {
+  if (side === null || typeof side !== 'object') return String(side);
+  const parts = Object.entries(side as Record<string, unknown>).map(([k, v]) =>
+    k === 'status' && typeof v === 'string' ? (STATUS_TEXT[v] ?? v) : `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return parts.length > 0 ? parts.join(', ') : '-';
+}
+
 /** Text of `field`: one line per kernel, then the changes. */
 export function formatFieldText(h: FieldHistoryJson): string {
   const width = Math.max(6, ...h.kernels.map((k) => k.kernel.length));
@@ -62,7 +76,7 @@ export function formatFieldText(h: FieldHistoryJson): string {
   if (h.changes.length === 0) lines.push('', `${h.field}: no changes between neighbouring kernels`);
   else {
     lines.push('', 'changes:');
-    for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`);
+    for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what}: ${brief(c.before)} -> ${brief(c.after)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -85,7 +99,7 @@ export function formatTypeHistoryText(h: TypeHistoryJson): string {
     lines.push('', 'changes:');
     for (const c of h.changes) {
       const what = c.member !== undefined ? `${c.member}: ${c.what}` : c.what;
-      lines.push(`  ${c.from} -> ${c.to}: ${what} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`);
+      lines.push(`  ${c.from} -> ${c.to}: ${what}: ${brief(c.before)} -> ${brief(c.after)}`);
     }
   }
   return `${lines.join('\n')}\n`;
