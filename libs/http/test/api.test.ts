@@ -6,10 +6,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore, jobDataOf, openCatalog, processIngest, scanPath } from '@btf-atlas/catalog';
+import { jobDataOf, openCatalog, scanPath } from '@btf-atlas/catalog';
 import { diffKernels } from '@btf-atlas/diff';
 import { buildApp } from '../src/app.js';
 import { problems } from '../src/schemas.js';
+import { ingestInto, problem } from './support.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = join(REPO, 'apps/cli/bin/btf-atlas.js');
@@ -36,28 +37,10 @@ async function get(url: string) {
   return app.inject({ method: 'GET', url });
 }
 
-/** Asserts a problem+json answer and returns its document. */
-function problem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string) {
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const p = JSON.parse(res.body) as { type: string; title: string; status: number; detail: string; code: string; suggestions?: string[] };
-  expect(res.statusCode).toBe(status);
-  expect(p).toMatchObject({ status, code });
-  expect(typeof p.type).toBe('string');
-  expect(typeof p.title).toBe('string');
-  expect(typeof p.detail).toBe('string');
-  return p;
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'btf-atlas-api-'));
   db = join(dir, 'atlas.db');
-  const catalog = openCatalog(db);
-  try {
-    const blobs = BlobStore.forCatalog(db);
-    for (const item of scanPath(ARCHIVE)) await processIngest(jobDataOf(item), { catalog, blobs });
-  } finally {
-    catalog.close();
-  }
+  await ingestInto(db, scanPath(ARCHIVE).map((item) => jobDataOf(item)));
   app = await buildApp({ dbPath: db, adminToken: TOKEN });
   // Test-only routes: a write route behind the admin check, and one that fails unexpectedly.
   app.post('/test/write', {

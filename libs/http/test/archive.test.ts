@@ -9,10 +9,11 @@ import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractBtf, unxz } from '@btf-atlas/btf';
-import { BlobStore, buildBtfTarXz, jobDataOf, openCatalog, processIngest, scanPath } from '@btf-atlas/catalog';
+import { BlobStore, buildBtfTarXz, jobDataOf, openCatalog, scanPath } from '@btf-atlas/catalog';
 import { buildApp } from '../src/app.js';
 import { listingHtml, prefersHtml } from '../src/routes/archive.js';
 import { parseRange } from '../src/send-file.js';
+import { ingestInto, problem } from './support.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CORPUS = join(REPO, 'fixtures/corpus');
@@ -67,14 +68,6 @@ let raw47: Uint8Array;
 /** sha256 of each corpus kernel's .btf.tar.xz, by KREF. */
 const tarSha = new Map<string, { sha: string; size: number; bytes: Buffer }>();
 
-function problem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string) {
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const p = JSON.parse(res.body) as { status: number; code: string; detail: string; suggestions?: string[] };
-  expect(res.statusCode).toBe(status);
-  expect(p).toMatchObject({ status, code });
-  return p;
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'btf-atlas-mirror-'));
   db = join(dir, 'atlas.db');
@@ -86,13 +79,7 @@ beforeAll(async () => {
   const rawTree = join(dir, 'raw/debian/12/x86_64');
   mkdirSync(rawTree, { recursive: true });
   writeFileSync(join(rawTree, `${RAW_UNAME}.btf`), raw47);
-  const catalog = openCatalog(db);
-  try {
-    const blobs = BlobStore.forCatalog(db);
-    for (const item of [...scanPath(ARCHIVE), ...scanPath(join(dir, 'raw'))]) await processIngest(jobDataOf(item), { catalog, blobs });
-  } finally {
-    catalog.close();
-  }
+  await ingestInto(db, [...scanPath(ARCHIVE), ...scanPath(join(dir, 'raw'))].map((item) => jobDataOf(item)));
   app = await buildApp({ dbPath: db, adminToken: undefined });
   await app.ready();
 }, 180_000);

@@ -4,9 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore, jobDataOf, listKernels, openCatalog, processIngest, scanPath, type KernelInfo } from '@btf-atlas/catalog';
+import { jobDataOf, listKernels, openCatalog, scanPath, type KernelInfo } from '@btf-atlas/catalog';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { ingestInto, problem } from './support.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const ARCHIVE = join(REPO, 'fixtures/corpus/archive');
@@ -27,29 +28,16 @@ async function lookup(body: unknown, headers: Record<string, string> = {}, on: F
   return on.inject({ method: 'POST', url: '/v1/btf/lookup', payload: body as Record<string, unknown>, headers: { host: 'btf.example.org:8080', ...headers } });
 }
 
-/** Asserts a problem+json answer and returns its document. */
-function problem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string) {
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const p = JSON.parse(res.body) as { detail: string; code: string; status: number; suggestions?: string[]; nearest?: unknown[]; tried?: string[] };
-  expect(res.statusCode).toBe(status);
-  expect(p).toMatchObject({ status, code });
-  return p;
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'btf-atlas-lookup-api-'));
   db = join(dir, 'atlas.db');
+  const items = scanPath(ARCHIVE);
+  // 6.1.0-47 once more under a codename folder (debian/bullseye), as btfhub's generator once named folders.
+  const k47 = items.find((item) => item.kref.unameR === '6.1.0-47-amd64')!;
+  await ingestInto(db, [...items.map((item) => jobDataOf(item)), { ...jobDataOf(k47), kernel: CODENAME_KERNEL }]);
   const catalog = openCatalog(db);
-  try {
-    const blobs = BlobStore.forCatalog(db);
-    for (const item of scanPath(ARCHIVE)) {
-      await processIngest(jobDataOf(item), { catalog, blobs });
-      if (item.kref.unameR === '6.1.0-47-amd64') await processIngest({ ...jobDataOf(item), kernel: CODENAME_KERNEL }, { catalog, blobs });
-    }
-    kernels = listKernels(catalog);
-  } finally {
-    catalog.close();
-  }
+  kernels = listKernels(catalog);
+  catalog.close();
   app = await buildApp({ dbPath: db, adminToken: undefined });
   await app.ready();
 }, 180_000);
