@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /** The API's settings, read once at start-up (flags override the environment). */
@@ -59,6 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const redisUrl = overrides.redisUrl ?? (env.REDIS_URL?.trim() || undefined);
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not ${JSON.stringify(redisUrl)}`);
   const ingestRoot = overrides.ingestRoot ?? (env.BTF_ATLAS_INGEST_ROOT?.trim() || undefined);
+  if (ingestRoot !== undefined && !isFolder(ingestRoot)) throw new ConfigError(`BTF_ATLAS_INGEST_ROOT must be an existing folder, not ${JSON.stringify(ingestRoot)}`);
   const publicUrl = publicUrlOf(overrides.publicUrl ?? (env.BTF_ATLAS_PUBLIC_URL?.trim() || undefined));
   return {
     port,
@@ -87,4 +89,12 @@ function publicUrlOf(text: string | undefined): string | undefined {
     throw new ConfigError(`BTF_ATLAS_PUBLIC_URL must be an http(s) URL without credentials, query or fragment, not ${JSON.stringify(text)}`);
   }
   return url.href.replace(/\/+$/, '');
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

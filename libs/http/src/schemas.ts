@@ -5,9 +5,10 @@
  */
 
 /** A KREF segment (distro, release, arch, uname -r), as libs/catalog accepts it. */
-const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
+export const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
 
-const segment = (what: string, example: string) => ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description: what, examples: [example] }) as const;
+/** The JSON schema of one KREF segment (a path or query parameter). */
+export const segment = (what: string, example: string) => ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description: what, examples: [example] }) as const;
 
 /** `?distro=&release=&arch=`: the kernel filter of list routes; unknown parameters are refused. */
 export const kernelFilterQuery = {

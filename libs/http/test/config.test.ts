@@ -21,6 +21,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, { port: Number('x') })).toThrow(/--port/);
     expect(() => loadConfig({ BTF_ATLAS_ADMIN_TOKEN: 'short' })).toThrow(/BTF_ATLAS_ADMIN_TOKEN/);
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(() => loadConfig({ BTF_ATLAS_INGEST_ROOT: '/no/such/folder' })).toThrow(/BTF_ATLAS_INGEST_ROOT must be an existing folder/);
+    expect(() => loadConfig({ BTF_ATLAS_MAX_UPLOAD_BYTES: '-1' })).toThrow(/BTF_ATLAS_MAX_UPLOAD_BYTES/);
+    expect(() => loadConfig({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
   });
 });
 

@@ -5,7 +5,7 @@ import {
   rawBtfFileOf, type ArchiveKernel, type KernelRef,
 } from '@btf-atlas/catalog';
 import { ApiError } from '../errors.js';
-import { problems } from '../schemas.js';
+import { problems, SEGMENT, segment } from '../schemas.js';
 import { noneMatch, sendFile } from '../send-file.js';
 
 /**
@@ -20,9 +20,6 @@ import { noneMatch, sendFile } from '../send-file.js';
  * the content-addressed blob store by sha256. These answers bypass the answer cache (no `cacheAnswers`).
  */
 
-const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
-const segment = (description: string, example: string) =>
-  ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description, examples: [example] }) as const;
 const distro = segment('distro, as btfhub-archive names it', 'debian');
 const release = segment('distro release', '12');
 const arch = segment('architecture, as btfhub-archive spells it', 'x86_64');

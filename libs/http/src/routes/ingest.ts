@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -64,7 +64,16 @@ async function storeUpload(payload: NodeJS.ReadableStream, blobs: BlobStore, lim
     },
   });
   try {
-    await pipeline(payload, meter, createWriteStream(tmp, { mode: 0o444 }));
+    try {
+      await pipeline(payload, meter, createWriteStream(tmp, { mode: 0o444 }));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // The client went away mid-upload: its request, not this server, failed.
+      if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ECONNABORTED') {
+        throw new ApiError('BAD_BODY', 'the upload was cut short before its end');
+      }
+      throw err;
+    }
     if (size === 0) throw new ApiError('BAD_BODY', 'the upload is empty: send the kernel\'s .btf.tar.xz, .btf, vmlinux or .ko as the body');
     const sha256 = hash.digest('hex');
     const dest = blobs.pathOf(sha256);
@@ -76,15 +85,16 @@ async function storeUpload(payload: NodeJS.ReadableStream, blobs: BlobStore, lim
   }
 }
 
-/** Resolves a body's `path` inside the ingest root, refusing anything that leaves it (`..`, absolute, symlinks out). */
-function pathInRoot(root: string, given: string): string {
+/**
+ * Resolves a body's `path` inside the ingest root (given as its real path), refusing anything that leaves it
+ * (`..`, absolute, symlinks out).
+ */
+function pathInRoot(realRoot: string, given: string): string {
   if (given.includes('\0')) throw new ApiError('BAD_BODY', 'body field "path" has a nul byte');
   if (isAbsolute(given)) throw new ApiError('INGEST_PATH_REFUSED', `body field "path" must be relative to the ingest root, not ${JSON.stringify(given)}`);
-  const realRoot = realpathSync(root);
-  const candidate = resolve(realRoot, given);
   let real: string;
   try {
-    real = realpathSync(candidate);
+    real = realpathSync(resolve(realRoot, given));
   } catch {
     throw new ApiError('INGEST_PATH_NOT_FOUND', `no file or folder ${JSON.stringify(given)} under the ingest root`);
   }
@@ -92,7 +102,6 @@ function pathInRoot(root: string, given: string): string {
   if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
     throw new ApiError('INGEST_PATH_REFUSED', `body field "path" leaves the ingest root: ${JSON.stringify(given)}`);
   }
-  statSync(real);
   return real;
 }
 
@@ -102,7 +111,8 @@ function pathInRoot(root: string, given: string): string {
  */
 export default async function ingestRoutes(app: FastifyInstance, opts: IngestRouteOptions): Promise<void> {
   const blobs = BlobStore.forCatalog(opts.dbPath);
-  const root = opts.ingestRoot !== undefined && existsSync(opts.ingestRoot) ? realpathSync(opts.ingestRoot) : undefined;
+  // The ingest root as a real path, once (loadConfig checked that it is a folder).
+  const root = opts.ingestRoot !== undefined ? realpathSync(opts.ingestRoot) : undefined;
   /** A job as answered: a scan's path relative to the ingest root (the server's own folders are not shown). */
   function shown<T extends JobView | undefined>(view: T): T {
     if (view?.path !== undefined && root !== undefined) {
@@ -152,9 +162,9 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
       view = await app.jobs.enqueue('ingest', data);
     } else if (body !== null && typeof body === 'object' && typeof (body as { path?: unknown }).path === 'string') {
       if (request.query.kernel !== undefined) throw new ApiError('BAD_PARAMETER', 'query parameter "kernel" goes with an upload, not with a JSON path');
-      if (!opts.ingestRoot) throw new ApiError('INGEST_PATH_REFUSED', 'path ingest is off: the server has no BTF_ATLAS_INGEST_ROOT; upload the file instead');
+      if (root === undefined) throw new ApiError('INGEST_PATH_REFUSED', 'path ingest is off: the server has no BTF_ATLAS_INGEST_ROOT; upload the file instead');
       const b = body as { path: string; replace?: unknown };
-      const path = pathInRoot(opts.ingestRoot, b.path);
+      const path = pathInRoot(root, b.path);
       view = shown(await app.jobs.enqueue('scan', { path, replace: replace || b.replace === true }));
     } else {
       throw new ApiError('BAD_BODY', 'send the BTF file as the body (Content-Type application/octet-stream) with ?kernel=KREF, or JSON { "path": "DISTRO/RELEASE/…" }');

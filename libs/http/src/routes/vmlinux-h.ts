@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { Btf, dumpC } from '@btf-atlas/btf';
-import { BlobStore, formatKref, loadKernelBtf, rawBtfFileOf, type KernelRef } from '@btf-atlas/catalog';
+import { BlobStore, formatKref, rawBtfFileOf, type KernelRef } from '@btf-atlas/catalog';
 import { acceptsGzip } from '../plugins/answer-cache.js';
-import { problems } from '../schemas.js';
+import { problems, segment } from '../schemas.js';
 import { sendFile } from '../send-file.js';
 
 /**
@@ -15,9 +15,6 @@ import { sendFile } from '../send-file.js';
  */
 export const VMLINUX_H_VERSION = 1;
 
-const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
-const segment = (description: string, example: string) =>
-  ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description, examples: [example] }) as const;
 
 interface Header {
   path: string;
@@ -53,7 +50,7 @@ export default async function vmlinuxHRoutes(app: FastifyInstance, opts: { dbPat
     let p = making.get(tag);
     if (!p) {
       p = (async () => {
-        const text = dumpC(Btf.parse(await loadKernelBtf(app.catalog, blobs, kref)));
+        const text = dumpC(Btf.parse(blobs.get(raw.sha256)));
         const bytes = Buffer.from(text, 'utf8');
         mkdirSync(dir, { recursive: true });
         writeAtomic(path, bytes);
