@@ -31,8 +31,10 @@
  * Names are written as decoded UTF-8 (kernel names are ASCII). Hostile BTF cannot loop forever: reference
  * chains are followed to a bounded depth and a cycle raises BTF_TYPE_LOOP, where libbpf would overflow its stack.
  */
+import { constants } from 'node:buffer';
 import type { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
+import { BtfKind } from './kinds.js';
 import { checkLibbpfSanity } from './sanity.js';
 import type { BtfType, CompositeType, EnumType, Enum64Type, FuncProtoType, RefType } from './types.js';
 
@@ -56,24 +58,12 @@ export interface DumpCOptions {
 /** Default of {@link DumpCOptions.maxOutputLength}. */
 export const DEFAULT_MAX_C_OUTPUT = 64 * 1024 * 1024;
 
-// Kind numbers (include/uapi/linux/btf.h).
-const K_INT = 1;
-const K_PTR = 2;
-const K_ARRAY = 3;
-const K_STRUCT = 4;
-const K_UNION = 5;
-const K_ENUM = 6;
-const K_FWD = 7;
-const K_TYPEDEF = 8;
-const K_VOLATILE = 9;
-const K_CONST = 10;
-const K_RESTRICT = 11;
-const K_FUNC = 12;
-const K_FUNC_PROTO = 13;
-const K_FLOAT = 16;
-const K_DECL_TAG = 17;
-const K_TYPE_TAG = 18;
-const K_ENUM64 = 19;
+// Kind numbers, from the one table (kinds.ts).
+const {
+  INT: K_INT, PTR: K_PTR, ARRAY: K_ARRAY, STRUCT: K_STRUCT, UNION: K_UNION, ENUM: K_ENUM, FWD: K_FWD, TYPEDEF: K_TYPEDEF,
+  VOLATILE: K_VOLATILE, CONST: K_CONST, RESTRICT: K_RESTRICT, FUNC: K_FUNC, FUNC_PROTO: K_FUNC_PROTO, FLOAT: K_FLOAT,
+  DECL_TAG: K_DECL_TAG, TYPE_TAG: K_TYPE_TAG, ENUM64: K_ENUM64,
+} = BtfKind;
 
 // btf_dump_type_aux_state: order_state (0: not ordered) and emit_state.
 const ORDERING = 1;
@@ -85,10 +75,21 @@ const EMITTED = 2;
 /** libbpf's MAX_RESOLVE_DEPTH, used by btf__resolve_size. */
 const MAX_RESOLVE_DEPTH = 32;
 /**
- * Deepest recursion of the ordering and emitting walks. Real kernels stay far below (a walk stops at every named
- * type reached through a pointer); only a reference cycle in hostile BTF gets here.
+ * Deepest recursion of the ordering and emitting walks, and longest reference chain the sort keys follow. Real
+ * kernels reach 9 to 17 (a walk stops at every named type reached through a pointer); each level costs up to
+ * three JavaScript frames, so this stays well inside node's stack.
  */
-const MAX_WALK_DEPTH = 2048;
+const MAX_WALK_DEPTH = 256;
+/**
+ * Steps (types entered) the ordering and emitting walks may take per type of the BTF, beyond a fixed allowance.
+ * Like libbpf, a walk through pointers, arrays and prototypes does not remember where it has been, so hostile BTF
+ * (prototypes of thousands of parameters pointing at each other) can ask for exponentially many steps; real
+ * kernels take fewer than 10 per type.
+ */
+const STEPS_PER_TYPE = 64;
+/** bpftool's rank of types it sorts last. */
+const MAX_RANK = 10;
+const BASE_STEPS = 4_000_000;
 
 /** libbpf pfx(): at most 13 tabs. */
 const TABS = '\t\t\t\t\t\t\t\t\t\t\t\t\t';
@@ -138,6 +139,19 @@ const FOOTER =
  * out of range), and BTF_TYPE_LOOP for a type cycle no forward declaration can break.
  */
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
+  try {
+    return dumpCUnchecked(btf, opts);
+  } catch (err) {
+    // The limits above stop hostile BTF first; should one be missed, the engine's own limits (string length,
+    // call stack) still end as a typed error, not a crash.
+    if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
+      throw new BtfError(BtfErrorCode.LimitExceeded, `c header exceeds what this process can build: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+}
+
+function dumpCUnchecked(btf: Btf, opts: DumpCOptions): string {
   if (btf.base) checkLibbpfSanity(btf.base);
   checkLibbpfSanity(btf);
   const d = new CDumper(btf, opts.maxOutputLength ?? DEFAULT_MAX_C_OUTPUT);
@@ -420,13 +434,22 @@ class CDumper {
   /** btf__align_of memo: 0 unknown yet, otherwise alignment + 1. */
   private readonly alignMemo: Int32Array;
   private depth = 0;
+  private steps = 0;
+  private readonly maxSteps: number;
   private readonly maxOut: number;
+  /** Sort keys that depend on the id alone (reached through a reference / named): -1 until computed. */
+  private readonly refSortName: Int32Array;
+  private readonly namedRank: Int8Array;
 
   constructor(btf: Btf, maxOut: number) {
     this.btf = btf;
-    this.maxOut = maxOut;
+    // A JavaScript string cannot be longer than MAX_STRING_LENGTH.
+    this.maxOut = Math.min(maxOut, constants.MAX_STRING_LENGTH);
     const n = btf.nextId;
     this.n = n;
+    this.maxSteps = BASE_STEPS + STEPS_PER_TYPE * n;
+    this.refSortName = new Int32Array(n).fill(-1);
+    this.namedRank = new Int8Array(n).fill(-1);
     this.types = new Array<BtfType | undefined>(n);
     this.kinds = new Uint8Array(n);
     for (let id = 1; id < n; id++) this.kinds[id] = btf.kindOf(id);
@@ -492,20 +515,36 @@ class CDumper {
     }
   }
 
+  /** One step into type `id`: bounded in depth, in total steps, and in the output written so far. */
   private enter(id: number): void {
     if (++this.depth > MAX_WALK_DEPTH) {
       throw new BtfError(BtfErrorCode.TypeLoop, `type graph is deeper than ${MAX_WALK_DEPTH} levels at type [${id}] (a reference cycle?)`, { typeId: id });
+    }
+    this.spend(1, id);
+    this.checkRoom(0, id);
+  }
+
+  /** Counts `n` steps of a walk at type `id` (its members or parameters: most end at once, but not for free). */
+  private spend(n: number, id: number): void {
+    this.steps += n;
+    if (this.steps > this.maxSteps) {
+      throw new BtfError(BtfErrorCode.LimitExceeded, `c header needs more than ${this.maxSteps} steps through the type graph at type [${id}]`, { typeId: id });
     }
   }
 
   // ---- bpftool's sort keys (btf_type_rank, btf_type_sort_name) ----
 
   typeRank(id: number, hasName: boolean, depth: number): number {
-    const MAX_RANK = 10;
     if (id === 0) return MAX_RANK;
     if (depth > MAX_WALK_DEPTH) throw this.loop(id);
     const t = this.t(id);
     if (t.nameOff !== 0) hasName = true;
+    if (!hasName) return this.rankOf(t, false, depth);
+    if (this.namedRank[id] < 0) this.namedRank[id] = this.rankOf(t, true, depth);
+    return this.namedRank[id];
+  }
+
+  private rankOf(t: BtfType, hasName: boolean, depth: number): number {
     switch (t.kind) {
       case 'ENUM': case 'ENUM64':
         return hasName ? 1 : 0;
@@ -527,6 +566,12 @@ class CDumper {
   sortNameOff(id: number, fromRef: boolean, depth: number): number {
     if (id === 0) return 0;
     if (depth > MAX_WALK_DEPTH) throw this.loop(id);
+    if (!fromRef) return this.sortNameOffOf(id, false, depth);
+    if (this.refSortName[id] < 0) this.refSortName[id] = this.sortNameOffOf(id, true, depth);
+    return this.refSortName[id];
+  }
+
+  private sortNameOffOf(id: number, fromRef: boolean, depth: number): number {
     const t = this.t(id);
     switch (t.kind) {
       case 'ENUM': case 'ENUM64':
@@ -686,6 +731,7 @@ class CDumper {
           // part of a strong link only when embedded (no pointer on the way) or anonymous (defined inline)
           if (throughPtr && t.nameOff !== 0) return 0;
           this.orderState[id] = ORDERING;
+          this.spend(t.members.length, id);
           for (const m of t.members) this.orderType(m.type, false);
           if (t.nameOff !== 0) this.emitQueue.push(id);
           this.orderState[id] = ORDERED;
@@ -706,6 +752,7 @@ class CDumper {
         case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
           return this.orderType(t.type, throughPtr);
         case 'FUNC_PROTO': {
+          this.spend(t.params.length, id);
           let strong = this.orderType(t.returnType, throughPtr) > 0;
           for (const p of t.params) if (this.orderType(p.type, throughPtr) > 0) strong = true;
           return strong ? 1 : 0;
@@ -786,6 +833,7 @@ class CDumper {
           // a definition (top level, or anonymous and so inline) needs what its members need
           if (contId === 0 || t.nameOff === 0) {
             const newCont = t.nameOff === 0 ? contId : id;
+            this.spend(t.members.length, id);
             for (const m of t.members) this.emitType(m.type, newCont);
           } else if (!this.fwdEmitted[id] && id !== contId) {
             this.emitStructFwd(id, t);
@@ -802,6 +850,7 @@ class CDumper {
           break;
         }
         case 'FUNC_PROTO':
+          this.spend(t.params.length, id);
           this.emitType(t.returnType, contId);
           for (const p of t.params) this.emitType(p.type, contId);
           break;
@@ -957,18 +1006,11 @@ class CDumper {
     if (vlen === 0) return;
     this.out += ' {';
     const p = pfx(lvl + 1);
-    this.checkRoom(0, id);
-    if (t.kind === 'ENUM') {
-      for (const v of t.values) {
-        const dups = this.nameDups(this.identNames, v.name);
-        this.out += dups > 1 ? `\n${p}${v.name}___${dups} = ${v.value},` : `\n${p}${v.name} = ${v.value},`;
-      }
-    } else {
-      const suffix = t.signed ? 'LL' : 'ULL';
-      for (const v of t.values) {
-        const dups = this.nameDups(this.identNames, v.name);
-        this.out += dups > 1 ? `\n${p}${v.name}___${dups} = ${v.value}${suffix},` : `\n${p}${v.name} = ${v.value}${suffix},`;
-      }
+    const suffix = t.kind === 'ENUM' ? '' : t.signed ? 'LL' : 'ULL';
+    for (const v of t.values) {
+      this.checkRoom(v.name.length + 48, id);
+      const dups = this.nameDups(this.identNames, v.name);
+      this.out += dups > 1 ? `\n${p}${v.name}___${dups} = ${v.value}${suffix},` : `\n${p}${v.name} = ${v.value}${suffix},`;
     }
     this.out += `\n${pfx(lvl)}}`;
     if (t.size === 1) {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Btf, BtfError, type BtfType, dumpC, readElfSections, unxz } from '@btf-atlas/btf';
+import { BtfBuilder } from './support/builder.js';
 import { corpusKernels, corpusOracle, loadKernel, loadModule, type CorpusKernel } from './support/corpus.js';
 // The fixture builder's own reading of a header, so that bpftool's lists and ours are made alike.
 import { declaredNames } from '../../../scripts/make-vmlinux-h-names.mjs';
@@ -119,7 +120,53 @@ describe('dumpC on bad input', () => {
         expect(err, file).toBeInstanceOf(BtfError);
       }
     }
-    expect(() => dumpC(Btf.parse(readFileSync(join(badDir, 'typedef-cycle.btf'))))).toThrow(/cycle|deeper/);
+    expect(() => dumpC(Btf.parse(readFileSync(join(badDir, 'typedef-cycle.btf'))))).toThrow(expect.objectContaining({ code: 'BTF_TYPE_LOOP' }) as Error);
+  });
+
+  /** The error code dumpC throws on a blob, and how long it took. */
+  const outcome = (bytes: Uint8Array, opts: Parameters<typeof dumpC>[1] = {}): { code: string; ms: number } => {
+    const started = performance.now();
+    try {
+      dumpC(Btf.parse(bytes), opts);
+      return { code: 'ok', ms: performance.now() - started };
+    } catch (err) {
+      expect(err).toBeInstanceOf(BtfError);
+      return { code: (err as BtfError).code, ms: performance.now() - started };
+    }
+  };
+
+  it('stops hostile BTF that asks for exponential work or output (BTF_LIMIT_EXCEEDED), quickly', () => {
+    // A struct of 20,000 members, each a pointer to one 65,535-parameter prototype: libbpf's walk (and ours)
+    // revisits the prototype for every member.
+    const a = new BtfBuilder();
+    const int = a.int('int', 4);
+    const wide = a.ptr(a.funcProto(int, Array.from({ length: 65535 }, () => ({ type: int }))));
+    a.struct('s', 8 * 20000, Array.from({ length: 20000 }, (_, i) => ({ name: `m${i}`, type: wide, bitsOffset: 64 * i })));
+    const walk = outcome(a.build());
+    expect(walk.code, 'wide').toBe('BTF_LIMIT_EXCEEDED');
+    // Prototypes of 150 parameters that each point at the next, four deep: 150^4 declarator steps.
+    const b = new BtfBuilder();
+    const bInt = b.int('int', 4);
+    let proto = b.funcProto(bInt, [{ type: bInt }]);
+    for (let level = 0; level < 4; level++) proto = b.funcProto(bInt, Array.from({ length: 150 }, () => ({ type: b.ptr(proto) })));
+    b.typedef('deep_t', b.ptr(proto));
+    const nested = outcome(b.build(), { maxOutputLength: 1 << 20 });
+    expect(nested.code, 'nested').toBe('BTF_LIMIT_EXCEEDED');
+    // One enum of 65,535 values with 1 KB names, against a 1 MiB limit.
+    const c = new BtfBuilder();
+    // bpftool 7.5 (and dumpC) never dump the type sorted first: let that be a small anonymous enum.
+    c.enum(undefined, 4, [['AAA_FIRST', 0]]);
+    c.enum('big', 4, Array.from({ length: 65535 }, (_, i) => [`${'E'.repeat(1000)}_${i}`, i] as [string, number]));
+    expect(outcome(c.build(), { maxOutputLength: 1 << 20 }).code, 'enum').toBe('BTF_LIMIT_EXCEEDED');
+    for (const o of [walk, nested]) expect(o.ms).toBeLessThan(10_000);
+  });
+
+  it('refuses nesting deeper than its walk limit with BTF_TYPE_LOOP instead of overflowing the stack', () => {
+    const b = new BtfBuilder();
+    let t = b.int('int', 4);
+    for (let i = 0; i < 1500; i++) t = b.struct(undefined, 4, [{ name: 'm', type: t, bitsOffset: 0 }]);
+    b.struct('outer', 4, [{ name: 'x', type: t, bitsOffset: 0 }]);
+    expect(outcome(b.build()).code).toBe('BTF_TYPE_LOOP');
   });
 
   it('throws only BtfError on byte-flipped blobs', () => {

@@ -90,7 +90,9 @@ export class BtfBuilder {
 
   /** Any record, fully explicit: name offset, info word, size/type word, then kind-specific u32 words. */
   raw(nameOff: number, infoWord: number, sizeOrType: number, extra: number[] = []): number {
-    this.words.push(nameOff >>> 0, infoWord >>> 0, sizeOrType >>> 0, ...extra.map((w) => w >>> 0));
+    this.words.push(nameOff >>> 0, infoWord >>> 0, sizeOrType >>> 0);
+    // One push per word: a spread of a 65,535-member record would overflow the call stack.
+    for (const w of extra) this.words.push(w >>> 0);
     return this.nextId++;
   }
 
