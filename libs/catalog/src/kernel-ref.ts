@@ -90,3 +90,8 @@ export const ARCH_ALIASES: Readonly<Record<string, string>> = {
   loongarch64: 'loongarch64',
   mips64: 'mips64',
 };
+
+/** `table[key]` when the table itself has that key (never an inherited `constructor` or `__proto__`). */
+export function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}

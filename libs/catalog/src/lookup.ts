@@ -1,6 +1,6 @@
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
-import { ARCH_ALIASES, compareUnameR, flavourOf, versionKey } from './kernel-ref.js';
+import { ARCH_ALIASES, own, compareUnameR, flavourOf, formatKref, versionKey } from './kernel-ref.js';
 import { listKernels, type KernelInfo } from './queries.js';
 
 /*
@@ -157,7 +157,7 @@ export function archiveArch(machine: string): string {
   if (machine.length > ARCH_MAX_LENGTH) throw new CatalogError('ARCH_INVALID', `arch (uname -m) is ${machine.length} characters, more than ${ARCH_MAX_LENGTH}`);
   if (!MACHINE.test(machine)) throw new CatalogError('ARCH_INVALID', `arch (uname -m) ${JSON.stringify(machine)} has characters other than letters, digits and _`);
   const lower = machine.toLowerCase();
-  return ARCH_ALIASES[lower] ?? lower;
+  return own(ARCH_ALIASES, lower) ?? lower;
 }
 
 /** Checks a `uname -r`; UNAME_R_INVALID naming what is wrong. */
@@ -223,7 +223,7 @@ export function archiveCandidates(input: MachineInput): ArchiveCandidates {
   const arch = archiveArch(input.arch);
   const rawId = (os.ID ?? '').trim() || 'linux'; // os-release(5): ID defaults to "linux"
   if (!OS_TOKEN.test(rawId)) throw new CatalogError('OS_RELEASE_INVALID', `os-release ID ${JSON.stringify(rawId)} has characters other than a-z, 0-9, ".", "_" and "-"`);
-  const id = ID_ALIASES[rawId] ?? rawId;
+  const id = own(ID_ALIASES, rawId) ?? rawId;
   const versionIdRaw = os.VERSION_ID?.trim() || undefined;
   if (versionIdRaw !== undefined && !OS_TOKEN.test(versionIdRaw.toLowerCase())) {
     throw new CatalogError('OS_RELEASE_INVALID', `os-release VERSION_ID ${JSON.stringify(versionIdRaw)} has characters other than a-z, 0-9, ".", "_" and "-"`);
@@ -241,13 +241,13 @@ export function archiveCandidates(input: MachineInput): ArchiveCandidates {
     candidates.push({ distro, release, reason });
   };
   const ubuntu = (version: string | undefined, name: string | undefined, how: string): void => {
-    const v = version ?? (name ? UBUNTU_RELEASES[name] : undefined);
+    const v = version ?? (name ? own(UBUNTU_RELEASES, name) : undefined);
     const n = name ?? (v ? codenameFor(UBUNTU_RELEASES, v) : undefined);
     add('ubuntu', v, `${how}: Ubuntu folders are named by VERSION_ID`);
     add('ubuntu', n, `${how}: codename folder, as btfhub's generator names Ubuntu releases`);
   };
   const debian = (version: string | undefined, name: string | undefined, how: string): void => {
-    const v = version ? major(version) : name ? DEBIAN_RELEASES[name] : undefined;
+    const v = version ? major(version) : name ? own(DEBIAN_RELEASES, name) : undefined;
     const n = name ?? (v ? codenameFor(DEBIAN_RELEASES, v) : undefined);
     add('debian', v, `${how}: Debian folders are named by release number`);
     add('debian', n, `${how}: codename folder, as btfhub's generator names Debian releases`);
@@ -280,8 +280,8 @@ export function archiveCandidates(input: MachineInput): ArchiveCandidates {
     if (id !== 'fedora') {
       if (idLike.includes('ubuntu') && (os.UBUNTU_CODENAME || codename)) {
         const name = (os.UBUNTU_CODENAME?.trim().toLowerCase() || codename) as string;
-        if (UBUNTU_RELEASES[name]) ubuntu(undefined, name, `${id} is like ubuntu ${name}`);
-      } else if (idLike.includes('debian') && codename && DEBIAN_RELEASES[codename]) {
+        if (own(UBUNTU_RELEASES, name)) ubuntu(undefined, name, `${id} is like ubuntu ${name}`);
+      } else if (idLike.includes('debian') && codename && own(DEBIAN_RELEASES, codename)) {
         debian(undefined, codename, `${id} is like debian ${codename}`);
       } else if (versionId && (idLike.includes('rhel') || idLike.includes('centos'))) {
         for (const el of EL_FAMILY) add(el, major(versionId), `${id} is like ${idLike.join(' ')}: Enterprise Linux ${major(versionId)} kernel`);
@@ -381,22 +381,24 @@ function describeNearest(nearest: NearestKernel[]): string {
  */
 export function lookupKernel(catalog: Catalog, input: MachineInput): LookupResult {
   const c = archiveCandidates(input);
-  const all = listKernels(catalog);
+  // One indexed read per candidate folder (kernels_kref); the whole list is read only on a miss.
+  const byKref = catalog.sqlite.prepare(
+    'SELECT btf_sha256, btf_size, type_count, archive_sha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?',
+  );
   for (const cand of c.candidates) {
-    const hit = all.find((k) => k.distro === cand.distro && k.release === cand.release && k.arch === c.arch && k.uname_r === c.unameR);
-    if (hit) {
-      const row = catalog.sqlite
-        .prepare('SELECT btf_size, archive_sha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
-        .get(hit.distro, hit.release, hit.arch, hit.uname_r) as { btf_size: number; archive_sha256: string | null };
+    const row = byKref.get(cand.distro, cand.release, c.arch, c.unameR) as
+      | { btf_sha256: string; btf_size: number; type_count: number; archive_sha256: string | null }
+      | undefined;
+    if (row) {
       const result: LookupResult = {
-        kernel: hit.kernel,
-        distro: hit.distro,
-        release: hit.release,
-        arch: hit.arch,
-        uname_r: hit.uname_r,
-        btf_sha256: hit.btf_sha256,
+        kernel: formatKref({ distro: cand.distro, release: cand.release, arch: c.arch, unameR: c.unameR }),
+        distro: cand.distro,
+        release: cand.release,
+        arch: c.arch,
+        uname_r: c.unameR,
+        btf_sha256: row.btf_sha256,
         btf_size: row.btf_size,
-        types: hit.types,
+        types: row.type_count,
         reason: cand.reason,
       };
       // The mirror's tarball, when the catalog has recorded it (an older catalog fills it on first download).
@@ -404,6 +406,7 @@ export function lookupKernel(catalog: Catalog, input: MachineInput): LookupResul
       return result;
     }
   }
+  const all = listKernels(catalog);
   const tried = c.candidates.map((x) => `${x.distro}/${x.release}/${c.arch}`);
   const asked = `${c.id}${c.versionId ? ` ${c.versionId}` : ''} ${c.arch} ${c.unameR}`;
   let nearest: NearestKernel[] = [];

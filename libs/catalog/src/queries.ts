@@ -1,6 +1,6 @@
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
-import { ARCH_ALIASES, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
+import { ARCH_ALIASES, formatKref, own, parseKref, type KernelRef } from './kernel-ref.js';
 import { bucketOf, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type TypedefBody } from './normalize.js';
 import { readSets } from './sets.js';
 import { closestNames } from './suggest.js';
@@ -57,7 +57,7 @@ function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
   // An arch as `uname -m` spells it (aarch64, amd64, i686) means the archive's folder (arm64, x86_64, i386)
   // unless the catalog has a folder of that very name.
   let arch = f.arch;
-  if (arch !== undefined && !rows.some((r) => r.arch === arch)) arch = ARCH_ALIASES[arch.toLowerCase()] ?? arch;
+  if (arch !== undefined && !rows.some((r) => r.arch === arch)) arch = own(ARCH_ALIASES, arch.toLowerCase()) ?? arch;
   return rows.filter((r) => (f.distro === undefined || r.distro === f.distro) && (f.release === undefined || r.release === f.release) && (arch === undefined || r.arch === arch));
 }
 

@@ -323,6 +323,13 @@ describe('lookupKernel against a catalog of the corpus (debian 12/13, x86_64/arm
     }
   });
 
+  it('reads its tables by own keys only: names like constructor and __proto__ are plain names', () => {
+    for (const arch of ['constructor', '__proto__', 'toString']) expect(archiveArch(arch)).toBe(arch.toLowerCase());
+    const c = archiveCandidates({ osRelease: 'ID=constructor\nVERSION_ID=1\nVERSION_CODENAME=constructor\nID_LIKE="debian ubuntu"\n', unameR: '6.1.0-50-amd64', arch: '__proto__' });
+    expect(c.arch).toBe('__proto__');
+    expect(c.candidates.map((x) => `${x.distro}/${x.release}`)).toEqual(['constructor/1']);
+  });
+
   it('validates before looking (typed errors, never a bare TypeError)', () => {
     expect(codeOf(() => lookupKernel(catalog, { osRelease: 'ID=debian\nnonsense\n', unameR: '6.1.0-50-amd64', arch: 'x86_64' }))).toBe('OS_RELEASE_INVALID');
     expect(codeOf(() => lookupKernel(catalog, { osRelease: osRelease('debian-12'), unameR: '6.1.0 50', arch: 'x86_64' }))).toBe('UNAME_R_INVALID');
