@@ -261,4 +261,50 @@ describe('btf-atlas fetch', () => {
     expect(r.status).toBe(0);
     expect(sha256(readFileSync(join(out, '6.1.0-50-amd64.btf')))).toBe(btfOf('debian/12/x86_64/6.1.0-50-amd64'));
   });
+
+  it('answers a misbehaving server with one line and exit 1 (wrong shapes, oversized answers), never a stack trace', async () => {
+    const answers: [number, string, RegExp][] = [
+      [200, 'null', /^btf-atlas: FETCH_BAD_ANSWER: .* not a JSON object/],
+      [404, 'null', /^btf-atlas: FETCH_BAD_ANSWER: .* not a JSON object/],
+      [404, '{"code":"KERNEL_NOT_FOUND","detail":"gone","nearest":"x"}', /^btf-atlas: KERNEL_NOT_FOUND: gone; nearest: none/],
+      [404, '{"code":"KERNEL_NOT_FOUND","nearest":[null,{"kernel":"a/b/c/d","relation":"older"}]}', /^btf-atlas: KERNEL_NOT_FOUND: no such kernel; nearest: a\/b\/c\/d \(older\)/],
+      [500, '{"code":{"a":1},"detail":"boom"}', /^btf-atlas: FETCH_REFUSED: .* answered 500: boom/],
+      [200, '{"kernel":"a/b/c/6.1.0-50-amd64"}', /^btf-atlas: FETCH_BAD_ANSWER: .* answered without kernel/],
+      [200, `{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`, /^btf-atlas: FETCH_TOO_LARGE: /],
+    ];
+    let next = 0;
+    const bad = createServer((req, res) => {
+      const [status, body] = answers[next];
+      req.resume();
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((resolve) => bad.listen(0, '127.0.0.1', resolve));
+    const badUrl = `http://127.0.0.1:${(bad.address() as AddressInfo).port}`;
+    try {
+      for (; next < answers.length; next++) {
+        const { out, noSysBtf } = workdir();
+        const r = await cli('fetch', '--server', badUrl, '--out', out, '--sys-btf', noSysBtf,
+          '--os-release', osRelease('debian-12'), '--uname-r', '6.1.0-50-amd64', '--arch', 'x86_64');
+        expect(r.status, answers[next][1].slice(0, 80)).toBe(1);
+        expect(r.stderr, answers[next][1].slice(0, 80)).toMatch(answers[next][2]);
+        expect(r.stderr.split('\n').length).toBe(2);
+      }
+    } finally {
+      await new Promise<void>((resolve) => bad.close(() => resolve()));
+    }
+  });
+
+  it('reads os-release as a bounded regular file: a folder or an endless device is refused in one line', async () => {
+    const { out, noSysBtf } = workdir();
+    for (const [path, why] of [[dir, /is not a regular file/], ['/dev/zero', /is not a regular file/]] as const) {
+      const r = await cli('fetch', '--server', apiUrl, '--out', out, '--sys-btf', noSysBtf, '--os-release', path, '--uname-r', '6.1.0-50-amd64');
+      expect(r.status, path).toBe(1);
+      expect(r.stderr, path).toMatch(why);
+    }
+    const big = join(dir, 'big-os-release');
+    writeFileSync(big, `ID=debian\n#${'x'.repeat(20_000)}\n`);
+    const r = await cli('fetch', '--server', apiUrl, '--out', out, '--sys-btf', noSysBtf, '--os-release', big, '--uname-r', '6.1.0-50-amd64');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/more than the 16384 bytes an os-release may have/);
+  });
 });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { machine, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CommanderError, type Command } from 'commander';
@@ -13,6 +13,8 @@ const SYS_BTF = '/sys/kernel/btf/vmlinux';
 const OS_RELEASE_MAX_BYTES = 16 * 1024;
 /** Largest download accepted (raw vmlinux BTF is a few MiB; the library's decompressed-size limit). */
 const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+/** Largest lookup answer read (a real one is under 1 KiB; a 404 lists a few nearest kernels). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 const UNAME_R = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -36,12 +38,6 @@ interface LookupAnswer {
   uname_r: string;
   btf_sha256: string;
   sha256?: string;
-}
-
-interface NotFoundAnswer {
-  code?: string;
-  detail?: string;
-  nearest?: { kernel: string; relation: string }[];
 }
 
 async function write(text: string): Promise<void> {
@@ -70,18 +66,25 @@ function serverUrl(text: string): URL {
   return url;
 }
 
-/** The os-release text: --os-release FILE, else /etc/os-release, else /usr/lib/os-release. */
+/** The os-release text: --os-release FILE, else /etc/os-release, else /usr/lib/os-release; a regular file, read up to the limit. */
 async function readOsRelease(flag: string | undefined): Promise<{ path: string; text: string }> {
   const paths = flag ? [flag] : OS_RELEASE_PATHS;
   const failures: string[] = [];
   for (const path of paths) {
+    let fh;
     try {
-      const bytes = await readFile(path);
-      if (bytes.length > OS_RELEASE_MAX_BYTES) throw new CliError(`${path} is ${bytes.length} bytes, more than the ${OS_RELEASE_MAX_BYTES} an os-release may have`);
-      return { path, text: bytes.toString('utf8') };
+      fh = await open(path, 'r');
+      if (!(await fh.stat()).isFile()) throw new CliError(`${path} is not a regular file`);
+      const buf = Buffer.alloc(OS_RELEASE_MAX_BYTES + 1);
+      let got = 0;
+      for (let n = -1; n !== 0 && got < buf.length; got += n) n = (await fh.read(buf, got, buf.length - got, got)).bytesRead;
+      if (got > OS_RELEASE_MAX_BYTES) throw new CliError(`${path} is more than the ${OS_RELEASE_MAX_BYTES} bytes an os-release may have`);
+      return { path, text: buf.toString('utf8', 0, got) };
     } catch (err) {
       if (err instanceof CliError) throw err;
       failures.push(`${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    } finally {
+      await fh?.close();
     }
   }
   throw new CliError(`cannot read ${failures.join(' nor ')}${flag ? '' : ': pass --os-release FILE'}`);
@@ -108,24 +111,29 @@ async function download(url: string, timeoutMs: number): Promise<{ status: numbe
     await res.body?.cancel();
     return { status: res.status };
   }
+  return { status: 200, bytes: await readCapped(res, url, MAX_DOWNLOAD_BYTES, timeoutMs) };
+}
+
+/** A response's body, at most `limit` bytes (FETCH_TOO_LARGE past it); network failures name the URL. */
+async function readCapped(res: Response, url: string, limit: number, timeoutMs: number): Promise<Uint8Array> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > MAX_DOWNLOAD_BYTES) {
+  if (declared > limit) {
     await res.body?.cancel();
-    throw new CliError(`${url} is ${declared} bytes, more than the ${MAX_DOWNLOAD_BYTES} accepted`, 'FETCH_TOO_LARGE');
+    throw new CliError(`${url} is ${declared} bytes, more than the ${limit} accepted`, 'FETCH_TOO_LARGE');
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of (res.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
       size += chunk.length;
-      if (size > MAX_DOWNLOAD_BYTES) throw new CliError(`${url} sends more than the ${MAX_DOWNLOAD_BYTES} bytes accepted`, 'FETCH_TOO_LARGE');
+      if (size > limit) throw new CliError(`${url} sends more than the ${limit} bytes accepted`, 'FETCH_TOO_LARGE');
       chunks.push(chunk);
     }
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot download ${url}: ${networkReason(err, timeoutMs)}`, 'FETCH_NETWORK');
   }
-  return { status: 200, bytes: Buffer.concat(chunks, size) };
+  return Buffer.concat(chunks, size);
 }
 
 /** Asks the server which kernel this machine runs; CliError with the nearest kernels when it has none. */
@@ -142,26 +150,34 @@ async function lookup(server: URL, body: Record<string, string>, timeoutMs: numb
   } catch (err) {
     throw new CliError(`cannot reach ${url}: ${networkReason(err, timeoutMs)}`, 'FETCH_NETWORK');
   }
-  let answer: unknown;
-  const text = await res.text().catch(() => '');
+  const text = Buffer.from(await readCapped(res, url, MAX_ANSWER_BYTES, timeoutMs)).toString('utf8');
+  let parsed: unknown;
   try {
-    answer = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
-    throw new CliError(`${url} answered ${res.status} with something that is not JSON (is --server a btf-atlas server?)`, 'FETCH_BAD_ANSWER');
+    parsed = undefined;
   }
-  if (res.status === 404 && (answer as NotFoundAnswer).code === 'KERNEL_NOT_FOUND') {
-    const a = answer as NotFoundAnswer;
-    const near = (a.nearest ?? []).slice(0, 4).map((n) => `${n.kernel} (${n.relation})`);
-    const detail = (a.detail ?? 'no such kernel').replace(/; nearest: .*$/, '');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new CliError(`${url} answered ${res.status} with something that is not a JSON object (is --server a btf-atlas server?)`, 'FETCH_BAD_ANSWER');
+  }
+  const answer = parsed as Record<string, unknown>;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  if (res.status === 404 && answer.code === 'KERNEL_NOT_FOUND') {
+    const nearest = Array.isArray(answer.nearest) ? answer.nearest : [];
+    const near = nearest
+      .filter((n): n is { kernel: string; relation: string } => n !== null && typeof n === 'object' && typeof (n as { kernel?: unknown }).kernel === 'string' && typeof (n as { relation?: unknown }).relation === 'string')
+      .slice(0, 4)
+      .map((n) => `${n.kernel} (${n.relation})`);
+    const detail = (str(answer.detail) ?? 'no such kernel').replace(/; nearest: .*$/, '');
     throw new CliError(`${detail}; nearest: ${near.length > 0 ? near.join(', ') : 'none of this distro and arch'}`, 'KERNEL_NOT_FOUND');
   }
   if (res.status !== 200) {
-    const a = answer as { code?: string; detail?: string };
-    throw new CliError(`${url} answered ${res.status}${a.detail ? `: ${a.detail}` : ''}`, a.code ?? 'FETCH_REFUSED');
+    const detail = str(answer.detail);
+    throw new CliError(`${url} answered ${res.status}${detail ? `: ${detail}` : ''}`, str(answer.code) ?? 'FETCH_REFUSED');
   }
   const a = answer as Partial<LookupAnswer>;
-  if (typeof a.kernel !== 'string' || typeof a.btf_url !== 'string' || typeof a.url !== 'string' || typeof a.btf_sha256 !== 'string' || !SHA256.test(a.btf_sha256)) {
-    throw new CliError(`${url} answered without kernel, url, btf_url and btf_sha256 (is --server a btf-atlas server?)`, 'FETCH_BAD_ANSWER');
+  if (typeof a.kernel !== 'string' || typeof a.btf_url !== 'string' || typeof a.url !== 'string' || typeof a.uname_r !== 'string' || typeof a.btf_sha256 !== 'string' || !SHA256.test(a.btf_sha256)) {
+    throw new CliError(`${url} answered without kernel, uname_r, url, btf_url and btf_sha256 (is --server a btf-atlas server?)`, 'FETCH_BAD_ANSWER');
   }
   return a as LookupAnswer;
 }
@@ -184,7 +200,9 @@ async function fetchBtf(answer: LookupAnswer, server: URL, timeoutMs: number): P
     }
     const { extractBtf, BtfError } = await import('@btf-atlas/btf');
     try {
-      bytes = (await extractBtf(tar.bytes, `${answer.uname_r}.btf.tar.xz`))[0].bytes;
+      const vmlinux = (await extractBtf(tar.bytes, `${answer.uname_r}.btf.tar.xz`)).find((b) => b.role === 'vmlinux');
+      if (!vmlinux) throw new CliError(`${tarUrl} holds no vmlinux btf`, 'FETCH_BAD_FILE');
+      bytes = vmlinux.bytes;
     } catch (err) {
       if (err instanceof BtfError) throw new CliError(`${tarUrl} is not a BTF tarball: ${err.message}`, 'FETCH_BAD_FILE');
       throw err;
@@ -256,7 +274,10 @@ export function registerFetchCommand(program: Command): void {
 async function fetchCommand(opts: FetchOptions): Promise<void> {
     const server = serverUrl(opts.server);
     const timeoutMs = Number(opts.timeout);
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new CommanderError(2, 'usage', `--timeout must be a positive whole number of milliseconds, not ${JSON.stringify(opts.timeout)}`);
+    // setTimeout's largest delay is 2^31 - 1 ms (about 24 days).
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) {
+      throw new CommanderError(2, 'usage', `--timeout must be a whole number of milliseconds from 1 to ${2 ** 31 - 1}, not ${JSON.stringify(opts.timeout)}`);
+    }
     const unameR = opts.unameR ?? release();
     if (!UNAME_R.test(unameR)) throw new CliError(`uname -r ${JSON.stringify(unameR)} is not a kernel release (letters, digits and ._+~-, at most 64)`, 'UNAME_R_INVALID');
     const arch = opts.arch ?? machine();
