@@ -360,6 +360,9 @@ export class Resolver {
 
   private resolveDatasec(v: number, id: number): void {
     const ctx = this.ctx;
+    // The kernel starts every visit of a DATASEC afresh (btf_datasec_resolve sets RESOLVE_TBD): a var resolved
+    // through a struct or array earlier must not make the next var a "sink" that is never resolved.
+    this.mode = MODE_TBD;
     const vlen = ctx.infoOf(id) & 0xffff;
     const p = ctx.extraOff(id);
     for (let j = this.stackNext[v], q = p + j * 12; j < vlen; j++, q += 12) {

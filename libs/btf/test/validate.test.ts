@@ -196,6 +196,21 @@ describe('validateBtf on synthetic BTF', () => {
     expect(validate(b.build()).types).toBe(8);
   });
 
+  it('resolves every var of a datasec defined before its vars, whatever the var before it resolved through', () => {
+    // The kernel starts each visit of a DATASEC in mode TBD: after var 1 went through a struct (mode "struct or
+    // array"), var 2 and its typedef to a later array must still be resolved, not taken as sinks without a size.
+    const b = new BtfBuilder();
+    b.datasec('.data', 40, [{ type: 2, offset: 0, size: 8 }, { type: 3, offset: 8, size: 32 }]); // 1
+    b.var('a', 4); // 2
+    b.var('b', 5); // 3
+    b.struct('s', 8, [{ name: 'x', type: 7, bitsOffset: 0 }]); // 4
+    b.typedef('vec_t', 6); // 5
+    b.array(8, 7, 4); // 6: (struct s *)[4], index and element defined later
+    b.int('long', 8, 64, 1); // 7
+    b.ptr(4); // 8
+    expect(validate(b.build()).types).toBe(8);
+  });
+
   const refused: [string, (b: BtfBuilder) => void, BtfErrorCode, RegExp][] = [
     ['a bitfield in a struct without kind_flag that passes the end', (b) => { b.int('int', 4); b.struct('s', 4, [{ name: 'x', type: 1, bitsOffset: 30 }]); }, 'BTF_BAD_MEMBER', /exceeds the 4-byte struct/],
     ['a union member at a non-zero offset', (b) => { b.int('int', 4); b.union('u', 8, [{ name: 'x', type: 1, bitsOffset: 32 }]); }, 'BTF_BAD_MEMBER', /union member has bits_offset 32/],
