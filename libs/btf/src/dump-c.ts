@@ -53,6 +53,13 @@ export interface DumpCOptions {
    * wherever they are used): past this, BTF_LIMIT_EXCEEDED.
    */
   maxOutputLength?: number;
+  /**
+   * How a TYPE_TAG with kind_flag set (an attribute tag, Linux 6.14+: `address_space(1)` on the arena kfuncs of
+   * 6.18+ kernels) is spelled. Default false: as bpftool 7.5 (libbpf 1.5) spells every type tag,
+   * `__attribute__((btf_type_tag("address_space(1)")))`, so the header stays byte-identical to bpftool 7.5's.
+   * true: as libbpf 1.6+ spells it, the attribute itself, `__attribute__((address_space(1)))`.
+   */
+  typeTagAttributes?: boolean;
 }
 
 /** Default of {@link DumpCOptions.maxOutputLength}. */
@@ -155,6 +162,7 @@ function dumpCUnchecked(btf: Btf, opts: DumpCOptions): string {
   if (btf.base) checkLibbpfSanity(btf.base);
   checkLibbpfSanity(btf);
   const d = new CDumper(btf, opts.maxOutputLength ?? DEFAULT_MAX_C_OUTPUT);
+  d.typeTagAttributes = opts.typeTagAttributes ?? false;
   d.out = HEADER;
   d.flush();
   const n = btf.nextId;
@@ -440,6 +448,9 @@ class CDumper {
   /** Sort keys that depend on the id alone (reached through a reference / named): -1 until computed. */
   private readonly refSortName: Int32Array;
   private readonly namedRank: Int8Array;
+
+  /** {@link DumpCOptions.typeTagAttributes}. */
+  typeTagAttributes = false;
 
   constructor(btf: Btf, maxOut: number) {
     this.btf = btf;
@@ -1155,7 +1166,7 @@ class CDumper {
         case K_TYPE_TAG: {
           this.emitMods(v);
           const t = this.t(id);
-          this.out += t.kindFlag ? ` __attribute__((${t.name}))` : ` __attribute__((btf_type_tag("${t.name}")))`;
+          this.out += t.kindFlag && this.typeTagAttributes ? ` __attribute__((${t.name}))` : ` __attribute__((btf_type_tag("${t.name}")))`;
           break;
         }
         case K_ARRAY: {
