@@ -1,4 +1,4 @@
-import type { FieldHistoryJson, TypeHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
+import type { FailedKernelNote, FieldHistoryJson, TypeHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
 
 const CACHELINE = 64;
 
@@ -78,7 +78,14 @@ export function formatFieldText(h: FieldHistoryJson): string {
     lines.push('', 'changes:');
     for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what}: ${brief(c.before)} -> ${brief(c.after)}`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${failedText(h.failed_kernels)}`;
+}
+
+/** The kernels missing from a history because their ingest failed, one line each (empty when none). */
+export function failedText(failed: FailedKernelNote[] | undefined): string {
+  if (!failed || failed.length === 0) return '';
+  const head = `\n${failed.length} kernel${failed.length === 1 ? '' : 's'} of this selection failed to ingest and ${failed.length === 1 ? 'is' : 'are'} missing above (btf-atlas failures):\n`;
+  return head + failed.map((f) => `  ${f.kernel}: ${f.code}: ${f.message}\n`).join('');
 }
 
 /** Text of `type --history`: one line per kernel (kind, size, members), then the changes. */
@@ -102,5 +109,5 @@ export function formatTypeHistoryText(h: TypeHistoryJson): string {
       lines.push(`  ${c.from} -> ${c.to}: ${what}: ${brief(c.before)} -> ${brief(c.after)}`);
     }
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${failedText(h.failed_kernels)}`;
 }

@@ -119,6 +119,16 @@ describe('catalog commands in-process (no REDIS_URL)', () => {
     expect(r.stderr).toMatch(/failed debian\/12\/x86_64\/6\.1\.0-99-amd64: BTF_TYPE_LOOP/);
     const f = JSON.parse(cli('failures', '--json').stdout) as { failures: { kernel: string; code: string }[] };
     expect(f.failures[0]).toMatchObject({ kernel: 'debian/12/x86_64/6.1.0-99-amd64', code: 'BTF_TYPE_LOOP' });
-    expect((JSON.parse(cli('kernels', '--json').stdout) as { kernels: unknown[] }).kernels).toHaveLength(2);
+    // …and by kernels, in kernel order among the ingested ones, with state failed and the reason
+    const kernels = (JSON.parse(cli('kernels', '--json').stdout) as { kernels: { kernel: string; state: string; failure?: { code: string } }[] }).kernels;
+    expect(kernels.map((k) => k.state)).toEqual(['ingested', 'ingested', 'failed']);
+    expect(kernels[2]).toMatchObject({ kernel: 'debian/12/x86_64/6.1.0-99-amd64', failure: { code: 'BTF_TYPE_LOOP' } });
+    expect(cli('kernels').stdout).toContain('debian/12/x86_64/6.1.0-99-amd64\tfailed: BTF_TYPE_LOOP: ');
+    // answers that would have included it say it is missing, and why
+    const field = cli('field', 'pt_regs.di', '--release', '12');
+    expect(field.stdout).toMatch(/1 kernel of this selection failed to ingest[^\n]*\n {2}debian\/12\/x86_64\/6\.1\.0-99-amd64: BTF_TYPE_LOOP: /);
+    const one = cli('type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-99-amd64');
+    expect(one.status).toBe(1);
+    expect(one.stderr).toMatch(/KERNEL_NOT_FOUND: .*failed to ingest .*BTF_TYPE_LOOP/);
   });
 });

@@ -3,7 +3,7 @@ import { sha256Hex, type BlobStore } from './blob-store.js';
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { compareUnameR, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
-import { closestNames } from './suggest.js';
+import { kernelNotFound } from './failed.js';
 import { buildBtfTarXz } from './tarball.js';
 
 /**
@@ -108,8 +108,7 @@ function kernelRow(catalog: Catalog, kref: string | KernelRef): KernelRow {
     .get(k.distro, k.release, k.arch, k.unameR) as Omit<KernelRow, 'kernel'> | undefined;
   if (row) return withKref(row);
   const name = formatKref(k);
-  const all = kernelRows(catalog, {}).map((r) => r.kernel);
-  throw new CatalogError('KERNEL_NOT_FOUND', `kernel ${name} is not in the catalog`, closestNames(name, all));
+  throw kernelNotFound(catalog, name, kernelRows(catalog, {}).map((r) => r.kernel));
 }
 
 /** One materialization per blob at a time, whatever the number of requests asking for it. */

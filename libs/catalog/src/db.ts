@@ -42,3 +42,12 @@ export function openCatalog(path: string, opts: OpenOptions = {}): Catalog {
   if (!opts.readonly) migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return { path, sqlite, db, close: () => sqlite.close() };
 }
+
+/**
+ * A value that changes whenever the catalog's contents may have: `PRAGMA data_version` moves for commits made by
+ * other connections, `total_changes()` for this connection's own writes. Caches of read answers key on it.
+ */
+export function catalogVersion(catalog: Catalog): string {
+  const row = catalog.sqlite.prepare('SELECT total_changes() AS t').get() as { t: number };
+  return `${catalog.sqlite.pragma('data_version', { simple: true }) as number}:${row.t}`;
+}

@@ -13,3 +13,4 @@ export * from './suggest.js';
 export * from './lookup.js';
 export * from './process.js';
 export * from './sets.js';
+export * from './failed.js';

@@ -95,3 +95,21 @@ export const ARCH_ALIASES: Readonly<Record<string, string>> = {
 export function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
+
+/** A selection of kernels by distro, release and arch (each optional). */
+export interface KernelFilter {
+  distro?: string;
+  release?: string;
+  arch?: string;
+}
+
+/**
+ * The rows a filter selects. An arch as `uname -m` spells it (aarch64, amd64, i686) means the archive's folder
+ * (arm64, x86_64, i386) unless the rows have a folder of that very name.
+ */
+export function filterKernels<T extends { distro: string; release: string; arch: string }>(rows: T[], f: KernelFilter): T[] {
+  if (f.distro === undefined && f.release === undefined && f.arch === undefined) return rows;
+  let arch = f.arch;
+  if (arch !== undefined && !rows.some((r) => r.arch === arch)) arch = own(ARCH_ALIASES, arch.toLowerCase()) ?? arch;
+  return rows.filter((r) => (f.distro === undefined || r.distro === f.distro) && (f.release === undefined || r.release === f.release) && (arch === undefined || r.arch === arch));
+}

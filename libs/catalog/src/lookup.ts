@@ -2,6 +2,7 @@ import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { ARCH_ALIASES, own, compareUnameR, flavourOf, formatKref, versionKey } from './kernel-ref.js';
 import { listKernels, type KernelInfo } from './queries.js';
+import { failedKernel, type FailedKernel } from './failed.js';
 
 /*
  * Which archive folder holds the BTF of the machine that asks: its os-release (ID, VERSION_ID, codenames),
@@ -318,6 +319,8 @@ export class LookupNotFoundError extends CatalogError {
     readonly nearest: NearestKernel[],
     /** `DISTRO/RELEASE/ARCH` folders looked in, in order. */
     readonly tried: string[],
+    /** This very kernel, when its ingest failed: the reason it is missing. */
+    readonly failed?: FailedKernel,
   ) {
     super('KERNEL_NOT_FOUND', message, nearest.map((n) => n.kernel));
   }
@@ -422,5 +425,12 @@ export function lookupKernel(catalog: Catalog, input: MachineInput): LookupResul
     nearest = nearestElsewhere(all, distros, c.arch, c.unameR);
   }
   const where = tried.length > 0 ? `tried ${tried.join(', ')}` : 'os-release names no release folder (no VERSION_ID or codename)';
-  throw new LookupNotFoundError(`no BTF for ${asked} in the catalog (${where}); ${describeNearest(nearest)}`, nearest, tried);
+  // A kernel refused at ingest is not silently absent: say which and why.
+  let failed: FailedKernel | undefined;
+  for (const cand of c.candidates) {
+    failed = failedKernel(catalog, formatKref({ distro: cand.distro, release: cand.release, arch: c.arch, unameR: c.unameR }));
+    if (failed) break;
+  }
+  const why = failed ? `; ${failed.kernel} failed to ingest (${failed.failed_at}): ${failed.code}: ${failed.message}` : '';
+  throw new LookupNotFoundError(`no BTF for ${asked} in the catalog (${where})${why}; ${describeNearest(nearest)}`, nearest, tried, failed);
 }

@@ -1,9 +1,10 @@
-import type { Catalog } from './db.js';
+import { catalogVersion, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
-import { ARCH_ALIASES, formatKref, own, parseKref, type KernelRef } from './kernel-ref.js';
+import { compareUnameR, filterKernels, formatKref, parseKref, type KernelFilter, type KernelRef } from './kernel-ref.js';
 import { bucketOf, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type TypedefBody } from './normalize.js';
 import { readSets } from './sets.js';
 import { closestNames } from './suggest.js';
+import { failedKernels, kernelNotFound, type FailedKernel } from './failed.js';
 
 /** A kernel as the contract lists it (`GET /v1/kernels`, `kernels --json`). */
 export interface KernelInfo {
@@ -14,12 +15,6 @@ export interface KernelInfo {
   uname_r: string;
   btf_sha256: string;
   types: number;
-}
-
-export interface KernelFilter {
-  distro?: string;
-  release?: string;
-  arch?: string;
 }
 
 interface KernelRow {
@@ -33,14 +28,14 @@ interface KernelRow {
 }
 
 /**
- * Every kernel in kernel order, cached per catalog handle until the database changes (`PRAGMA data_version`
- * moves when any connection commits): a long-lived server answers histories over thousands of kernels without
+ * Every kernel in kernel order, cached per catalog handle until the database changes ({@link catalogVersion}):
+ * a long-lived server answers histories over thousands of kernels without
  * re-reading and re-sorting them each time.
  */
-const kernelCache = new WeakMap<Catalog, { version: number; rows: KernelRow[] }>();
+const kernelCache = new WeakMap<Catalog, { version: string; rows: KernelRow[] }>();
 
 function allKernelRows(catalog: Catalog): KernelRow[] {
-  const version = catalog.sqlite.pragma('data_version', { simple: true }) as number;
+  const version = catalogVersion(catalog);
   const hit = kernelCache.get(catalog);
   if (hit && hit.version === version) return hit.rows;
   const rows = catalog.sqlite
@@ -52,13 +47,7 @@ function allKernelRows(catalog: Catalog): KernelRow[] {
 }
 
 function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
-  const rows = allKernelRows(catalog);
-  if (f.distro === undefined && f.release === undefined && f.arch === undefined) return rows;
-  // An arch as `uname -m` spells it (aarch64, amd64, i686) means the archive's folder (arm64, x86_64, i386)
-  // unless the catalog has a folder of that very name.
-  let arch = f.arch;
-  if (arch !== undefined && !rows.some((r) => r.arch === arch)) arch = own(ARCH_ALIASES, arch.toLowerCase()) ?? arch;
-  return rows.filter((r) => (f.distro === undefined || r.distro === f.distro) && (f.release === undefined || r.release === f.release) && (arch === undefined || r.arch === arch));
+  return filterKernels(allKernelRows(catalog), f);
 }
 
 function info(r: KernelRow): KernelInfo {
@@ -70,6 +59,39 @@ export function listKernels(catalog: Catalog, f: KernelFilter = {}): KernelInfo[
   return kernelRows(catalog, f).map(info);
 }
 
+/** A kernel as `kernels` lists it: ingested, or refused at ingest with its reason. */
+export type KernelListEntry =
+  | (KernelInfo & { state: 'ingested' })
+  | {
+      kernel: string;
+      distro: string;
+      release: string;
+      arch: string;
+      uname_r: string;
+      state: 'failed';
+      btf_sha256: null;
+      types: null;
+      failure: { code: string; message: string; source: string; failed_at: string };
+    };
+
+/**
+ * The catalog's kernels and the kernels whose ingest failed (and that no later ingest added), in kernel order:
+ * what `kernels` and `GET /v1/kernels` list, so a refused kernel never vanishes silently.
+ */
+export function listKernelStates(catalog: Catalog, f: KernelFilter = {}): KernelListEntry[] {
+  const out: KernelListEntry[] = listKernels(catalog, f).map((k) => ({ ...k, state: 'ingested' as const }));
+  const failed = failedKernels(catalog, f);
+  if (failed.length === 0) return out;
+  for (const x of failed) {
+    out.push({
+      kernel: x.kernel, distro: x.distro, release: x.release, arch: x.arch, uname_r: x.uname_r, state: 'failed', btf_sha256: null, types: null,
+      failure: { code: x.code, message: x.message, source: x.source, failed_at: x.failed_at },
+    });
+  }
+  const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  return out.sort((a, b) => cmp(a.distro, b.distro) || cmp(a.release, b.release) || cmp(a.arch, b.arch) || compareUnameR(a.uname_r, b.uname_r) || cmp(a.uname_r, b.uname_r));
+}
+
 /** The row id of a kernel; KERNEL_NOT_FOUND with the closest KREFs when it is not in the catalog. */
 export function findKernel(catalog: Catalog, kref: string | KernelRef): { id: number; kernel: string } {
   const k = typeof kref === 'string' ? parseKref(kref) : kref;
@@ -78,8 +100,7 @@ export function findKernel(catalog: Catalog, kref: string | KernelRef): { id: nu
     .get(k.distro, k.release, k.arch, k.unameR) as { id: number } | undefined;
   const name = formatKref(k);
   if (!row) {
-    const all = listKernels(catalog).map((x) => x.kernel);
-    throw new CatalogError('KERNEL_NOT_FOUND', `kernel ${name} is not in the catalog`, closestNames(name, all));
+    throw kernelNotFound(catalog, name, listKernels(catalog).map((x) => x.kernel));
   }
   return { id: row.id, kernel: name };
 }
@@ -208,6 +229,23 @@ export interface FieldHistoryJson {
   field: string;
   kernels: FieldEntry[];
   changes: FieldChange[];
+  /** Kernels of the selection that failed to ingest, so are in no answer: present only when there are some. */
+  failed_kernels?: FailedKernelNote[];
+}
+
+/** A kernel missing from an answer because its ingest failed, and why. */
+export interface FailedKernelNote {
+  kernel: string;
+  code: string;
+  message: string;
+  failed_at: string;
+}
+
+/** `{ failed_kernels }` for the kernels of a selection that failed to ingest; `{}` when none did. */
+function failedOf(catalog: Catalog, f: KernelFilter): { failed_kernels?: FailedKernelNote[] } {
+  const failed: FailedKernel[] = failedKernels(catalog, f);
+  if (failed.length === 0) return {};
+  return { failed_kernels: failed.map(({ kernel, code, message, failed_at }) => ({ kernel, code, message, failed_at })) };
 }
 
 /** Splits `STRUCT.MEMBER[.MEMBER…]` (optionally `struct `/`union ` first); BAD_FIELD_PATH when malformed. */
@@ -293,7 +331,7 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
       names.map((n) => (path.members.length === 1 ? n : `${path.members.slice(0, -1).join('.')}.${n}`)),
     );
   }
-  return { field: fieldPath.trim(), kernels: entries, changes: fieldChanges(kernels, entries) };
+  return { field: fieldPath.trim(), kernels: entries, changes: fieldChanges(kernels, entries), ...failedOf(catalog, f) };
 }
 
 /** Parsed bodies of definitions (one Definition object serves every kernel whose set holds it). */
@@ -421,6 +459,8 @@ export interface TypeHistoryJson {
   type: string;
   kernels: TypeHistoryEntry[];
   changes: TypeChange[];
+  /** As {@link FieldHistoryJson.failed_kernels}. */
+  failed_kernels?: FailedKernelNote[];
 }
 
 /** The definition a history follows in one kernel: vmlinux's before modules', then struct, union, enum. */
@@ -455,7 +495,7 @@ export function typeHistory(catalog: Catalog, typeName: string, f: KernelFilter 
     const body = JSON.parse(d.body) as CompositeBody;
     return { kernel, status: 'present', kind: d.kind as 'struct' | 'union', size: d.size, definitions, members: body.members.map(memberJson) };
   });
-  return { type: typeName.trim(), kernels: entries, changes: typeChanges(kernels, entries) };
+  return { type: typeName.trim(), kernels: entries, changes: typeChanges(kernels, entries), ...failedOf(catalog, f) };
 }
 
 /** Members keyed by name, a repeated name (unnamed padding) by its occurrence: `name`, `name#2`, … */

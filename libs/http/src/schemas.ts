@@ -79,11 +79,42 @@ export const kernelInfoSchema = {
   },
 } as const;
 
+/** A kernel of `GET /v1/kernels`: ingested (kernelInfo's fields), or refused at ingest with its reason. */
+const kernelListEntry = {
+  type: 'object',
+  required: ['kernel', 'distro', 'release', 'arch', 'uname_r', 'state', 'btf_sha256', 'types'],
+  additionalProperties: false,
+  properties: {
+    ...kernelInfoSchema.properties,
+    state: { type: 'string', enum: ['ingested', 'failed'], description: '`failed`: its ingest was refused; `failure` says why' },
+    btf_sha256: { type: ['string', 'null'] },
+    types: { type: ['integer', 'null'], description: 'number of BTF types (null for a failed kernel)' },
+    failure: {
+      type: 'object',
+      required: ['code', 'message', 'source', 'failed_at'],
+      additionalProperties: false,
+      properties: { code: { type: 'string' }, message: { type: 'string' }, source: { type: 'string' }, failed_at: { type: 'string' } },
+    },
+  },
+} as const;
+
 export const kernelListSchema = {
   type: 'object',
   required: ['kernels'],
   additionalProperties: false,
-  properties: { kernels: { type: 'array', items: { $ref: 'kernelInfo#' } } },
+  properties: { kernels: { type: 'array', items: kernelListEntry } },
+} as const;
+
+/** Kernels of a history's selection that failed to ingest (present only when some did). */
+const failedKernelsSchema = {
+  type: 'array',
+  description: 'kernels of the selection that failed to ingest, so are missing from the answer, with the reason',
+  items: {
+    type: 'object',
+    required: ['kernel', 'code', 'message', 'failed_at'],
+    additionalProperties: false,
+    properties: { kernel: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' }, failed_at: { type: 'string' } },
+  },
 } as const;
 
 export const fieldHistorySchema = {
@@ -92,6 +123,7 @@ export const fieldHistorySchema = {
   additionalProperties: false,
   properties: {
     field: { type: 'string' },
+    failed_kernels: failedKernelsSchema,
     kernels: {
       type: 'array',
       items: {
@@ -179,6 +211,7 @@ export const typeHistorySchema = {
   additionalProperties: false,
   properties: {
     type: { type: 'string' },
+    failed_kernels: failedKernelsSchema,
     kernels: {
       type: 'array',
       description: 'the type in each kernel, in kernel order (the vmlinux definition when modules define the name too)',

@@ -39,7 +39,7 @@ export function registerCatalogCommands(program: Command): void {
 
   program
     .command('kernels')
-    .description("list the catalog's kernels in kernel order")
+    .description("list the catalog's kernels in kernel order, and those whose ingest failed (with the reason)")
     .option('--db <file>', 'catalog file (default $BTF_ATLAS_DB or ./data/atlas.db)')
     .option('--distro <distro>')
     .option('--release <release>')
@@ -48,9 +48,13 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (opts: { db?: string; distro?: string; release?: string; arch?: string; json?: boolean }) => {
       const { lib, catalog } = await open(opts.db);
       try {
-        const kernels = lib.listKernels(catalog, opts);
+        const kernels = lib.listKernelStates(catalog, { distro: opts.distro, release: opts.release, arch: opts.arch });
         if (opts.json) await writeJson({ kernels });
-        else await writeText(kernels.map((k) => `${k.kernel}\t${k.types} types\n`).join('') || 'no kernels in the catalog (run btf-atlas ingest)\n');
+        else {
+          const line = (k: (typeof kernels)[number]): string =>
+            k.state === 'failed' ? `${k.kernel}\tfailed: ${k.failure.code}: ${k.failure.message}\n` : `${k.kernel}\t${k.types} types\n`;
+          await writeText(kernels.map(line).join('') || 'no kernels in the catalog (run btf-atlas ingest)\n');
+        }
       } finally {
         catalog.close();
       }

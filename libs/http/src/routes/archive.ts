@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  archiveFileOf, archiveKernels, archiveManifest, BlobStore, CatalogError, closestNames, compareUnameR, listArchiveKernels,
+  archiveFileOf, archiveKernels, archiveManifest, BlobStore, CatalogError, closestNames, compareUnameR, failedKernel, failureClause, formatKref,
+  listArchiveKernels,
   rawBtfFileOf, type ArchiveKernel, type KernelRef,
 } from '@btf-atlas/catalog';
 import { ApiError } from '../errors.js';
@@ -352,7 +353,8 @@ export default async function archiveRoutes(app: FastifyInstance): Promise<void>
         if (err instanceof CatalogError && err.code === 'KERNEL_NOT_FOUND') {
           // Suggest files, not KREFs: what a mirror user can fetch instead.
           const close = err.suggestions.map((k) => `/archive/${k.split('/').map(urlSegment).join('/')}${SUFFIX[parsed.kind]}`);
-          throw new ApiError('KERNEL_NOT_FOUND', `kernel ${d}/${r}/${a}/${parsed.unameR} is not in the catalog, so /archive/ has no ${file}`, close);
+          const failed = failureClause(failedKernel(app.catalog, formatKref(kref)));
+          throw new ApiError('KERNEL_NOT_FOUND', `kernel ${d}/${r}/${a}/${parsed.unameR} is not in the catalog, so /archive/ has no ${file}${failed}`, close);
         }
         throw err;
       }

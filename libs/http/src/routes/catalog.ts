@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { fieldHistory, listKernels, typeHistory, typeLayout, type KernelFilter } from '@btf-atlas/catalog';
+import { fieldHistory, listKernelStates, typeHistory, typeLayout, type KernelFilter } from '@btf-atlas/catalog';
 import {
   fieldHistorySchema, kernelFilterQuery, kernelListSchema, problems, typeHistorySchema, typeLayoutSchema,
 } from '../schemas.js';
@@ -19,12 +19,12 @@ const typeName = {
 export default async function catalogRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: KernelFilter }>('/v1/kernels', {
     schema: {
-      summary: "the catalog's kernels in kernel order (as `btf-atlas kernels --json`)",
+      summary: "the catalog's kernels in kernel order, and those whose ingest failed (`state: failed`, with the reason), as `btf-atlas kernels --json`",
       tags: ['catalog'],
       querystring: kernelFilterQuery,
       response: { 200: kernelListSchema, ...problems(400) },
     },
-  }, async (request) => ({ kernels: listKernels(app.catalog, request.query) }));
+  }, async (request) => ({ kernels: listKernelStates(app.catalog, request.query) }));
 
   app.get<{ Params: { field_path: string }; Querystring: KernelFilter }>('/v1/fields/:field_path', {
     config: { cacheAnswers: true },

@@ -90,6 +90,12 @@ const notFoundProblem = {
       },
     },
     tried: { type: 'array', items: str, description: 'the DISTRO/RELEASE/ARCH folders looked in, in order' },
+    failed: {
+      type: 'object',
+      description: 'this very kernel, when its ingest failed: why the catalog lacks it',
+      required: ['kernel', 'code', 'message', 'failed_at'],
+      properties: { kernel: str, code: str, message: str, failed_at: str },
+    },
   },
 } as const;
 
@@ -131,7 +137,8 @@ export default async function lookupRoutes(app: FastifyInstance, opts: LookupRou
         suggestions: err.suggestions,
       });
       request.log.info({ code: err.code, tried: err.tried }, 'lookup found no kernel');
-      return reply.code(404).type('application/problem+json').send({ ...problem, nearest: err.nearest, tried: err.tried });
+      const failed = err.failed ? { failed: { kernel: err.failed.kernel, code: err.failed.code, message: err.failed.message, failed_at: err.failed.failed_at } } : {};
+      return reply.code(404).type('application/problem+json').send({ ...problem, nearest: err.nearest, tried: err.tried, ...failed });
     }
     const path = `${baseUrl(request, opts.publicUrl)}/archive/${[found.distro, found.release, found.arch, found.uname_r].map(pathSegment).join('/')}`;
     return {
