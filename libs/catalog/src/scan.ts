@@ -1,7 +1,10 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { CatalogError } from './errors.js';
-import { formatKref, parseKref, type KernelRef } from './kernel-ref.js';
+import { ARCH_ALIASES, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
+
+/** The arch folders of an archive tree, as btfhub-archive spells them. */
+const ARCHIVE_ARCHES = new Set(Object.values(ARCH_ALIASES));
 
 /** One kernel found in an archive tree: its file and the module BTF beside it. */
 export interface ScanItem {
@@ -31,6 +34,8 @@ export function krefFromPath(path: string): KernelRef | undefined {
   const parts = resolve(path).split(sep);
   if (!uname || parts.length < 4) return undefined;
   const [distro, release, arch] = parts.slice(-4, -1);
+  // The folder above the file must be an archive arch (x86_64, arm64, s390x…): `/home/me/k/x.btf` names no kernel.
+  if (!ARCHIVE_ARCHES.has(arch)) return undefined;
   try {
     return parseKref(`${distro}/${release}/${arch}/${uname}`);
   } catch {
@@ -71,7 +76,7 @@ export function scanPath(path: string, kref?: KernelRef): ScanItem[] {
   if (st.isFile()) {
     const k = kref ?? krefFromPath(abs);
     if (!k) {
-      throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${path}: cannot tell the kernel from the path (want DISTRO/RELEASE/ARCH/UNAME_R.btf[.tar.xz]); pass --kernel KREF`);
+      throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${path}: cannot tell the kernel from the path (want DISTRO/RELEASE/ARCH/UNAME_R.btf[.tar.xz] with ARCH one of ${[...ARCHIVE_ARCHES].join(', ')}); pass --kernel KREF`);
     }
     const root = dirname(dirname(dirname(dirname(abs))));
     return [{ kref: k, path: abs, source: kref ? basename(abs) : relative(root, abs), modules: modulesBeside(abs, root) }];
