@@ -14,3 +14,4 @@ export * from './lookup.js';
 export * from './process.js';
 export * from './sets.js';
 export * from './failed.js';
+export * from './package-kref.js';

@@ -81,6 +81,8 @@ export const ARCH_ALIASES: Readonly<Record<string, string>> = {
   armv7l: 'arm',
   armv8l: 'arm',
   armhf: 'arm',
+  armel: 'arm',
+  armv7hl: 'arm',
   arm: 'arm',
   s390x: 's390x',
   ppc64le: 'ppc64le',
@@ -88,7 +90,9 @@ export const ARCH_ALIASES: Readonly<Record<string, string>> = {
   ppc64: 'ppc64',
   riscv64: 'riscv64',
   loongarch64: 'loongarch64',
+  loong64: 'loongarch64',
   mips64: 'mips64',
+  mips64el: 'mips64',
 };
 
 /** `table[key]` when the table itself has that key (never an inherited `constructor` or `__proto__`). */
