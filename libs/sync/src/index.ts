@@ -1,0 +1,14 @@
+export * from './errors.js';
+export * from './deb822.js';
+export * from './deb-version.js';
+export * from './release.js';
+export * from './release-folder.js';
+export * from './kernels.js';
+export * from './packages-scan.js';
+export * from './packages-index.js';
+export * from './index-cache.js';
+export * from './mirror-url.js';
+export type { FetchLike } from './http.js';
+export * from './plan.js';
+export * from './download.js';
+export * from './sources.js';
