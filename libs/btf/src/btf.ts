@@ -1,6 +1,6 @@
 import { BtfError, BtfErrorCode } from './errors.js';
 import { parseHeader, type BtfHeader } from './header.js';
-import { BTF_KIND_MAX, BTF_TYPE_SIZE, KIND_NAMES, extraSize } from './kinds.js';
+import { BTF_TYPE_SIZE, KIND_NAMES } from './kinds.js';
 import { StringTable } from './strings.js';
 import type { BtfType, Member, Param, EnumValue, Enum64Value, VarSecInfo } from './types.js';
 
@@ -53,6 +53,12 @@ export class Btf {
   /** Kind layouts from the optional layout section, indexed by kind number. */
   readonly kindLayouts: readonly KindLayout[];
   readonly dv: DataView;
+  /**
+   * The type section as 32-bit words in the host's byte order: a view of `bytes` when the section is 4-byte
+   * aligned in memory and already in host order (the common case), else a converted copy. Word
+   * `(offsets[i] - header.typeStart) / 4` starts the record of own type i (records of known kinds are whole words).
+   */
+  readonly typeWords: Uint32Array;
   private readonly cache: (BtfType | undefined)[];
 
   private constructor(bytes: Uint8Array, opts: ParseOptions) {
@@ -74,7 +80,8 @@ export class Btf {
     checkStringSection(bytes, h, this.base !== undefined);
     this.kindLayouts = readKindLayouts(this.dv, h);
     this.startId = this.base ? this.base.nextId : 1;
-    const { offsets, count } = indexTypes(this.dv, h, this.kindLayouts, this.startId, limits);
+    this.typeWords = typeSectionWords(bytes, h);
+    const { offsets, count } = indexTypes(this.dv, this.typeWords, h, this.kindLayouts, this.startId, limits);
     this.offsets = offsets;
     this.ownTypeCount = count;
     this.cache = new Array<BtfType | undefined>(count);
@@ -289,19 +296,44 @@ function readKindLayouts(dv: DataView, h: BtfHeader): KindLayout[] {
   return out;
 }
 
-/** First pass: record each type's offset, checking every record fits in the type section. */
+/** True when this machine stores numbers little-endian (every platform node runs on today, but not assumed). */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The type section as host-order u32 words: a zero-copy view when possible (see {@link Btf.typeWords}). */
+function typeSectionWords(bytes: Uint8Array, h: BtfHeader): Uint32Array {
+  const n = h.typeLen >>> 2;
+  const at = bytes.byteOffset + h.typeStart;
+  if (h.littleEndian === HOST_LITTLE_ENDIAN && at % 4 === 0) return new Uint32Array(bytes.buffer, at, n);
+  const w = new Uint32Array(n);
+  new Uint8Array(w.buffer).set(bytes.subarray(h.typeStart, h.typeStart + 4 * n));
+  if (h.littleEndian !== HOST_LITTLE_ENDIAN) {
+    for (let i = 0; i < n; i++) {
+      const v = w[i];
+      w[i] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+    }
+  }
+  return w;
+}
+
+/**
+ * First pass: record each type's offset, checking every record fits in the type section. Reads the info word
+ * from the host-order words (records of known kinds are whole words); a record sized by the layout section may
+ * leave later records unaligned, which are then read through the DataView.
+ */
 function indexTypes(
   dv: DataView,
+  words: Uint32Array,
   h: BtfHeader,
   layouts: readonly KindLayout[],
   startId: number,
   limits: BtfLimits,
 ): { offsets: Uint32Array; count: number } {
   const le = h.littleEndian;
+  const start = h.typeStart;
   const end = h.typeEnd;
   let offsets = new Uint32Array(Math.min(Math.floor(h.typeLen / BTF_TYPE_SIZE) + 1, limits.maxTypes + 1));
   let count = 0;
-  let off = h.typeStart;
+  let off = start;
   while (off < end) {
     const id = startId + count;
     if (off + BTF_TYPE_SIZE > end) {
@@ -310,16 +342,24 @@ function indexTypes(
     if (id - 1 >= limits.maxTypes) {
       throw new BtfError(BtfErrorCode.LimitExceeded, `more than ${limits.maxTypes} types`, { typeId: id, offset: off });
     }
-    const info = dv.getUint32(off + 4, le);
+    const rel = off - start;
+    const info = (rel & 3) === 0 ? words[(rel >>> 2) + 1] : dv.getUint32(off + 4, le);
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
-    let extra = kind <= BTF_KIND_MAX ? extraSize(kind, vlen) : -1;
-    if (extra < 0 || kind === 0) {
-      const layout = layouts[kind];
-      if (kind === 0 || !layout) {
-        throw new BtfError(BtfErrorCode.BadKind, `unknown btf kind ${kind}`, { typeId: id, offset: off });
+    let extra: number;
+    switch (kind) {
+      case 2: case 7: case 8: case 9: case 10: case 11: case 12: case 16: case 18: extra = 0; break;
+      case 1: case 14: case 17: extra = 4; break;
+      case 3: extra = 12; break;
+      case 4: case 5: case 15: case 19: extra = 12 * vlen; break;
+      case 6: case 13: extra = 8 * vlen; break;
+      default: {
+        const layout = layouts[kind];
+        if (kind === 0 || !layout) {
+          throw new BtfError(BtfErrorCode.BadKind, `unknown btf kind ${kind}`, { typeId: id, offset: off });
+        }
+        extra = layout.infoSize + vlen * layout.elemSize;
       }
-      extra = layout.infoSize + vlen * layout.elemSize;
     }
     const next = off + BTF_TYPE_SIZE + extra;
     if (next > end) {

@@ -3,10 +3,10 @@ import { BtfError, BtfErrorCode } from './errors.js';
 import { BTF_KIND_MAX, BtfKind, KIND_NAMES } from './kinds.js';
 
 /**
- * Shared state of one kernel-strict validation (see validate.ts), and the first pass: the per-type "meta"
+ * Shared state of one kernel-strict validation (see validate.ts), and its first pass: the per-type "meta"
  * checks the kernel makes while it walks the type section (kernel/bpf/btf.c btf_check_all_metas and each
- * kind's check_meta). Records are read straight from the blob through `btf.dv`/`btf.offsets`; no type
- * objects are built.
+ * kind's check_meta). Everything is kept in flat typed arrays indexed by type id (no per-type objects), and
+ * records are read as host-order u32 words ({@link Btf.typeWords}), so one pass over the section does it.
  */
 
 /** Largest type id the kernel accepts (include/uapi/linux/btf.h BTF_MAX_TYPE). */
@@ -15,22 +15,18 @@ export const BTF_MAX_TYPE = 0xfffff;
 export const BTF_MAX_NAME_OFFSET = 0xffffff;
 /** Longest identifier the kernel accepts (KSYM_NAME_LEN since Linux 6.1). */
 export const KSYM_NAME_LEN = 512;
-/** Bits of `info` the kernel defines: kind_flag, kind, vlen (BTF_INFO_MASK). */
-const BTF_INFO_MASK = 0x9f00ffff;
-/** Bits of an INT's extra word the kernel defines (BTF_INT_MASK). */
-const BTF_INT_MASK = 0x0fffffff;
+/** Bits of `info` the kernel leaves undefined (the complement of BTF_INFO_MASK 0x9f00ffff). */
+const INFO_RESERVED = 0x60ff0000;
+/** Bits of an INT's extra word the kernel leaves undefined (the complement of BTF_INT_MASK 0x0fffffff). */
+const INT_RESERVED = 0xf0000000;
 
-/** Kind numbers, for readability of the switch statements below. */
+/** Kind numbers, for readability of the switch statements. */
 export const K = BtfKind;
 
-/** Visit states of the resolve pass (kernel enum visit_state). */
+/** Visit states of the resolve pass (the kernel's NOT_VISITED, VISITED, RESOLVED). */
 export const NOT_VISITED = 0;
 export const VISITED = 1;
 export const RESOLVED = 2;
-
-const CACHE_UNKNOWN = 0;
-const CACHE_VALID = 1;
-const CACHE_INVALID = 2;
 
 /** The kind name as the validator's messages print it (`ptr`, `struct`, `func_proto`, `kind 25`). */
 export function kindName(kind: number): string {
@@ -38,121 +34,97 @@ export function kindName(kind: number): string {
 }
 
 /**
- * Per-blob validation state: raw accessors for every type id of the blob and its base, and the results of
- * resolution (resolved id and size per type, as the kernel keeps them in btf->resolved_ids/resolved_sizes).
- * The base of a split BTF is validated first and its context is reused (ids below `start` are answered by it).
+ * Per-blob validation state. Every array is indexed by type id over [0, next): for split BTF the base's
+ * entries are copied in (the base is validated first), so a lookup never has to ask which blob owns an id.
+ * `resolvedIds`/`resolvedSizes` are what the kernel keeps in btf->resolved_ids/resolved_sizes.
  */
 export class ValidationContext {
   readonly btf: Btf;
   readonly base: ValidationContext | undefined;
-  readonly dv: DataView;
-  readonly le: boolean;
   /** First own type id. */
   readonly start: number;
   /** One past the last type id (base included). */
   readonly next: number;
   readonly count: number;
-  /** `info` and `size`/`type` words of every own type, indexed by id - start. */
-  readonly info: Uint32Array;
-  readonly sot: Uint32Array;
+  /** Type-section words of the base chain, then of this blob. */
+  readonly words: Uint32Array;
+  /** Index in {@link words} of each type's record (its name_off word). */
+  readonly wordAt: Uint32Array;
+  readonly kinds: Uint8Array;
+  readonly infos: Uint32Array;
+  /** The `size`/`type` word of each type. */
+  readonly sots: Uint32Array;
   readonly resolvedIds: Uint32Array;
   readonly resolvedSizes: Uint32Array;
   readonly visit: Uint8Array;
   /** Pointer size of the target, guessed like libbpf does from the size of `long` (default 8). */
   ptrSize = 8;
+  /** Index in {@link words} of this blob's first word. */
+  readonly ownWordBase: number;
+  /** String offsets below this are the base's. */
+  readonly strFirstOff: number;
+  /** One past the last valid string offset (base included). */
+  readonly strLimit: number;
   private readonly strBytes: Uint8Array;
   private readonly strStart: number;
   private readonly strEnd: number;
-  private readonly strFirstOff: number;
-  private readonly identCache: Uint8Array;
+  /** Per own string offset: 1 when the string from there cannot be an identifier whatever its first byte (see {@link spoiledOffsets}). */
+  private readonly spoiled: Uint8Array;
 
   constructor(btf: Btf, base: ValidationContext | undefined) {
     this.btf = btf;
     this.base = base;
-    this.dv = btf.dv;
-    this.le = btf.littleEndian;
     this.start = btf.startId;
     this.next = btf.nextId;
     this.count = btf.ownTypeCount;
-    this.info = new Uint32Array(this.count);
-    this.sot = new Uint32Array(this.count);
-    for (let i = 0; i < this.count; i++) {
-      const off = btf.offsets[i];
-      this.info[i] = this.dv.getUint32(off + 4, this.le);
-      this.sot[i] = this.dv.getUint32(off + 8, this.le);
+    const n = this.next;
+    const own = btf.typeWords;
+    this.kinds = new Uint8Array(n);
+    this.infos = new Uint32Array(n);
+    this.sots = new Uint32Array(n);
+    this.wordAt = new Uint32Array(n);
+    this.resolvedIds = new Uint32Array(n);
+    this.resolvedSizes = new Uint32Array(n);
+    this.visit = new Uint8Array(n);
+    if (base) {
+      const b = base.next;
+      this.words = new Uint32Array(base.words.length + own.length);
+      this.words.set(base.words);
+      this.words.set(own, base.words.length);
+      this.ownWordBase = base.words.length;
+      this.kinds.set(base.kinds);
+      this.infos.set(base.infos);
+      this.sots.set(base.sots);
+      this.wordAt.set(base.wordAt);
+      this.resolvedIds.set(base.resolvedIds);
+      this.resolvedSizes.set(base.resolvedSizes);
+      this.visit.fill(RESOLVED, 1, b);
+      this.ptrSize = base.ptrSize;
+    } else {
+      this.words = own;
+      this.ownWordBase = 0;
     }
-    this.resolvedIds = new Uint32Array(this.count);
-    this.resolvedSizes = new Uint32Array(this.count);
-    this.visit = new Uint8Array(this.count);
     this.strBytes = btf.bytes;
     this.strStart = btf.header.strStart;
     this.strEnd = btf.header.strEnd;
     this.strFirstOff = btf.strings.startOffset;
-    this.identCache = new Uint8Array(this.strEnd - this.strStart);
-    this.ptrSize = base ? base.ptrSize : 8;
-  }
-
-  /** The context that owns `id` (this blob or a base). Callers check the id is in range. */
-  ownerOf(id: number): ValidationContext {
-    return id < this.start && this.base ? this.base.ownerOf(id) : this;
-  }
-
-  /** True when `id` is void or names a type of this blob or its base. */
-  exists(id: number): boolean {
-    return id < this.next;
+    this.strLimit = Math.min(btf.strings.endOffset, BTF_MAX_NAME_OFFSET + 1);
+    this.spoiled = spoiledOffsets(this.strBytes, this.strStart, this.strEnd);
   }
 
   /** Kind of any id: 0 for void, -1 when out of range. */
   kindOf(id: number): number {
-    if (id === 0) return 0;
-    if (id >= this.next) return -1;
-    if (id < this.start) return this.base ? this.base.kindOf(id) : -1;
-    return (this.info[id - this.start] >>> 24) & 0x1f;
+    return id < this.next ? this.kinds[id] : -1;
   }
 
-  infoOf(id: number): number {
-    if (id === 0) return 0;
-    if (id < this.start) return this.base ? this.base.infoOf(id) : 0;
-    return this.info[id - this.start];
-  }
-
-  /** The `size`/`type` word of any id (0 for void). */
-  sotOf(id: number): number {
-    if (id === 0) return 0;
-    if (id < this.start) return this.base ? this.base.sotOf(id) : 0;
-    return this.sot[id - this.start];
-  }
-
-  /** Byte offset of the kind-specific data after the common record of any (non-void) id, in `ownerOf(id).dv`. */
-  extraOff(id: number): number {
-    const c = this.ownerOf(id);
-    return c.btf.offsets[id - c.start] + 12;
-  }
-
-  /** u32 at `off` of the owner of `id`. */
-  u32(id: number, off: number): number {
-    const c = this.ownerOf(id);
-    return c.dv.getUint32(off, c.le);
-  }
-
+  /** True when `id` is a base type or an own type the resolve pass finished (env_type_is_resolved). */
   isResolved(id: number): boolean {
-    if (id < this.start) return true;
-    return this.visit[id - this.start] === RESOLVED;
-  }
-
-  resolvedId(id: number): number {
-    if (id < this.start) return this.base ? this.base.resolvedId(id) : 0;
-    return this.resolvedIds[id - this.start];
-  }
-
-  resolvedSize(id: number): number {
-    if (id < this.start) return this.base ? this.base.resolvedSize(id) : 0;
-    return this.resolvedSizes[id - this.start];
+    return id < this.start || this.visit[id] === RESOLVED;
   }
 
   /** btf_name_offset_valid: the offset lies in the string section of this blob or its base. */
   nameOffsetValid(off: number): boolean {
-    return off <= BTF_MAX_NAME_OFFSET && off < this.btf.strings.endOffset;
+    return off < this.strLimit;
   }
 
   /** The string at a valid offset, for messages (latin1, at most 64 chars). */
@@ -167,13 +139,9 @@ export class ValidationContext {
    * be valid. Letters are those of the kernel's ctype table (ASCII and Latin-1).
    */
   validIdentifier(off: number): boolean {
-    if (off < this.strFirstOff) return this.base ? this.base.validIdentifier(off) : false;
     const rel = off - this.strFirstOff;
-    const cached = this.identCache[rel];
-    if (cached !== CACHE_UNKNOWN) return cached === CACHE_VALID;
-    const ok = scanIdentifier(this.strBytes, this.strStart + rel, this.strEnd);
-    this.identCache[rel] = ok ? CACHE_VALID : CACHE_INVALID;
-    return ok;
+    if (rel >= 0) return (CHAR_CLASS[this.strBytes[this.strStart + rel]] & FIRST) !== 0 && this.spoiled[rel] === 0;
+    return this.base ? this.base.validIdentifier(off) : false;
   }
 
   /** btf_name_valid_section: a non-empty run of printable characters, at most KSYM_NAME_LEN bytes. */
@@ -183,7 +151,7 @@ export class ValidationContext {
     let p = this.strStart + (off - this.strFirstOff);
     if (p >= this.strEnd || b[p] === 0) return false;
     const limit = Math.min(p + KSYM_NAME_LEN, this.strEnd);
-    for (; p < limit && b[p] !== 0; p++) if (!isPrint(b[p])) return false;
+    for (; p < limit && b[p] !== 0; p++) if ((CHAR_CLASS[b[p]] & PRINT) === 0) return false;
     return p < this.strEnd && b[p] === 0;
   }
 
@@ -194,6 +162,16 @@ export class ValidationContext {
     return p < this.strEnd && this.strBytes[p] !== 0;
   }
 
+  /** The own string at a valid offset when it is at most `max` bytes long (for the `long` lookup), else undefined. */
+  shortName(off: number, max: number): string | undefined {
+    if (off < this.strFirstOff) return undefined;
+    const p = this.strStart + (off - this.strFirstOff);
+    let e = p;
+    while (e < this.strEnd && e - p <= max && this.strBytes[e] !== 0) e++;
+    if (e - p > max || e >= this.strEnd) return undefined;
+    return String.fromCharCode(...this.strBytes.subarray(p, e));
+  }
+
   /** Throws a BtfError about type `id`. */
   fail(code: BtfErrorCode, id: number, reason: string): never {
     throw new BtfError(code, reason, { typeId: id });
@@ -201,7 +179,7 @@ export class ValidationContext {
 }
 
 // Character classes of the kernel's ctype table (ASCII plus Latin-1 letters, 0xc0-0xff without × and ÷):
-// 1 may start an identifier (letter, `_`, `.`), 2 may continue one (also digits), 4 printable.
+// 1 may start an identifier (letter, `_`, `.`), 2 may continue one (also digits), 4 printable (isprint).
 const FIRST = 1;
 const REST = 2;
 const PRINT = 4;
@@ -217,19 +195,37 @@ const CHAR_CLASS = (() => {
   return t;
 })();
 
-function isPrint(c: number): boolean {
-  return (CHAR_CLASS[c] & PRINT) !== 0;
-}
+/** 1 for the bytes that may not continue an identifier (all but letters, digits, `_` and `.`). */
+const NOT_REST = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) t[c] = (CHAR_CLASS[c] & REST) === 0 ? 1 : 0;
+  return t;
+})();
 
-function scanIdentifier(b: Uint8Array, p: number, end: number): boolean {
-  if (p >= end || (CHAR_CLASS[b[p]] & FIRST) === 0) return false;
-  const limit = Math.min(p + KSYM_NAME_LEN, end);
-  for (p++; p < limit; p++) {
+/**
+ * For every offset of the string section at once: 1 when the string starting there cannot be an identifier
+ * whatever its first character, because a later character may not continue one (a space, `-`, `*`, a control
+ * byte…) or because more than KSYM_NAME_LEN characters come before its NUL. With a first character that may
+ * start an identifier, the other offsets name valid identifiers (btf_name_valid_identifier). Offsets may point
+ * into the middle of a string, so every offset gets an answer: one backward pass carries, for the tail of the
+ * current string, whether it holds a bad character and where its NUL is. The section ends with NUL (checked by
+ * Btf.parse).
+ */
+function spoiledOffsets(b: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  let bad = 0;
+  let nul = end;
+  for (let p = end - 1; p >= start; p--) {
     const c = b[p];
-    if (c === 0) return true;
-    if ((CHAR_CLASS[c] & REST) === 0) return false;
+    if (c === 0) {
+      bad = 0;
+      nul = p;
+      continue;
+    }
+    bad |= NOT_REST[c];
+    if ((bad | (nul - p > KSYM_NAME_LEN ? 1 : 0)) !== 0) out[p - start] = 1;
   }
-  return p < end && b[p] === 0;
+  return out;
 }
 
 /** Options of the meta pass that soften rules newer kernels relaxed. */
@@ -238,169 +234,269 @@ export interface MetaRules {
   tagKindFlag: boolean;
 }
 
+/** BITS_ROUNDUP_BYTES without 32-bit overflow. */
+function roundUpBytes(bits: number): number {
+  return (bits >>> 3) + ((bits & 7) !== 0 ? 1 : 0);
+}
+
 /**
- * Pass 1 (btf_check_all_metas): every own type record on its own, in id order. Reference targets are only
- * checked for range here (BTF_TYPE_ID_VALID); existence and kinds are the resolve pass's job, as in the kernel.
+ * Pass 1 (btf_check_all_metas): every own type record on its own, in id order, filling the context's per-id
+ * arrays. Reference targets are only checked for range here (BTF_TYPE_ID_VALID); existence and kinds are the
+ * resolve pass's job, as in the kernel.
+ *
+ * This loop only asks "is anything wrong with this record?" with a few combined tests per kind (short code
+ * that the JIT optimizes early, which is what a one-shot `btf-atlas validate` runs on); a record that fails
+ * them, and every record of the rare kinds, goes through {@link checkMeta}, which makes the kernel's checks
+ * one by one, in its order, and throws the first error.
  */
 export function checkAllMetas(ctx: ValidationContext, rules: MetaRules): void {
-  const { dv, le, btf } = ctx;
-  for (let i = 0; i < ctx.count; i++) {
-    const id = ctx.start + i;
-    const off = btf.offsets[i];
-    const nameOff = dv.getUint32(off, le);
-    const info = ctx.info[i];
+  const { words: w, kinds, infos, sots, wordAt, start, next } = ctx;
+  const offsets = ctx.btf.offsets;
+  const typeStart = ctx.btf.header.typeStart;
+  const wordBase = ctx.ownWordBase;
+  const strLimit = ctx.strLimit;
+  const tagKflag = rules.tagKindFlag;
+  for (let id = start; id < next; id++) {
+    const p = wordBase + ((offsets[id - start] - typeStart) >>> 2);
+    const nameOff = w[p];
+    const info = w[p + 1];
+    const sot = w[p + 2];
     const kind = (info >>> 24) & 0x1f;
-    if ((info & ~BTF_INFO_MASK) !== 0) {
+    wordAt[id] = p;
+    kinds[id] = kind;
+    infos[id] = info;
+    sots[id] = sot;
+    let ok: boolean;
+    if ((info & INFO_RESERVED) !== 0 || nameOff >= strLimit) ok = false;
+    else {
+      switch (kind) {
+        case K.FUNC: // named, linkage 0 or 1, no kind_flag
+          ok = (info & 0x8000fffe) === 0 && nameOff !== 0 && ctx.validIdentifier(nameOff);
+          break;
+        case K.FUNC_PROTO: // anonymous, no kind_flag (parameters are checked by the resolve pass)
+          ok = info >>> 31 === 0 && nameOff === 0;
+          break;
+        case K.PTR: case K.CONST: case K.VOLATILE: case K.RESTRICT: // anonymous, no vlen or kind_flag, a valid id
+          ok = (info & 0x8000ffff) === 0 && nameOff === 0 && sot <= BTF_MAX_TYPE;
+          break;
+        case K.TYPEDEF:
+          ok = (info & 0x8000ffff) === 0 && sot <= BTF_MAX_TYPE && nameOff !== 0 && ctx.validIdentifier(nameOff);
+          break;
+        case K.STRUCT: case K.UNION:
+          ok = (nameOff === 0 || ctx.validIdentifier(nameOff)) && membersOk(ctx, p, info, sot);
+          break;
+        case K.ENUM: case K.ENUM64:
+          ok = sot <= 8 && sot !== 0 && (sot & (sot - 1)) === 0 && (nameOff === 0 || ctx.validIdentifier(nameOff)) &&
+            enumeratorsOk(ctx, p, info, kind === K.ENUM ? 2 : 3);
+          break;
+        case K.ARRAY: { // anonymous, no vlen, kind_flag or size, valid element and index ids
+          const elem = w[p + 3];
+          const index = w[p + 4];
+          ok = (info & 0x8000ffff) === 0 && nameOff === 0 && sot === 0 && elem !== 0 && elem <= BTF_MAX_TYPE && index !== 0 && index <= BTF_MAX_TYPE;
+          break;
+        }
+        default:
+          ok = false; // the rare kinds (and unknown ones) take the one-by-one path
+      }
+    }
+    if (!ok) checkMeta(ctx, id, p, tagKflag);
+    // btf_add_type: a base blob holds at most BTF_MAX_TYPE entries, void included.
+    if (id >= BTF_MAX_TYPE && !ctx.base) ctx.fail(BtfErrorCode.LimitExceeded, id, `exceeded the kernel's maximum of ${BTF_MAX_TYPE - 1} types`);
+  }
+}
+
+/** Quick test of a struct's or union's members (btf_struct_check_meta); false sends the record to {@link checkMeta}. */
+function membersOk(ctx: ValidationContext, p: number, info: number, size: number): boolean {
+  const w = ctx.words;
+  const strLimit = ctx.strLimit;
+  const vlen = info & 0xffff;
+  const kflag = info >>> 31 !== 0;
+  const isUnion = ((info >>> 24) & 0x1f) === K.UNION;
+  let last = 0;
+  for (let q = p + 3, end = p + 3 + 3 * vlen; q < end; q += 3) {
+    const mName = w[q];
+    const mType = w[q + 1];
+    const bitOff = kflag ? w[q + 2] & 0xffffff : w[q + 2];
+    if (mName >= strLimit || (mName !== 0 && !ctx.validIdentifier(mName)) || mType === 0 || mType > BTF_MAX_TYPE ||
+      (isUnion && bitOff !== 0) || last > bitOff || roundUpBytes(bitOff) > size) return false;
+    last = bitOff;
+  }
+  return true;
+}
+
+/** Quick test of an enum's enumerators: each has a valid identifier for a name. */
+function enumeratorsOk(ctx: ValidationContext, p: number, info: number, step: number): boolean {
+  const w = ctx.words;
+  const strLimit = ctx.strLimit;
+  for (let q = p + 3, end = p + 3 + step * (info & 0xffff); q < end; q += step) {
+    const vName = w[q];
+    if (vName === 0 || vName >= strLimit || !ctx.validIdentifier(vName)) return false;
+  }
+  return true;
+}
+
+/**
+ * The checks of one record in the kernel's order (btf_check_meta, then the kind's check_meta), each with its
+ * message: run by {@link checkAllMetas} only for a record its quick tests found wrong (or for the rare kinds),
+ * so the error reported is the first one the kernel would report. Returns when the record is fine.
+ */
+function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: boolean): void {
+  const w = ctx.words;
+  const strLimit = ctx.strLimit;
+  {
+    const nameOff = w[p];
+    const info = w[p + 1];
+    const sot = w[p + 2];
+    const kind = (info >>> 24) & 0x1f;
+    if ((info & INFO_RESERVED) !== 0) {
       ctx.fail(BtfErrorCode.BadType, id, `invalid btf_info 0x${(info >>> 0).toString(16)}: reserved bits are set`);
     }
     if (kind === 0 || kind > BTF_KIND_MAX) ctx.fail(BtfErrorCode.BadKind, id, `unknown btf kind ${kind}`);
-    if (!ctx.nameOffsetValid(nameOff)) ctx.fail(BtfErrorCode.BadString, id, `invalid name offset ${nameOff}`);
-    checkMeta(ctx, id, kind, nameOff, info, ctx.sot[i], off + 12, rules);
-  }
-}
-
-function checkMeta(ctx: ValidationContext, id: number, kind: number, nameOff: number, info: number, sot: number, p: number, rules: MetaRules): void {
-  const vlen = info & 0xffff;
-  const kflag = (info & 0x80000000) !== 0;
-  const { dv, le } = ctx;
-  switch (kind) {
-    case K.INT: {
-      noVlen(ctx, id, kind, vlen);
-      noKflag(ctx, id, kind, kflag);
-      const data = dv.getUint32(p, le);
-      if ((data & ~BTF_INT_MASK) !== 0) ctx.fail(BtfErrorCode.BadType, id, `invalid int data 0x${(data >>> 0).toString(16)}: reserved bits are set`);
-      const bits = data & 0xff;
-      const bitOff = (data >>> 16) & 0xff;
-      const enc = (data >>> 24) & 0x0f;
-      if (bits + bitOff > 128) ctx.fail(BtfErrorCode.BadType, id, `int nr_bits ${bits} + bits_offset ${bitOff} exceeds 128`);
-      if (Math.ceil((bits + bitOff) / 8) > sot) ctx.fail(BtfErrorCode.BadType, id, `int nr_bits ${bits} + bits_offset ${bitOff} exceed its size of ${sot} bytes`);
-      if (enc !== 0 && enc !== 1 && enc !== 2 && enc !== 4) ctx.fail(BtfErrorCode.BadType, id, `unsupported int encoding ${enc}`);
-      return;
-    }
-    case K.PTR: case K.TYPEDEF: case K.VOLATILE: case K.CONST: case K.RESTRICT: case K.TYPE_TAG:
-      noVlen(ctx, id, kind, vlen);
-      if (!(kind === K.TYPE_TAG && rules.tagKindFlag)) noKflag(ctx, id, kind, kflag);
-      if (sot > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid referenced type id ${sot}`);
-      if (kind === K.TYPEDEF) identifier(ctx, id, 'typedef', nameOff, false);
-      else if (kind === K.TYPE_TAG) {
-        if (!ctx.nonEmptyName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, 'type_tag needs a non-empty value');
-      } else anonymous(ctx, id, kind, nameOff);
-      return;
-    case K.ARRAY: {
-      anonymous(ctx, id, kind, nameOff);
-      noVlen(ctx, id, kind, vlen);
-      noKflag(ctx, id, kind, kflag);
-      if (sot !== 0) ctx.fail(BtfErrorCode.BadType, id, `array has size ${sot}, must be 0`);
-      const elem = dv.getUint32(p, le);
-      const index = dv.getUint32(p + 4, le);
-      if (elem === 0 || elem > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array element type id ${elem}`);
-      if (index === 0 || index > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array index type id ${index}`);
-      return;
-    }
-    case K.STRUCT: case K.UNION: {
-      identifier(ctx, id, kind === K.UNION ? 'union' : 'struct', nameOff, true);
-      const isUnion = kind === K.UNION;
-      let last = 0;
-      for (let j = 0, q = p; j < vlen; j++, q += 12) {
-        const mName = dv.getUint32(q, le);
-        const mType = dv.getUint32(q + 4, le);
-        const raw = dv.getUint32(q + 8, le);
-        if (!ctx.nameOffsetValid(mName)) ctx.fail(BtfErrorCode.BadString, id, `member ${j}: invalid name offset ${mName}`);
-        if (mName !== 0 && !ctx.validIdentifier(mName)) ctx.fail(BtfErrorCode.BadString, id, `member ${j} name '${ctx.nameAt(mName)}' is not a valid identifier`);
-        if (mType === 0 || mType > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `${memberWhere(ctx, j, mName)}: invalid type id ${mType}`);
-        const bitOff = kflag ? raw & 0xffffff : raw;
-        if (isUnion && bitOff !== 0) ctx.fail(BtfErrorCode.BadMember, id, `${memberWhere(ctx, j, mName)}: union member has bits_offset ${bitOff}, must be 0`);
-        if (last > bitOff) ctx.fail(BtfErrorCode.BadMember, id, `${memberWhere(ctx, j, mName)}: bits_offset ${bitOff} is below the previous member's ${last}`);
-        if (Math.ceil(bitOff / 8) > sot) {
-          ctx.fail(BtfErrorCode.BadMember, id, `${memberWhere(ctx, j, mName)}: bits_offset ${bitOff} lies past the ${sot}-byte ${isUnion ? 'union' : 'struct'}`);
+    if (nameOff >= strLimit) ctx.fail(BtfErrorCode.BadString, id, `invalid name offset ${nameOff}`);
+    const vlen = info & 0xffff;
+    const kflag = info >>> 31 !== 0;
+    switch (kind) {
+      case K.INT: {
+        if (vlen !== 0) noVlen(ctx, id, kind, vlen);
+        if (kflag) noKflag(ctx, id, kind);
+        const data = w[p + 3];
+        if ((data & INT_RESERVED) !== 0) ctx.fail(BtfErrorCode.BadType, id, `invalid int data 0x${(data >>> 0).toString(16)}: reserved bits are set`);
+        const bits = data & 0xff;
+        const bitOff = (data >>> 16) & 0xff;
+        if (bits + bitOff > 128) ctx.fail(BtfErrorCode.BadType, id, `int nr_bits ${bits} + bits_offset ${bitOff} exceeds 128`);
+        if (roundUpBytes(bits + bitOff) > sot) ctx.fail(BtfErrorCode.BadType, id, `int nr_bits ${bits} + bits_offset ${bitOff} exceed its size of ${sot} bytes`);
+        const enc = (data >>> 24) & 0x0f;
+        if (enc !== 0 && enc !== 1 && enc !== 2 && enc !== 4) ctx.fail(BtfErrorCode.BadType, id, `unsupported int encoding ${enc}`);
+        break;
+      }
+      case K.PTR: case K.TYPEDEF: case K.VOLATILE: case K.CONST: case K.RESTRICT: case K.TYPE_TAG:
+        // btf_ref_type_check_meta; kind_flag on a TYPE_TAG marks an attribute tag (6.14+).
+        if (vlen !== 0) noVlen(ctx, id, kind, vlen);
+        if (kflag && !(kind === K.TYPE_TAG && tagKflag)) noKflag(ctx, id, kind);
+        if (sot > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid referenced type id ${sot}`);
+        if (kind === K.TYPEDEF) identifier(ctx, id, 'typedef', nameOff, false);
+        else if (kind === K.TYPE_TAG) {
+          if (!ctx.nonEmptyName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, 'type_tag needs a non-empty value');
+        } else if (nameOff !== 0) anonymous(ctx, id, kind, nameOff);
+        break;
+      case K.ARRAY: {
+        if (nameOff !== 0) anonymous(ctx, id, kind, nameOff);
+        if (vlen !== 0) noVlen(ctx, id, kind, vlen);
+        if (kflag) noKflag(ctx, id, kind);
+        if (sot !== 0) ctx.fail(BtfErrorCode.BadType, id, `array has size ${sot}, must be 0`);
+        const elem = w[p + 3];
+        const index = w[p + 4];
+        if (elem === 0 || elem > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array element type id ${elem}`);
+        if (index === 0 || index > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array index type id ${index}`);
+        break;
+      }
+      case K.STRUCT: case K.UNION: {
+        // btf_struct_check_meta: no vlen or kind_flag rule (kind_flag selects the bitfield encoding).
+        if (nameOff !== 0 && !ctx.validIdentifier(nameOff)) identifier(ctx, id, kind === K.UNION ? 'union' : 'struct', nameOff, true);
+        const isUnion = kind === K.UNION;
+        let last = 0;
+        for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
+          const mName = w[q];
+          const mType = w[q + 1];
+          const raw = w[q + 2];
+          if (mName >= strLimit) ctx.fail(BtfErrorCode.BadString, id, `member ${j}: invalid name offset ${mName}`);
+          if (mName !== 0 && !ctx.validIdentifier(mName)) ctx.fail(BtfErrorCode.BadString, id, `member ${j} name '${ctx.nameAt(mName)}' is not a valid identifier`);
+          if (mType === 0 || mType > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `${memberWhere(ctx, j, mName)}: invalid type id ${mType}`);
+          const bitOff = kflag ? raw & 0xffffff : raw;
+          if (isUnion && bitOff !== 0) ctx.fail(BtfErrorCode.BadMember, id, `${memberWhere(ctx, j, mName)}: union member has bits_offset ${bitOff}, must be 0`);
+          if (last > bitOff) ctx.fail(BtfErrorCode.BadMember, id, `${memberWhere(ctx, j, mName)}: bits_offset ${bitOff} is below the previous member's ${last}`);
+          if (roundUpBytes(bitOff) > sot) {
+            ctx.fail(BtfErrorCode.BadMember, id, `${memberWhere(ctx, j, mName)}: bits_offset ${bitOff} lies past the ${sot}-byte ${isUnion ? 'union' : 'struct'}`);
+          }
+          last = bitOff;
         }
-        last = bitOff;
+        break;
       }
-      return;
-    }
-    case K.ENUM: case K.ENUM64: {
-      if (sot > 8 || sot === 0 || (sot & (sot - 1)) !== 0) ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} has size ${sot}, must be 1, 2, 4 or 8`);
-      identifier(ctx, id, 'enum', nameOff, true);
-      const step = kind === K.ENUM ? 8 : 12;
-      for (let j = 0, q = p; j < vlen; j++, q += step) {
-        const vName = dv.getUint32(q, le);
-        if (!ctx.nameOffsetValid(vName)) ctx.fail(BtfErrorCode.BadString, id, `enumerator ${j}: invalid name offset ${vName}`);
-        if (vName === 0 || !ctx.validIdentifier(vName)) identifier(ctx, id, `enumerator ${j}`, vName, false);
+      case K.ENUM: case K.ENUM64: {
+        // kind_flag marks signed values; no vlen rule.
+        if (sot > 8 || sot === 0 || (sot & (sot - 1)) !== 0) ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} has size ${sot}, must be 1, 2, 4 or 8`);
+        if (nameOff !== 0 && !ctx.validIdentifier(nameOff)) identifier(ctx, id, 'enum', nameOff, true);
+        const step = kind === K.ENUM ? 2 : 3;
+        for (let j = 0, q = p + 3; j < vlen; j++, q += step) {
+          const vName = w[q];
+          if (vName >= strLimit) ctx.fail(BtfErrorCode.BadString, id, `enumerator ${j}: invalid name offset ${vName}`);
+          if (vName === 0 || !ctx.validIdentifier(vName)) identifier(ctx, id, `enumerator ${j}`, vName, false);
+        }
+        break;
       }
-      return;
-    }
-    case K.FWD:
-      noVlen(ctx, id, kind, vlen);
-      if (sot !== 0) ctx.fail(BtfErrorCode.BadType, id, `fwd has type ${sot}, must be 0`);
-      identifier(ctx, id, 'fwd', nameOff, false);
-      return;
-    case K.FUNC_PROTO:
-      anonymous(ctx, id, kind, nameOff);
-      noKflag(ctx, id, kind, kflag);
-      return;
-    case K.FUNC:
-      identifier(ctx, id, 'func', nameOff, false);
-      if (vlen > 1) ctx.fail(BtfErrorCode.BadType, id, `invalid func linkage ${vlen} (0 static or 1 global)`);
-      noKflag(ctx, id, kind, kflag);
-      return;
-    case K.VAR: {
-      noVlen(ctx, id, kind, vlen);
-      noKflag(ctx, id, kind, kflag);
-      identifier(ctx, id, 'var', nameOff, false);
-      if (sot === 0 || sot > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid var type id ${sot}`);
-      const linkage = dv.getUint32(p, le);
-      if (linkage !== 0 && linkage !== 1) ctx.fail(BtfErrorCode.BadType, id, `var linkage ${linkage} not supported (0 static or 1 global)`);
-      return;
-    }
-    case K.DATASEC: {
-      if (sot === 0) ctx.fail(BtfErrorCode.BadType, id, 'datasec has size 0');
-      noKflag(ctx, id, kind, kflag);
-      if (nameOff === 0 || !ctx.validSectionName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, `datasec name '${ctx.nameAt(nameOff)}' is not a valid section name`);
-      let lastEnd = 0;
-      let sum = 0;
-      for (let j = 0, q = p; j < vlen; j++, q += 12) {
-        const vType = dv.getUint32(q, le);
-        const vOff = dv.getUint32(q + 4, le);
-        const vSize = dv.getUint32(q + 8, le);
-        if (vType === 0 || vType > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `datasec var ${j}: invalid type id ${vType}`);
-        if (vOff < lastEnd || vOff >= sot) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: invalid offset ${vOff}`);
-        if (vSize === 0 || vSize > sot) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: invalid size ${vSize}`);
-        lastEnd = vOff + vSize;
-        if (lastEnd > sot) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: offset ${vOff} + size ${vSize} exceeds the section size ${sot}`);
-        sum += vSize;
+      case K.FWD:
+        // kind_flag tells a union from a struct.
+        if (vlen !== 0) noVlen(ctx, id, kind, vlen);
+        if (sot !== 0) ctx.fail(BtfErrorCode.BadType, id, `fwd has type ${sot}, must be 0`);
+        identifier(ctx, id, 'fwd', nameOff, false);
+        break;
+      case K.FUNC_PROTO:
+        if (nameOff !== 0) anonymous(ctx, id, kind, nameOff);
+        if (kflag) noKflag(ctx, id, kind);
+        break;
+      case K.FUNC:
+        identifier(ctx, id, 'func', nameOff, false);
+        if (vlen > 1) ctx.fail(BtfErrorCode.BadType, id, `invalid func linkage ${vlen} (0 static or 1 global)`);
+        if (kflag) noKflag(ctx, id, kind);
+        break;
+      case K.VAR: {
+        if (vlen !== 0) noVlen(ctx, id, kind, vlen);
+        if (kflag) noKflag(ctx, id, kind);
+        identifier(ctx, id, 'var', nameOff, false);
+        if (sot === 0 || sot > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid var type id ${sot}`);
+        const linkage = w[p + 3];
+        if (linkage !== 0 && linkage !== 1) ctx.fail(BtfErrorCode.BadType, id, `var linkage ${linkage} not supported (0 static or 1 global)`);
+        break;
       }
-      if (sum > sot) ctx.fail(BtfErrorCode.BadType, id, `datasec vars add up to ${sum} bytes, more than its size ${sot}`);
-      return;
+      case K.DATASEC: {
+        if (sot === 0) ctx.fail(BtfErrorCode.BadType, id, 'datasec has size 0');
+        if (kflag) noKflag(ctx, id, kind);
+        if (nameOff === 0 || !ctx.validSectionName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, `datasec name '${ctx.nameAt(nameOff)}' is not a valid section name`);
+        let lastEnd = 0;
+        let sum = 0;
+        for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
+          const vType = w[q];
+          const vOff = w[q + 1];
+          const vSize = w[q + 2];
+          if (vType === 0 || vType > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `datasec var ${j}: invalid type id ${vType}`);
+          if (vOff < lastEnd || vOff >= sot) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: invalid offset ${vOff}`);
+          if (vSize === 0 || vSize > sot) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: invalid size ${vSize}`);
+          lastEnd = vOff + vSize;
+          if (lastEnd > sot) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: offset ${vOff} + size ${vSize} exceeds the section size ${sot}`);
+          sum += vSize;
+        }
+        if (sum > sot) ctx.fail(BtfErrorCode.BadType, id, `datasec vars add up to ${sum} bytes, more than its size ${sot}`);
+        break;
+      }
+      case K.FLOAT:
+        if (vlen !== 0) noVlen(ctx, id, kind, vlen);
+        if (kflag) noKflag(ctx, id, kind);
+        if (sot !== 2 && sot !== 4 && sot !== 8 && sot !== 12 && sot !== 16) ctx.fail(BtfErrorCode.BadType, id, `float has size ${sot}, must be 2, 4, 8, 12 or 16`);
+        break;
+      case K.DECL_TAG: {
+        // btf_decl_tag_check_meta: the target id is not range-checked here; the resolve pass refuses a missing
+        // target. kind_flag marks an attribute tag (6.14+).
+        if (!ctx.nonEmptyName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, 'decl_tag needs a non-empty value');
+        if (vlen !== 0) noVlen(ctx, id, kind, vlen);
+        if (kflag && !tagKflag) noKflag(ctx, id, kind);
+        const idx = w[p + 3] | 0;
+        if (idx < -1) ctx.fail(BtfErrorCode.BadType, id, `invalid decl_tag component_idx ${idx}`);
+        break;
+      }
     }
-    case K.FLOAT:
-      noVlen(ctx, id, kind, vlen);
-      noKflag(ctx, id, kind, kflag);
-      if (sot !== 2 && sot !== 4 && sot !== 8 && sot !== 12 && sot !== 16) ctx.fail(BtfErrorCode.BadType, id, `float has size ${sot}, must be 2, 4, 8, 12 or 16`);
-      return;
-    case K.DECL_TAG: {
-      if (!ctx.nonEmptyName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, 'decl_tag needs a non-empty value');
-      noVlen(ctx, id, kind, vlen);
-      if (!rules.tagKindFlag) noKflag(ctx, id, kind, kflag);
-      if (sot > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid referenced type id ${sot}`);
-      const idx = dv.getInt32(p, le);
-      if (idx < -1) ctx.fail(BtfErrorCode.BadType, id, `invalid decl_tag component_idx ${idx}`);
-      return;
-    }
-    default:
-      ctx.fail(BtfErrorCode.BadKind, id, `unknown btf kind ${kind}`);
   }
 }
 
-function noVlen(ctx: ValidationContext, id: number, kind: number, vlen: number): void {
-  if (vlen !== 0) ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} has vlen ${vlen}, must be 0`);
+function noVlen(ctx: ValidationContext, id: number, kind: number, vlen: number): never {
+  return ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} has vlen ${vlen}, must be 0`);
 }
 
-function noKflag(ctx: ValidationContext, id: number, kind: number, kflag: boolean): void {
-  if (kflag) ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} has kind_flag set, must be 0`);
+function noKflag(ctx: ValidationContext, id: number, kind: number): never {
+  return ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} has kind_flag set, must be 0`);
 }
 
-function anonymous(ctx: ValidationContext, id: number, kind: number, nameOff: number): void {
-  if (nameOff !== 0) ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} must be anonymous, has name '${ctx.nameAt(nameOff)}'`);
+function anonymous(ctx: ValidationContext, id: number, kind: number, nameOff: number): never {
+  return ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} must be anonymous, has name '${ctx.nameAt(nameOff)}'`);
 }
 
 /** A required (or, when `optional`, possibly absent) name that must be a valid identifier. */

@@ -2,42 +2,57 @@ import { BtfErrorCode } from './errors.js';
 import { K, NOT_VISITED, RESOLVED, VISITED, kindName, type ValidationContext } from './validate-meta.js';
 
 /**
- * Pass 2 (kernel/bpf/btf.c btf_check_all_types): resolve every type that refers to others, as the kernel's
- * depth-first walk does, with an explicit stack bounded by the resolve depth (never JS recursion), so a loop
- * (`typedef A -> typedef B -> typedef A`, `const -> ptr -> const`, a struct that contains itself) ends in a
- * BTF_TYPE_LOOP error. Along the way: references exist and have the right kind, struct/union members and
- * bitfields fit inside their type, arrays have a sized element and a regular-int index, FUNC points at a
- * FUNC_PROTO with named parameters, prototypes have sized parameter and return types (a vararg only last),
- * VARs have sized types, DATASEC entries are VARs that fit, DECL_TAGs point at a taggable type and component.
+ * Pass 2 (kernel/bpf/btf.c btf_check_all_types): resolve every type that refers to others, in id order, with
+ * the kernel's depth-first walk over an explicit stack bounded by the resolve depth (never JS recursion), so a
+ * loop (`typedef A -> typedef B -> typedef A`, `const -> ptr -> const`, a struct that contains itself) ends in
+ * a BTF_TYPE_LOOP error. References may point forward: a type is resolved when the walk first reaches it,
+ * whether from its own turn or from a type before it. Along the way: references exist and have the right kind,
+ * struct/union members and bitfields fit inside their type, arrays have a sized element and a regular-int
+ * index, FUNC points at a FUNC_PROTO with named parameters, prototypes have sized parameter and return types
+ * (a vararg only last), VARs have sized types, DATASEC entries are VARs that fit, DECL_TAGs point at a
+ * taggable type and component.
  */
 
 const U32_MAX = 0xffffffff;
 
-/** Resolve modes (kernel enum resolve_mode): what ends a chain depends on what started it. */
+/**
+ * Resolve modes (the kernel's RESOLVE_TBD, RESOLVE_PTR, RESOLVE_STRUCT_OR_ARRAY): the first PTR, STRUCT,
+ * UNION or ARRAY pushed on an empty-mode walk fixes which kinds end ("sink") the walk. A DATASEC visit
+ * starts over in TBD (btf_datasec_resolve).
+ */
 const MODE_TBD = 0;
 const MODE_PTR = 1;
 const MODE_STRUCT_OR_ARRAY = 2;
 
-function isModifier(k: number): boolean {
-  return k === K.TYPEDEF || k === K.VOLATILE || k === K.CONST || k === K.RESTRICT || k === K.TYPE_TAG;
+function kindTable(...kinds: number[]): Uint8Array {
+  const t = new Uint8Array(32);
+  for (const k of kinds) t[k] = 1;
+  return t;
 }
-function isStruct(k: number): boolean {
-  return k === K.STRUCT || k === K.UNION;
-}
-/** Types that only refer and are never referred to as a type (btf_type_is_resolve_source_only). */
-function isSourceOnly(k: number): boolean {
-  return k === K.VAR || k === K.DECL_TAG || k === K.DATASEC;
-}
+/** btf_type_is_modifier: refers through `type` and has no size of its own. */
+const MODIFIER = kindTable(K.TYPEDEF, K.VOLATILE, K.CONST, K.RESTRICT, K.TYPE_TAG);
+/** btf_type_needs_resolve. */
+const NEEDS_RESOLVE = kindTable(K.TYPEDEF, K.VOLATILE, K.CONST, K.RESTRICT, K.TYPE_TAG, K.PTR, K.STRUCT, K.UNION, K.ARRAY, K.VAR, K.FUNC, K.DECL_TAG, K.DATASEC);
+/** btf_type_is_resolve_source_only: may refer, never be referred to as a type. */
+const SOURCE_ONLY = kindTable(K.VAR, K.DECL_TAG, K.DATASEC);
+/** btf_type_nosize (void is kind 0). */
+const NO_SIZE = kindTable(0, K.FWD, K.FUNC, K.FUNC_PROTO, K.DECL_TAG);
+/** btf_type_has_size: `size` is the type's size. */
+const HAS_SIZE = kindTable(K.INT, K.STRUCT, K.UNION, K.ENUM, K.DATASEC, K.FLOAT, K.ENUM64);
+/** env_type_is_resolve_sink, per mode (row = mode * 32 + kind): does the walk stop at this kind? */
+const SINK = (() => {
+  const t = new Uint8Array(96);
+  for (let k = 0; k < 32; k++) {
+    t[MODE_TBD * 32 + k] = NEEDS_RESOLVE[k] ? 0 : 1;
+    t[MODE_PTR * 32 + k] = MODIFIER[k] || k === K.PTR ? 0 : 1;
+    t[MODE_STRUCT_OR_ARRAY * 32 + k] = MODIFIER[k] || k === K.ARRAY || k === K.STRUCT || k === K.UNION ? 0 : 1;
+  }
+  return t;
+})();
+
 /** btf_type_needs_resolve. */
 export function needsResolve(k: number): boolean {
-  return isModifier(k) || k === K.PTR || isStruct(k) || k === K.ARRAY || k === K.VAR || k === K.FUNC || k === K.DECL_TAG || k === K.DATASEC;
-}
-/** btf_type_nosize: void, FWD, FUNC, FUNC_PROTO (and -1, out of range, as "null"). */
-function noSize(k: number): boolean {
-  return k <= 0 || k === K.FWD || k === K.FUNC || k === K.FUNC_PROTO;
-}
-function hasSize(k: number): boolean {
-  return k === K.INT || isStruct(k) || k === K.ENUM || k === K.DATASEC || k === K.FLOAT || k === K.ENUM64;
+  return k >= 0 && NEEDS_RESOLVE[k] === 1;
 }
 
 /** The resolver: one per validation, reusing its stack for every top-level resolve. */
@@ -46,8 +61,20 @@ export class Resolver {
   private readonly maxDepth: number;
   private readonly stackIds: Uint32Array;
   private readonly stackNext: Uint32Array;
+  private readonly words: Uint32Array;
+  private readonly wordAt: Uint32Array;
+  private readonly kinds: Uint8Array;
+  private readonly infos: Uint32Array;
+  private readonly sots: Uint32Array;
+  private readonly resolvedIds: Uint32Array;
+  private readonly resolvedSizes: Uint32Array;
+  private readonly visit: Uint8Array;
+  private readonly start: number;
+  private readonly next: number;
+  private readonly ptrSize: number;
   private top = 0;
-  private mode = MODE_TBD;
+  /** Offset of the current mode's row in SINK (mode * 32). */
+  private sinkRow = 0;
   /** Set by {@link idSize}: the id whose size was found. */
   private sizeId = 0;
 
@@ -56,239 +83,265 @@ export class Resolver {
     this.maxDepth = Math.max(1, maxDepth);
     this.stackIds = new Uint32Array(this.maxDepth);
     this.stackNext = new Uint32Array(this.maxDepth);
+    this.words = ctx.words;
+    this.wordAt = ctx.wordAt;
+    this.kinds = ctx.kinds;
+    this.infos = ctx.infos;
+    this.sots = ctx.sots;
+    this.resolvedIds = ctx.resolvedIds;
+    this.resolvedSizes = ctx.resolvedSizes;
+    this.visit = ctx.visit;
+    this.start = ctx.start;
+    this.next = ctx.next;
+    this.ptrSize = ctx.ptrSize;
   }
 
-  /** btf_check_all_types: resolve every own type that needs it, then check every FUNC_PROTO. */
+  /**
+   * btf_check_all_types: in id order, resolve every own type that needs it and is not yet resolved, and check
+   * every FUNC_PROTO. A FUNC (half of a kernel's types) never descends, so its walk is done in place: push,
+   * btf_func_check, pop and the final state check come down to {@link resolveFunc} and marking it resolved.
+   */
   checkAllTypes(): void {
-    const ctx = this.ctx;
-    for (let i = 0; i < ctx.count; i++) {
-      const id = ctx.start + i;
-      const k = (ctx.info[i] >>> 24) & 0x1f;
-      if (needsResolve(k) && ctx.visit[i] !== RESOLVED) this.resolve(id);
-      if (k === K.FUNC_PROTO) this.checkFuncProto(id);
+    const { kinds, visit } = this;
+    for (let id = this.start; id < this.next; id++) {
+      const k = kinds[id];
+      if (k === K.FUNC) {
+        if (visit[id] !== RESOLVED) this.checkFunc(id);
+      } else if (NEEDS_RESOLVE[k] === 1) {
+        if (visit[id] !== RESOLVED) this.resolve(id);
+      } else if (k === K.FUNC_PROTO) this.checkFuncProto(id);
     }
   }
 
-  /** btf_resolve: the depth-first walk from one type, iterating over an explicit stack. */
+  /** Kind of any id: 0 for void, -1 when out of range (btf_type_by_id returning NULL). */
+  private kindOf(id: number): number {
+    return id < this.next ? this.kinds[id] : -1;
+  }
+
+  private isResolved(id: number): boolean {
+    return id < this.start || this.visit[id] === RESOLVED;
+  }
+
+  /** True when the walk must go through `id` (of kind `k`) before the current type can be finished. */
+  private mustDescend(id: number, k: number): boolean {
+    return SINK[this.sinkRow + k] === 0 && !(id < this.start || this.visit[id] === RESOLVED);
+  }
+
+  /** btf_resolve: the depth-first walk from one type, iterating over an explicit stack, then btf_resolve_valid. */
   private resolve(id: number): void {
-    this.mode = MODE_TBD;
+    this.sinkRow = MODE_TBD;
     this.top = 0;
     this.push(id, id);
     while (this.top > 0) {
       const v = this.top - 1;
       const vid = this.stackIds[v];
-      switch (this.ctx.kindOf(vid)) {
-        case K.PTR: this.resolvePtrLike(v, vid, true); break;
+      switch (this.kinds[vid]) {
+        case K.PTR: this.resolveRef(v, vid, true); break;
         case K.VAR: this.resolveVar(v, vid); break;
-        case K.ARRAY: this.resolveArray(vid); break;
+        case K.ARRAY: this.resolveArray(v, vid); break;
         case K.STRUCT: case K.UNION: this.resolveStruct(v, vid); break;
         case K.DATASEC: this.resolveDatasec(v, vid); break;
         case K.FUNC: this.resolveFunc(vid); break;
-        case K.DECL_TAG: this.resolveDeclTag(vid); break;
-        default: this.resolvePtrLike(v, vid, false); break; // modifiers
+        case K.DECL_TAG: this.resolveDeclTag(v, vid); break;
+        default: this.resolveRef(v, vid, false); break; // modifiers
       }
     }
     this.checkResolvedState(id);
   }
 
+  /** env_stack_push: depth limit, then loop detection (a type already on the walk, or a base type), then the mode. */
   private push(id: number, root: number): void {
     const ctx = this.ctx;
     if (this.top >= this.maxDepth) {
       ctx.fail(BtfErrorCode.TypeLoop, root, `exceeded max resolving depth ${this.maxDepth} (at type [${id}])`);
     }
-    if (id < ctx.start || ctx.visit[id - ctx.start] !== NOT_VISITED) {
+    if (id < this.start || this.visit[id] !== NOT_VISITED) {
       ctx.fail(BtfErrorCode.TypeLoop, root, `loop detected: type [${id}] refers back to itself through its references`);
     }
-    ctx.visit[id - ctx.start] = VISITED;
+    this.visit[id] = VISITED;
     this.stackIds[this.top] = id;
     this.stackNext[this.top] = 0;
     this.top++;
-    if (this.mode === MODE_TBD) {
-      const k = ctx.kindOf(id);
-      if (k === K.PTR) this.mode = MODE_PTR;
-      else if (isStruct(k) || k === K.ARRAY) this.mode = MODE_STRUCT_OR_ARRAY;
+    if (this.sinkRow === MODE_TBD) {
+      const k = this.kinds[id];
+      if (k === K.PTR) this.sinkRow = MODE_PTR * 32;
+      else if (k === K.STRUCT || k === K.UNION || k === K.ARRAY) this.sinkRow = MODE_STRUCT_OR_ARRAY * 32;
     }
   }
 
-  private root(): number {
-    return this.stackIds[0];
+  /** Pushes `id` on behalf of the walk's root. */
+  private descend(id: number): void {
+    this.push(id, this.stackIds[0]);
   }
 
+  /** env_stack_pop_resolved. */
   private popResolved(resolvedId: number, resolvedSize: number): void {
-    const ctx = this.ctx;
     const id = this.stackIds[--this.top];
-    const i = id - ctx.start;
-    ctx.resolvedIds[i] = resolvedId;
-    ctx.resolvedSizes[i] = resolvedSize;
-    ctx.visit[i] = RESOLVED;
-  }
-
-  /** env_type_is_resolve_sink: does the walk stop at a type of kind `k` in the current mode? */
-  private isSink(k: number): boolean {
-    switch (this.mode) {
-      case MODE_TBD: return !needsResolve(k);
-      case MODE_PTR: return !isModifier(k) && k !== K.PTR;
-      default: return !isModifier(k) && k !== K.ARRAY && !isStruct(k);
-    }
-  }
-
-  /** Pushes `id` when the walk must go through it first; returns true when it did. */
-  private descend(id: number, k: number): boolean {
-    if (!this.isSink(k) && !this.ctx.isResolved(id)) {
-      this.push(id, this.root());
-      return true;
-    }
-    return false;
+    this.resolvedIds[id] = resolvedId;
+    this.resolvedSizes[id] = resolvedSize;
+    this.visit[id] = RESOLVED;
   }
 
   /**
    * btf_type_id_size: the size of `id` after modifiers (and a VAR's type), or -1 when it has none (void,
-   * FWD, FUNC, FUNC_PROTO, out of range). Sets {@link sizeId} to the sized type's id.
+   * FWD, FUNC, FUNC_PROTO, DECL_TAG, out of range). Sets {@link sizeId} to the sized type's id.
    */
   private idSize(id: number): number {
-    const ctx = this.ctx;
-    let k = ctx.kindOf(id);
-    if (noSize(k)) return -1;
-    if (!hasSize(k) && k !== K.ARRAY && k !== K.PTR) {
-      if (!isModifier(k) && k !== K.VAR) return -1;
-      id = ctx.resolvedId(id);
-      k = ctx.kindOf(id);
-      if (noSize(k)) return -1;
+    let k = this.kindOf(id);
+    if (k < 0 || NO_SIZE[k] === 1) return -1;
+    if (HAS_SIZE[k] === 0 && k !== K.ARRAY && k !== K.PTR) {
+      if (MODIFIER[k] === 0 && k !== K.VAR) return -1;
+      id = this.resolvedIds[id];
+      k = this.kinds[id];
+      if (NO_SIZE[k] === 1) return -1;
     }
     this.sizeId = id;
-    if (hasSize(k)) return ctx.sotOf(id);
-    if (k === K.ARRAY) return ctx.resolvedSize(id);
-    if (k === K.PTR) return ctx.ptrSize;
+    if (HAS_SIZE[k] === 1) return this.sots[id];
+    if (k === K.ARRAY) return this.resolvedSizes[id];
+    if (k === K.PTR) return this.ptrSize;
     return -1;
   }
 
-  /** Modifiers and PTR (btf_modifier_resolve, btf_ptr_resolve). */
-  private resolvePtrLike(v: number, id: number, isPtr: boolean): void {
-    const ctx = this.ctx;
-    let next = ctx.sotOf(id);
-    let nk = ctx.kindOf(next);
-    if (nk < 0 || isSourceOnly(nk)) this.badRef(id, next, nk);
-    if (this.descend(next, nk)) return;
-    if (isPtr) this.followResolvedPtr(next, nk);
-    if (this.top - 1 !== v) return;
+  /**
+   * btf_modifier_resolve and btf_ptr_resolve. A modifier may end at void, FWD or FUNC_PROTO (`const void`,
+   * `typedef struct later later_t`); a PTR the same (`void *`). A PTR (and a VAR) behind a modifier that was
+   * resolved while resolving a struct or array may have stopped at another PTR: the walk continues from it, so
+   * a pointer loop through it is still found.
+   */
+  private resolveRef(v: number, id: number, isPtr: boolean): void {
+    let next = this.sots[id];
+    let nk = this.kindOf(next);
+    if (nk < 0 || SOURCE_ONLY[nk] === 1) this.badRef(id, next, nk);
+    if (this.mustDescend(next, nk)) return this.descend(next);
+    if (isPtr && MODIFIER[nk] === 1 && this.descendResolvedPtr(next)) return;
     if (this.idSize(next) < 0) {
-      if (ctx.isResolved(next) && needsResolve(nk)) {
-        next = ctx.resolvedId(next);
-        nk = ctx.kindOf(next);
+      if (this.isResolved(next)) {
+        next = this.resolvedIds[next];
+        nk = this.kinds[next];
       }
       if (nk !== 0 && nk !== K.FWD && nk !== K.FUNC_PROTO) {
-        ctx.fail(BtfErrorCode.BadTypeRef, id, `${kindName(ctx.kindOf(id))} refers to type [${next}] (${kindName(nk)}), which has no size`);
+        this.ctx.fail(BtfErrorCode.BadTypeRef, id, `${kindName(this.kinds[id])} refers to type [${next}] (${kindName(nk)}), which has no size`);
       }
     } else next = this.sizeId;
     this.popResolved(next, 0);
   }
 
-  /**
-   * A modifier resolved while resolving a struct/array may have stopped at a PTR; continue from that PTR so a
-   * pointer loop through it is still found.
-   */
-  private followResolvedPtr(next: number, nk: number): void {
-    if (!isModifier(nk)) return;
-    const rid = this.ctx.resolvedId(next);
-    if (this.ctx.kindOf(rid) === K.PTR && !this.isSink(K.PTR) && !this.ctx.isResolved(rid)) this.push(rid, this.root());
+  /** When the (resolved) modifier `mod` ends at an unresolved PTR that is not a sink, pushes that PTR. */
+  private descendResolvedPtr(mod: number): boolean {
+    const rid = this.resolvedIds[mod];
+    if (this.kinds[rid] === K.PTR && this.mustDescend(rid, K.PTR)) {
+      this.descend(rid);
+      return true;
+    }
+    return false;
   }
 
+  /** btf_var_resolve: the VAR's type must end in a sized type. */
   private resolveVar(v: number, id: number): void {
-    const ctx = this.ctx;
-    const next = ctx.sotOf(id);
-    const nk = ctx.kindOf(next);
-    if (nk < 0 || isSourceOnly(nk)) this.badRef(id, next, nk);
-    if (this.descend(next, nk)) return;
-    this.followResolvedPtr(next, nk);
-    if (this.top - 1 !== v) return;
-    if (this.idSize(next) < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `var type [${next}] (${kindName(nk)}) has no size`);
+    const next = this.sots[id];
+    const nk = this.kindOf(next);
+    if (nk < 0 || SOURCE_ONLY[nk] === 1) this.badRef(id, next, nk);
+    if (this.mustDescend(next, nk)) return this.descend(next);
+    if (MODIFIER[nk] === 1 && this.descendResolvedPtr(next)) return;
+    if (this.idSize(next) < 0) this.ctx.fail(BtfErrorCode.BadTypeRef, id, `var type [${next}] (${kindName(nk)}) has no size`);
     this.popResolved(this.sizeId, 0);
   }
 
-  private resolveArray(id: number): void {
+  /** btf_array_resolve: the index type first (a regular int), then the element type (sized). */
+  private resolveArray(v: number, id: number): void {
     const ctx = this.ctx;
-    const p = ctx.extraOff(id);
-    const elem = ctx.u32(id, p);
-    const index = ctx.u32(id, p + 4);
-    const nelems = ctx.u32(id, p + 8);
-    const ik = ctx.kindOf(index);
-    if (noSize(ik) || isSourceOnly(ik)) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array index type [${index}] (${ik < 0 ? 'out of range' : kindName(ik)})`);
-    if (this.descend(index, ik)) return;
-    if (this.idSize(index) < 0 || ctx.kindOf(this.sizeId) !== K.INT || !this.isRegularInt(this.sizeId)) {
+    const p = this.wordAt[id] + 3;
+    const elem = this.words[p];
+    const index = this.words[p + 1];
+    const nelems = this.words[p + 2];
+    const ik = this.kindOf(index);
+    if (ik < 0 || NO_SIZE[ik] === 1 || SOURCE_ONLY[ik] === 1) {
+      ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array index type [${index}] (${ik < 0 ? 'out of range' : kindName(ik)})`);
+    }
+    if (this.mustDescend(index, ik)) return this.descend(index);
+    if (this.idSize(index) < 0 || this.kinds[this.sizeId] !== K.INT || !this.isRegularInt(this.sizeId)) {
       ctx.fail(BtfErrorCode.BadTypeRef, id, `array index type [${index}] is not a regular int`);
     }
-    const ek = ctx.kindOf(elem);
-    if (noSize(ek) || isSourceOnly(ek)) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array element type [${elem}] (${ek < 0 ? 'out of range' : kindName(ek)})`);
-    if (this.descend(elem, ek)) return;
+    const ek = this.kindOf(elem);
+    if (ek < 0 || NO_SIZE[ek] === 1 || SOURCE_ONLY[ek] === 1) {
+      ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array element type [${elem}] (${ek < 0 ? 'out of range' : kindName(ek)})`);
+    }
+    if (this.mustDescend(elem, ek)) return this.descend(elem);
     const elemSize = this.idSize(elem);
     if (elemSize < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `array element type [${elem}] has no size`);
     const elemId = this.sizeId;
-    if (ctx.kindOf(elemId) === K.INT && !this.isRegularInt(elemId)) ctx.fail(BtfErrorCode.BadType, id, `array of int [${elemId}] that is not a regular int`);
+    if (this.kinds[elemId] === K.INT && !this.isRegularInt(elemId)) ctx.fail(BtfErrorCode.BadType, id, `array of int [${elemId}] that is not a regular int`);
     if (nelems !== 0 && elemSize > Math.floor(U32_MAX / nelems)) ctx.fail(BtfErrorCode.BadType, id, `array size ${nelems} x ${elemSize} overflows u32`);
     this.popResolved(elemId, elemSize * nelems);
   }
 
   /** btf_type_int_is_regular: a whole-byte int of 1, 2, 4, 8 or 16 bytes with no bit offset. */
   private isRegularInt(id: number): boolean {
-    const data = this.ctx.u32(id, this.ctx.extraOff(id));
+    const data = this.words[this.wordAt[id] + 3];
     const bits = data & 0xff;
     const bytes = bits >>> 3;
     return (bits & 7) === 0 && ((data >>> 16) & 0xff) === 0 && (bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8 || bytes === 16);
   }
 
+  /**
+   * btf_struct_resolve: members in order; a member whose type must be resolved first suspends the struct, and
+   * on resuming, that member (the last one visited) is checked before going on.
+   */
   private resolveStruct(v: number, id: number): void {
-    const ctx = this.ctx;
-    const info = ctx.infoOf(id);
+    const info = this.infos[id];
     const vlen = info & 0xffff;
-    const kflag = (info & 0x80000000) !== 0;
-    const p = ctx.extraOff(id);
+    const kflag = info >>> 31 !== 0;
+    const w = this.words;
+    const p = this.wordAt[id] + 3;
     const from = this.stackNext[v];
     if (from > 0) {
-      const q = p + (from - 1) * 12;
-      this.checkMember(id, from - 1, ctx.u32(id, q + 4), ctx.u32(id, q + 8), kflag);
+      const q = p + (from - 1) * 3;
+      this.checkMember(id, from - 1, w[q + 1], w[q + 2], kflag);
     }
-    for (let j = from, q = p + from * 12; j < vlen; j++, q += 12) {
-      const mType = ctx.u32(id, q + 4);
-      const mk = ctx.kindOf(mType);
-      if (noSize(mk) || isSourceOnly(mk)) {
-        ctx.fail(BtfErrorCode.BadMember, id, `${this.memberName(id, j)}: invalid member type [${mType}] (${mk < 0 ? 'out of range' : kindName(mk)})`);
+    for (let j = from, q = p + from * 3; j < vlen; j++, q += 3) {
+      const mType = w[q + 1];
+      const mk = this.kindOf(mType);
+      if (mk < 0 || NO_SIZE[mk] === 1 || SOURCE_ONLY[mk] === 1) {
+        this.ctx.fail(BtfErrorCode.BadMember, id, `${this.memberName(id, j)}: invalid member type [${mType}] (${mk < 0 ? 'out of range' : kindName(mk)})`);
       }
-      if (!this.isSink(mk) && !ctx.isResolved(mType)) {
+      if (this.mustDescend(mType, mk)) {
         this.stackNext[v] = j + 1;
-        this.push(mType, this.root());
-        return;
+        return this.descend(mType);
       }
-      this.checkMember(id, j, mType, ctx.u32(id, q + 8), kflag);
+      this.checkMember(id, j, mType, w[q + 2], kflag);
     }
     this.popResolved(0, 0);
   }
 
   private memberName(id: number, j: number): string {
     const ctx = this.ctx;
-    const nameOff = ctx.u32(id, ctx.extraOff(id) + j * 12);
+    const nameOff = this.words[this.wordAt[id] + 3 + j * 3];
     const name = nameOff === 0 ? '' : ctx.nameAt(nameOff);
     return name ? `member ${j} '${name}'` : `member ${j}`;
   }
 
-  /** Each kind's check_member / check_kflag_member: the member (or bitfield) lies inside the struct. */
+  /**
+   * Each member type's check_member / check_kflag_member (a modifier is judged as the type it resolves to):
+   * the member (or bitfield) lies inside the struct, and only ints and enums may be bitfields.
+   */
   private checkMember(sid: number, j: number, mType: number, raw: number, kflag: boolean): void {
-    const ctx = this.ctx;
-    const structSize = ctx.sotOf(sid);
-    let mk = ctx.kindOf(mType);
-    if (isModifier(mk)) {
+    const structSize = this.sots[sid];
+    let mk = this.kinds[mType];
+    if (MODIFIER[mk] === 1) {
       if (this.idSize(mType) < 0) this.memberFail(sid, j, `member type [${mType}] has no size`);
       mType = this.sizeId;
-      mk = ctx.kindOf(mType);
+      mk = this.kinds[mType];
     }
-    if (kflag && mk !== K.INT && mk !== K.ENUM && mk !== K.ENUM64 && raw >>> 24 !== 0) {
-      this.memberFail(sid, j, `bitfield_size ${raw >>> 24} on a ${kindName(mk)} member`);
+    const bitfield = raw >>> 24;
+    if (kflag && bitfield !== 0 && mk !== K.INT && mk !== K.ENUM && mk !== K.ENUM64) {
+      this.memberFail(sid, j, `bitfield_size ${bitfield} on a ${kindName(mk)} member`);
     }
     const bitsOff = kflag ? raw & 0xffffff : raw;
     let bytesOff: number;
     let size: number;
     switch (mk) {
       case K.INT: {
-        const data = ctx.u32(mType, ctx.extraOff(mType));
+        const data = this.words[this.wordAt[mType] + 3];
         const intBits = data & 0xff;
         let off = bitsOff;
         let nrBits: number;
@@ -299,7 +352,7 @@ export class Resolver {
           nrBits = intBits;
         } else {
           if (!this.isRegularInt(mType)) this.memberFail(sid, j, `int type [${mType}] of a bitfield struct member is not a regular int`);
-          nrBits = raw >>> 24;
+          nrBits = bitfield;
           if (nrBits === 0) {
             if ((bitsOff & 7) !== 0) this.memberFail(sid, j, `bits_offset ${bitsOff} of a non-bitfield member is not byte aligned`);
             nrBits = intBits;
@@ -309,35 +362,37 @@ export class Resolver {
         }
         const copyBits = nrBits + (off & 7);
         if (copyBits > 128) this.memberFail(sid, j, `bitfield needs ${copyBits} bits, more than 128`);
-        bytesOff = off >>> 3;
-        size = Math.ceil(copyBits / 8);
+        bytesOff = Math.floor(off / 8);
+        size = (copyBits >>> 3) + ((copyBits & 7) !== 0 ? 1 : 0);
         break;
       }
       case K.ENUM: case K.ENUM64: {
-        let nrBits = kflag ? raw >>> 24 : 0;
+        // btf_enum_check_kflag_member takes an enum (of either size) as a 32-bit int.
+        let nrBits = kflag ? bitfield : 0;
         if (nrBits === 0) {
           if ((bitsOff & 7) !== 0) this.memberFail(sid, j, `bits_offset ${bitsOff} is not byte aligned`);
           if (!kflag) {
             bytesOff = bitsOff >>> 3;
-            size = ctx.sotOf(mType);
+            size = this.sots[mType];
             break;
           }
           nrBits = 32;
         } else if (nrBits > 32) {
           this.memberFail(sid, j, `bitfield_size ${nrBits} of an enum member is wider than 32 bits`);
         }
-        const end = Math.ceil((bitsOff + nrBits) / 8);
+        const endBits = bitsOff + nrBits;
+        const end = Math.floor(endBits / 8) + (endBits % 8 !== 0 ? 1 : 0);
         if (structSize < end) this.memberFail(sid, j, `bitfield ending at byte ${end} exceeds the ${structSize}-byte ${this.structWord(sid)}`);
         return;
       }
       case K.PTR: case K.ARRAY: case K.STRUCT: case K.UNION:
         if ((bitsOff & 7) !== 0) this.memberFail(sid, j, `bits_offset ${bitsOff} is not byte aligned`);
         bytesOff = bitsOff >>> 3;
-        size = mk === K.PTR ? ctx.ptrSize : mk === K.ARRAY ? Math.max(0, this.idSize(mType)) : ctx.sotOf(mType);
+        size = mk === K.PTR ? this.ptrSize : mk === K.ARRAY ? this.resolvedSizes[mType] : this.sots[mType];
         break;
       case K.FLOAT: {
-        size = ctx.sotOf(mType);
-        const alignBits = Math.min(ctx.ptrSize, size) * 8;
+        size = this.sots[mType];
+        const alignBits = Math.min(this.ptrSize, size) * 8;
         if (bitsOff % alignBits !== 0) this.memberFail(sid, j, `float member at bit ${bitsOff} is not aligned to ${alignBits} bits`);
         bytesOff = Math.floor(bitsOff / 8);
         break;
@@ -351,65 +406,74 @@ export class Resolver {
   }
 
   private structWord(sid: number): string {
-    return this.ctx.kindOf(sid) === K.UNION ? 'union' : 'struct';
+    return this.kinds[sid] === K.UNION ? 'union' : 'struct';
   }
 
   private memberFail(sid: number, j: number, reason: string): never {
     return this.ctx.fail(BtfErrorCode.BadMember, sid, `${this.memberName(sid, j)}: ${reason}`);
   }
 
+  /**
+   * btf_datasec_resolve: every entry is a VAR whose type fits the entry's size. Each visit starts in mode TBD:
+   * a VAR resolved earlier through a struct or array must not make the next VAR a sink that is never resolved.
+   */
   private resolveDatasec(v: number, id: number): void {
     const ctx = this.ctx;
-    // The kernel starts every visit of a DATASEC afresh (btf_datasec_resolve sets RESOLVE_TBD): a var resolved
-    // through a struct or array earlier must not make the next var a "sink" that is never resolved.
-    this.mode = MODE_TBD;
-    const vlen = ctx.infoOf(id) & 0xffff;
-    const p = ctx.extraOff(id);
-    for (let j = this.stackNext[v], q = p + j * 12; j < vlen; j++, q += 12) {
-      const varId = ctx.u32(id, q);
-      const vk = ctx.kindOf(varId);
+    this.sinkRow = MODE_TBD;
+    const vlen = this.infos[id] & 0xffff;
+    const w = this.words;
+    const p = this.wordAt[id] + 3;
+    for (let j = this.stackNext[v], q = p + j * 3; j < vlen; j++, q += 3) {
+      const varId = w[q];
+      const vk = this.kindOf(varId);
       if (vk !== K.VAR) ctx.fail(BtfErrorCode.BadTypeRef, id, `datasec var ${j}: type [${varId}] is not a var`);
-      if (!this.isSink(vk) && !ctx.isResolved(varId)) {
+      if (this.mustDescend(varId, vk)) {
         this.stackNext[v] = j + 1;
-        this.push(varId, this.root());
-        return;
+        return this.descend(varId);
       }
-      const size = this.idSize(ctx.sotOf(varId));
+      const size = this.idSize(this.sots[varId]);
       if (size < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `datasec var ${j}: var [${varId}] has a type without size`);
-      if (ctx.u32(id, q + 8) < size) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: size ${ctx.u32(id, q + 8)} is smaller than its type's ${size}`);
+      if (w[q + 2] < size) ctx.fail(BtfErrorCode.BadType, id, `datasec var ${j}: size ${w[q + 2]} is smaller than its type's ${size}`);
     }
     this.popResolved(0, 0);
   }
 
-  /** btf_func_check: FUNC refers to a FUNC_PROTO whose parameters all have names (a vararg excepted). */
+  /** btf_func_resolve: {@link checkFunc}, then the FUNC resolves to its prototype. */
   private resolveFunc(id: number): void {
-    const ctx = this.ctx;
-    const proto = ctx.sotOf(id);
-    const pk = ctx.kindOf(proto);
-    if (pk !== K.FUNC_PROTO) this.badRef(id, proto, pk, 'func_proto');
-    const vlen = ctx.infoOf(proto) & 0xffff;
-    const p = ctx.extraOff(proto);
-    for (let j = 0; j < vlen; j++) {
-      if (ctx.u32(proto, p + j * 8) === 0 && ctx.u32(proto, p + j * 8 + 4) !== 0) {
-        ctx.fail(BtfErrorCode.BadString, id, `func parameter ${j + 1} of prototype [${proto}] has no name`);
-      }
-    }
-    this.popResolved(proto, 0);
+    this.checkFunc(id);
+    this.popResolved(this.sots[id], 0);
   }
 
-  private resolveDeclTag(id: number): void {
+  /** btf_func_check: FUNC refers to a FUNC_PROTO whose parameters all have names (a vararg excepted); marks it resolved. */
+  private checkFunc(id: number): void {
+    const proto = this.sots[id];
+    const pk = this.kindOf(proto);
+    if (pk !== K.FUNC_PROTO) this.badRef(id, proto, pk, 'func_proto');
+    const w = this.words;
+    const p = this.wordAt[proto] + 3;
+    for (let q = p, end = p + 2 * (this.infos[proto] & 0xffff); q < end; q += 2) {
+      if (w[q] === 0 && w[q + 1] !== 0) {
+        this.ctx.fail(BtfErrorCode.BadString, id, `func parameter ${(q - p) / 2 + 1} of prototype [${proto}] has no name`);
+      }
+    }
+    this.resolvedIds[id] = proto;
+    this.visit[id] = RESOLVED;
+  }
+
+  /** btf_decl_tag_resolve: the target is a FUNC, STRUCT, UNION, VAR or TYPEDEF; a component index names a member or parameter. */
+  private resolveDeclTag(v: number, id: number): void {
     const ctx = this.ctx;
-    const target = ctx.sotOf(id);
-    const tk = ctx.kindOf(target);
-    if (tk !== K.FUNC && !isStruct(tk) && tk !== K.VAR && tk !== K.TYPEDEF) {
+    const target = this.sots[id];
+    const tk = this.kindOf(target);
+    if (tk !== K.FUNC && tk !== K.STRUCT && tk !== K.UNION && tk !== K.VAR && tk !== K.TYPEDEF) {
       ctx.fail(BtfErrorCode.BadTypeRef, id, `decl_tag refers to type [${target}] (${tk < 0 ? 'out of range' : kindName(tk)}), not a func, struct, union, var or typedef`);
     }
-    if (this.descend(target, tk)) return;
-    const idx = ctx.u32(id, ctx.extraOff(id)) | 0;
+    if (this.mustDescend(target, tk)) return this.descend(target);
+    const idx = this.words[this.wordAt[id] + 3] | 0;
     if (idx !== -1) {
       if (tk === K.VAR || tk === K.TYPEDEF) ctx.fail(BtfErrorCode.BadType, id, `decl_tag component_idx ${idx} on a ${kindName(tk)}`);
-      const owner = isStruct(tk) ? target : ctx.sotOf(target);
-      const vlen = ctx.infoOf(owner) & 0xffff;
+      const owner = tk === K.FUNC ? this.sots[target] : target;
+      const vlen = this.infos[owner] & 0xffff;
       if (idx >= vlen) ctx.fail(BtfErrorCode.BadType, id, `decl_tag component_idx ${idx} is past the ${vlen} components of type [${owner}]`);
     }
     this.popResolved(target, 0);
@@ -417,42 +481,49 @@ export class Resolver {
 
   /** btf_resolve_valid: what a modifier, PTR or VAR resolved to is a real, non-modifier type. */
   private checkResolvedState(id: number): void {
-    const ctx = this.ctx;
-    const k = ctx.kindOf(id);
-    if (isModifier(k) || k === K.PTR || k === K.VAR) {
-      const rk = ctx.kindOf(ctx.resolvedId(id));
-      if (rk < 0 || isModifier(rk) || rk === K.VAR || rk === K.DATASEC) {
-        ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid resolve state: resolves to type [${ctx.resolvedId(id)}]`);
+    const k = this.kinds[id];
+    if (MODIFIER[k] === 1 || k === K.PTR || k === K.VAR) {
+      const rid = this.resolvedIds[id];
+      const rk = this.kindOf(rid);
+      if (rk < 0 || MODIFIER[rk] === 1 || rk === K.VAR || rk === K.DATASEC) {
+        this.ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid resolve state: resolves to type [${rid}]`);
       }
     }
   }
 
-  /** btf_func_proto_check: return and parameter types exist and have sizes; only the last may be a vararg. */
+  /**
+   * btf_func_proto_check: the return type (unless void) and each parameter type exist, are not VAR, DATASEC
+   * or DECL_TAG, get resolved, and have a size; parameter names are identifiers; only the last parameter may
+   * be a vararg (type 0, no name).
+   */
   private checkFuncProto(id: number): void {
     const ctx = this.ctx;
-    const ret = ctx.sotOf(id);
+    const ret = this.sots[id];
     if (ret !== 0) {
-      const rk = ctx.kindOf(ret);
+      const rk = this.kindOf(ret);
       if (rk < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid return type id ${ret}`);
-      if (needsResolve(rk) && !ctx.isResolved(ret)) this.resolve(ret);
+      if (SOURCE_ONLY[rk] === 1) ctx.fail(BtfErrorCode.BadTypeRef, id, `return type [${ret}] is a ${kindName(rk)}`);
+      if (NEEDS_RESOLVE[rk] === 1 && !this.isResolved(ret)) this.resolve(ret);
       if (this.idSize(ret) < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `return type [${ret}] (${kindName(rk)}) has no size`);
     }
-    let n = ctx.infoOf(id) & 0xffff;
+    let n = this.infos[id] & 0xffff;
     if (n === 0) return;
-    const p = ctx.extraOff(id);
-    if (ctx.u32(id, p + (n - 1) * 8 + 4) === 0) {
-      if (ctx.u32(id, p + (n - 1) * 8) !== 0) ctx.fail(BtfErrorCode.BadType, id, `vararg parameter ${n} has a name`);
+    const w = this.words;
+    const p = this.wordAt[id] + 3;
+    if (w[p + 2 * (n - 1) + 1] === 0) {
+      if (w[p + 2 * (n - 1)] !== 0) ctx.fail(BtfErrorCode.BadType, id, `vararg parameter ${n} has a name`);
       n--;
     }
     for (let j = 0; j < n; j++) {
-      const nameOff = ctx.u32(id, p + j * 8);
-      const at = ctx.u32(id, p + j * 8 + 4);
-      const ak = ctx.kindOf(at);
+      const nameOff = w[p + 2 * j];
+      const at = w[p + 2 * j + 1];
+      const ak = this.kindOf(at);
       if (ak < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `parameter ${j + 1}: invalid referenced type id ${at}`);
+      if (SOURCE_ONLY[ak] === 1) ctx.fail(BtfErrorCode.BadTypeRef, id, `parameter ${j + 1}: type [${at}] is a ${kindName(ak)}`);
       if (nameOff !== 0 && (!ctx.nameOffsetValid(nameOff) || !ctx.validIdentifier(nameOff))) {
         ctx.fail(BtfErrorCode.BadString, id, `parameter ${j + 1}: invalid name (offset ${nameOff})`);
       }
-      if (needsResolve(ak) && !ctx.isResolved(at)) this.resolve(at);
+      if (NEEDS_RESOLVE[ak] === 1 && !this.isResolved(at)) this.resolve(at);
       if (this.idSize(at) < 0) {
         ctx.fail(BtfErrorCode.BadTypeRef, id, at === 0
           ? `parameter ${j + 1} is void: a vararg may only be the last parameter`

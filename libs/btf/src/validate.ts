@@ -1,30 +1,33 @@
 import type { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
-import { BTF_HEADER_LAYOUT_LEN, BTF_HEADER_MIN_LEN } from './header.js';
+import { BTF_HEADER_LAYOUT_LEN } from './header.js';
 import { BTF_MAX_NAME_OFFSET, K, ValidationContext, checkAllMetas } from './validate-meta.js';
 import { Resolver } from './validate-resolve.js';
 
 /**
- * Kernel-strict validation of parsed BTF: the checks the Linux kernel's BTF loader makes (kernel/bpf/btf.c
- * btf_parse: btf_parse_hdr + btf_check_sec_info, btf_parse_str_sec, btf_check_all_metas, btf_check_all_types,
- * btf_check_type_tags), on top of what {@link Btf.parse} already refused (libbpf's checks). Both byte orders
- * are accepted (the kernel only takes its native one). Split BTF (module BTF) is judged on its base, which is
- * validated first; ids and string offsets continue the base's, and its string section need not start with NUL.
+ * Kernel-strict validation of parsed BTF: the checks the Linux kernel's BTF loader makes when BTF is loaded
+ * with BPF_BTF_LOAD (kernel/bpf/btf.c btf_parse: btf_parse_hdr + btf_check_sec_info, btf_parse_str_sec,
+ * btf_parse_layout_sec, btf_parse_type_sec = btf_check_all_metas + btf_check_all_types, btf_check_type_tags),
+ * on top of what {@link Btf.parse} already refused (libbpf's checks). Both byte orders are accepted (the kernel
+ * only takes its native one). Split BTF (module BTF) is judged on its base, which is validated first; ids and
+ * string offsets continue the base's, and its string section need not start with NUL.
  *
- * Where kernels differ, the current kernel's rule is used: `.` is allowed in identifiers, DATASEC names may hold
- * any printable character, identifiers may be KSYM_NAME_LEN (512) bytes long, and DECL_TAG/TYPE_TAG may carry
- * kind_flag (attribute tags) unless {@link ValidateOptions.tagKindFlag} is false.
+ * The rules are those of the newest kernel: `.` is allowed in identifiers, DATASEC names may hold any printable
+ * character, identifiers may be KSYM_NAME_LEN (512) bytes long, a 32-byte header may describe a layout section
+ * (and the string section then need not end the blob), and DECL_TAG/TYPE_TAG may carry kind_flag (attribute
+ * tags, Linux 6.14) unless {@link ValidateOptions.tagKindFlag} is false.
  */
 
 export interface ValidateOptions {
   /**
-   * Accept kind_flag on DECL_TAG and TYPE_TAG (Linux 6.14+ uses it for `__attribute__` tags). Default true;
-   * false judges as kernels before 6.14 do.
+   * Accept kind_flag on DECL_TAG and TYPE_TAG (Linux 6.14+ encodes `__attribute__((...))` tags with it).
+   * Default true; false judges as kernels before 6.14 do, which refuse kind_flag on both kinds.
    */
   tagKindFlag?: boolean;
   /**
-   * Stop after the per-type checks (what the kernel itself runs on vmlinux and module BTF at boot) and skip
-   * resolution (what it runs on BTF loaded with BPF_BTF_LOAD). Default false.
+   * Run only what the kernel itself runs on vmlinux and module BTF at boot (btf_parse_base / btf_parse_module:
+   * header, string section, per-type checks, type-tag chains) and skip what it adds for BTF loaded with
+   * BPF_BTF_LOAD (layout section, non-empty type section, resolution of every reference). Default false.
    */
   skipResolve?: boolean;
 }
@@ -69,16 +72,18 @@ function validateContext(btf: Btf, opts: ValidateOptions): ValidationContext {
   try {
     checkHeader(btf);
     checkStrings(btf);
-    if (!btf.base && btf.header.typeLen === 0) {
-      throw new BtfError(BtfErrorCode.BadSection, 'type section is empty (no types)', { offset: 12 });
+    if (!opts.skipResolve) {
+      checkLayoutSection(btf);
+      if (!btf.base && btf.header.typeLen === 0) {
+        throw new BtfError(BtfErrorCode.BadSection, 'type section is empty (no types)', { offset: 12 });
+      }
     }
     const ctx = new ValidationContext(btf, baseCtx);
-    if (!baseCtx) ctx.ptrSize = guessPointerSize(ctx);
     checkAllMetas(ctx, { tagKindFlag: opts.tagKindFlag ?? true });
-    if (opts.skipResolve) return ctx;
-    new Resolver(ctx, btf.limits.maxResolveDepth).checkAllTypes();
+    if (!baseCtx) ctx.ptrSize = guessPointerSize(ctx);
+    if (!opts.skipResolve) new Resolver(ctx, btf.limits.maxResolveDepth).checkAllTypes();
     checkTypeTags(ctx);
-    validated.set(btf, ctx);
+    if (!opts.skipResolve) validated.set(btf, ctx);
     return ctx;
   } catch (err) {
     if (err instanceof BtfError) throw err;
@@ -88,26 +93,23 @@ function validateContext(btf: Btf, opts: ValidateOptions): ValidationContext {
 }
 
 /**
- * btf_parse_hdr + btf_check_sec_info: flags are zero, there is data after the header, and the sections (type,
- * string, and the layout section when the header has one) tile the data exactly: sorted by offset, the first
- * starts right after the header, each starts where the previous ended (no gap, no overlap), and the last ends
- * at the end of the blob (nothing unknown after it).
+ * btf_parse_hdr + btf_check_sec_info: flags are zero, there is data after the header (base BTF), and the
+ * sections tile the data exactly: sorted by offset (then length), the first starts right after the header,
+ * each starts where the previous ended (no gap, no overlap), and the last ends at the end of the blob. The
+ * layout section counts only when the header is the full 32-byte one and layout_len is not 0. Header bytes
+ * past the fields the kernel knows must be zero (checked by {@link Btf.parse}); bytes of a shorter header are
+ * not looked at.
  */
 function checkHeader(btf: Btf): void {
   const h = btf.header;
   const size = btf.bytes.length;
   if (h.flags !== 0) throw new BtfError(BtfErrorCode.BadHeader, `unsupported header flags 0x${h.flags.toString(16)} (must be 0)`, { offset: 3 });
   if (!btf.base && size === h.hdrLen) throw new BtfError(BtfErrorCode.BadHeader, 'no data after the btf header', { offset: 4 });
-  if (h.hdrLen > BTF_HEADER_MIN_LEN && h.hdrLen < BTF_HEADER_LAYOUT_LEN) {
-    for (let off = BTF_HEADER_MIN_LEN; off < h.hdrLen; off++) {
-      if (btf.bytes[off] !== 0) throw new BtfError(BtfErrorCode.BadHeader, `unsupported btf header: unknown non-zero byte at ${off}`, { offset: off });
-    }
-  }
   const secs: { name: string; off: number; len: number; field: number }[] = [
     { name: 'type', off: h.typeOff, len: h.typeLen, field: 8 },
     { name: 'string', off: h.strOff, len: h.strLen, field: 16 },
   ];
-  if (h.hdrLen >= BTF_HEADER_LAYOUT_LEN && (h.layoutOff !== 0 || h.layoutLen !== 0)) {
+  if (h.hdrLen >= BTF_HEADER_LAYOUT_LEN && h.layoutLen !== 0) {
     secs.push({ name: 'layout', off: h.layoutOff, len: h.layoutLen, field: 24 });
   }
   secs.sort((a, b) => a.off - b.off || a.len - b.len);
@@ -123,13 +125,15 @@ function checkHeader(btf: Btf): void {
   if (total !== expected) {
     throw new BtfError(BtfErrorCode.BadSection, `${expected - total} bytes of unknown data after the last section`, { offset: h.hdrLen + total });
   }
-  if (h.typeOff % 4 !== 0) throw new BtfError(BtfErrorCode.BadSection, `type section offset ${h.typeOff} is not aligned to 4 bytes`, { offset: 8 });
 }
 
-/** btf_parse_str_sec: the string section ends the blob, ends with NUL, starts with NUL (base BTF), fits the offset limit. */
+/**
+ * btf_parse_str_sec: the string section ends the blob (unless a full 32-byte header may put the layout section
+ * after it), ends with NUL, starts with NUL (base BTF), and fits the offset limit; split BTF may have none.
+ */
 function checkStrings(btf: Btf): void {
   const h = btf.header;
-  if (h.strEnd !== btf.bytes.length) {
+  if (h.hdrLen < BTF_HEADER_LAYOUT_LEN && h.strEnd !== btf.bytes.length) {
     throw new BtfError(BtfErrorCode.BadStringSection, `string section ends at ${h.strEnd}, not at the end of the blob (${btf.bytes.length})`, { offset: 16 });
   }
   if (btf.base && h.strLen === 0) return;
@@ -141,15 +145,33 @@ function checkStrings(btf: Btf): void {
   if (!btf.base && btf.bytes[h.strStart] !== 0) throw new BtfError(BtfErrorCode.BadStringSection, 'string section does not start with a nul byte', { offset: h.strStart });
 }
 
+/** Size of one layout-section entry (struct btf_layout: info_sz u8, elem_sz u8, flags u16). */
+const BTF_LAYOUT_ENTRY_SIZE = 4;
+
+/**
+ * btf_parse_layout_sec (kernels with the layout section): when a full header has a non-empty layout section,
+ * its offset is 4-byte aligned and its length a non-zero multiple of the entry size. The kernel still refuses
+ * kinds it does not know, whatever the layout says (checked per type).
+ */
+function checkLayoutSection(btf: Btf): void {
+  const h = btf.header;
+  if (h.hdrLen < BTF_HEADER_LAYOUT_LEN || h.layoutLen === 0) return;
+  if (h.layoutOff % 4 !== 0) throw new BtfError(BtfErrorCode.BadSection, `layout section offset ${h.layoutOff} is not aligned to 4 bytes`, { offset: 24 });
+  if (h.layoutLen < BTF_LAYOUT_ENTRY_SIZE || h.layoutLen % BTF_LAYOUT_ENTRY_SIZE !== 0) {
+    throw new BtfError(BtfErrorCode.BadSection, `layout section length ${h.layoutLen} is not a multiple of ${BTF_LAYOUT_ENTRY_SIZE}`, { offset: 28 });
+  }
+}
+
 /**
  * btf_check_type_tags: every chain of modifiers ends (at most 32 long, no cycle) and, within a chain, type tags
- * come before the other modifiers (`ptr -> type_tag -> const -> int`, never `const -> type_tag`).
+ * come before the other modifiers (`ptr -> type_tag -> const -> int`, never `const -> type_tag`). A chain that
+ * reaches a type already checked stops there.
  */
 function checkTypeTags(ctx: ValidationContext): void {
+  const { kinds, sots } = ctx;
   let good = ctx.start - 1;
-  for (let i = 0; i < ctx.count; i++) {
-    const id = ctx.start + i;
-    let k = (ctx.info[i] >>> 24) & 0x1f;
+  for (let id = ctx.start; id < ctx.next; id++) {
+    let k = kinds[id];
     if (!isModifier(k)) continue;
     let inTags = k === K.TYPE_TAG;
     let cur = id;
@@ -160,7 +182,7 @@ function checkTypeTags(ctx: ValidationContext): void {
         if (!inTags) ctx.fail(BtfErrorCode.BadType, id, `type_tag [${cur}] follows a modifier; type tags must precede modifiers`);
       } else inTags = false;
       if (cur <= good) break;
-      cur = ctx.sotOf(cur);
+      cur = sots[cur];
       k = ctx.kindOf(cur);
       if (k < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid referenced type id ${cur}`);
     }
@@ -176,19 +198,13 @@ const LONG_NAMES = new Set(['long', 'long int', 'long signed int', 'signed long'
 
 /** libbpf determine_ptr_size: the size of an INT named like `long` (4 or 8), else 8. */
 function guessPointerSize(ctx: ValidationContext): number {
-  const { dv, le, btf } = ctx;
-  for (let i = 0; i < ctx.count; i++) {
-    if (((ctx.info[i] >>> 24) & 0x1f) !== K.INT) continue;
-    const size = ctx.sot[i];
+  const { kinds, sots, words, wordAt } = ctx;
+  for (let id = ctx.start; id < ctx.next; id++) {
+    if (kinds[id] !== K.INT) continue;
+    const size = sots[id];
     if (size !== 4 && size !== 8) continue;
-    // Read the short name straight from the bytes: building the section's text for one lookup costs more.
-    const off = dv.getUint32(btf.offsets[i], le);
-    const at = btf.strings.locate(off);
-    if (at < 0) continue;
-    const src = btf.strings.bytesAt(off);
-    const end = src.indexOf(0, at);
-    if (end < 0 || end - at > 24) continue;
-    if (LONG_NAMES.has(Buffer.from(src.buffer, src.byteOffset + at, end - at).toString('latin1'))) return size;
+    const name = ctx.shortName(words[wordAt[id]], 24);
+    if (name !== undefined && LONG_NAMES.has(name)) return size;
   }
   return 8;
 }

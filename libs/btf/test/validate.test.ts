@@ -258,13 +258,19 @@ describe('validateBtf on synthetic BTF', () => {
     expect((await errorOf(() => validate(bytes, undefined, { tagKindFlag: false }))).code).toBe('BTF_BAD_TYPE');
   });
 
-  it('skipResolve runs only the per-type checks the kernel runs at boot', () => {
+  it('skipResolve runs only the checks the kernel runs at boot (per-type checks and modifier chains)', () => {
     const b = new BtfBuilder();
-    b.typedef('a', 2);
-    b.typedef('b', 1);
+    b.int('int', 4);
+    b.var('v', 1);
+    b.ptr(2); // a pointer to a var: only the resolve pass refuses it
     const bytes = b.build();
-    expect(validate(bytes, undefined, { skipResolve: true }).types).toBe(2);
-    expect(() => validate(bytes)).toThrow(/loop detected/);
+    expect(validate(bytes, undefined, { skipResolve: true }).types).toBe(3);
+    expect(() => validate(bytes)).toThrow(/referenced type \[2\] is var/);
+    // btf_check_type_tags runs at boot too: a typedef cycle is refused without resolving.
+    const c = new BtfBuilder();
+    c.typedef('a', 2);
+    c.typedef('b', 1);
+    expect(() => validate(c.build(), undefined, { skipResolve: true })).toThrow(/modifier chain longer than 32 or cyclic/);
   });
 
   it('lets only BtfErrors out when bytes of a valid blob are flipped', () => {
