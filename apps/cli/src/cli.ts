@@ -3,12 +3,6 @@ import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Btf, BtfError, dumpC, dumpRawJson, dumpRawText, extractBtf } from '@btf-atlas/btf';
 import { CliError, QuietExit } from './errors.js';
-import { registerValidateCommand } from './commands/validate.js';
-import { registerCatalogCommands } from './commands/catalog.js';
-import { registerIngestCommand } from './commands/ingest.js';
-import { registerDiffCommand } from './commands/diff.js';
-import { registerServeCommand } from './commands/serve.js';
-import { registerFetchCommand } from './commands/fetch.js';
 
 export { CliError };
 
@@ -42,7 +36,30 @@ async function writeOut(data: string | Uint8Array): Promise<void> {
   });
 }
 
-function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * The command modules and the commands each registers. Only the module of the command being run is loaded
+ * (`btf-atlas validate FILE` never loads the catalog, queue or HTTP code); help and unknown commands load all.
+ */
+const COMMAND_MODULES: { names: readonly string[]; load: () => Promise<Register> }[] = [
+  { names: ['validate'], load: async () => (await import('./commands/validate.js')).registerValidateCommand },
+  { names: ['ingest'], load: async () => (await import('./commands/ingest.js')).registerIngestCommand },
+  { names: ['kernels', 'field', 'type', 'failures', 'worker'], load: async () => (await import('./commands/catalog.js')).registerCatalogCommands },
+  { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiffCommand },
+  { names: ['serve'], load: async () => (await import('./commands/serve.js')).registerServeCommand },
+  { names: ['fetch'], load: async () => (await import('./commands/fetch.js')).registerFetchCommand },
+];
+
+/** The registrations the command line needs: the module naming argv's command, else every module. */
+async function commandRegistrations(argv: string[]): Promise<Register[]> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  if (name === 'dump') return [];
+  const own = COMMAND_MODULES.find((m) => name !== undefined && m.names.includes(name));
+  return Promise.all((own ? [own] : COMMAND_MODULES).map((m) => m.load()));
+}
+
+function buildProgram(registrations: readonly Register[]): Command {
   const program = new Command('btf-atlas')
     .description('Index and diff Linux kernel BTF across kernels')
     .exitOverride()
@@ -65,13 +82,7 @@ function buildProgram(): Command {
       else await writeOut(opts.json ? dumpRawJson(btf) : dumpRawText(btf));
     });
 
-  registerValidateCommand(program);
-  registerIngestCommand(program);
-  registerCatalogCommands(program);
-  registerDiffCommand(program);
-  registerServeCommand(program);
-  registerFetchCommand(program);
-
+  for (const register of registrations) register(program);
   return program;
 }
 
@@ -82,7 +93,7 @@ function isCatalogError(err: unknown): err is Error & { code: string; suggestion
 
 /** Runs the CLI; returns the exit code. Never throws. */
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(await commandRegistrations(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT_OK;
