@@ -8,8 +8,9 @@ export default defineConfig({
       '@btf-atlas/catalog': fileURLToPath(new URL('./libs/catalog/src/index.ts', import.meta.url)),
       '@btf-atlas/diff': fileURLToPath(new URL('./libs/diff/src/index.ts', import.meta.url)),
       '@btf-atlas/http': fileURLToPath(new URL('./libs/http/src/index.ts', import.meta.url)),
-      '@btf-atlas/sync': fileURLToPath(new URL('./libs/sync/src/index.ts', import.meta.url)),
+      '@btf-atlas/pkg': fileURLToPath(new URL('./libs/pkg/src/index.ts', import.meta.url)),
       '@btf-atlas/queue': fileURLToPath(new URL('./libs/queue/src/index.ts', import.meta.url)),
+      '@btf-atlas/sync': fileURLToPath(new URL('./libs/sync/src/index.ts', import.meta.url)),
     },
   },
   test: {

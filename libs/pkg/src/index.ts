@@ -1,0 +1,12 @@
+export * from './errors.js';
+export * from './limits.js';
+export * from './decompress.js';
+export * from './image.js';
+export * from './meta.js';
+export * from './package.js';
+export * from './pahole.js';
+export { readAr, isAr, type ArMember } from './ar.js';
+export { readCpio } from './cpio.js';
+export { readRpmHeaders, isRpm, type RpmHeader, RPMTAG } from './rpm.js';
+export { readTar, type ArchiveFile } from './tar.js';
+export { ByteReader, streamOf, fileStream, collect, type ByteStream } from './reader.js';

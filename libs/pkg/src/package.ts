@@ -1,0 +1,279 @@
+/**
+ * Kernel BTF straight out of what distributions ship: a Debian/Ubuntu .deb, a Fedora/RHEL/SUSE .rpm, or a bare
+ * kernel image. Archives are read as streams: only the members that are kernel images or wanted modules are kept
+ * in memory, each under a size cap, and every decompressed stream has a byte cap. Pure (bytes or a file in, typed
+ * results out) unless the caller passes an impure DWARF converter (pahole.ts).
+ */
+import { isElf } from '@btf-atlas/btf';
+import { isAr, readAr } from './ar.js';
+import { readCpio } from './cpio.js';
+import { compressionOfName, decompress, decompressBytes, detectCompression } from './decompress.js';
+import { PkgError, PkgErrorCode, toPkgError } from './errors.js';
+import { detectImage, elfBtf, kernelImageBtf } from './image.js';
+import { resolveLimits, type PkgLimits } from './limits.js';
+import { parseControl, parseSourceField } from './meta.js';
+import { ByteReader, collect, fileStream, streamOf, type ByteStream } from './reader.js';
+import { isRpm, readRpmHeaders } from './rpm.js';
+import { readTar, type ArchiveFile } from './tar.js';
+
+/** Which modules to read: names as `modprobe` spells them (`ext4`, `nf_conntrack`; `-` and `_` are the same), all, or none. */
+export type ModuleFilter = string[] | 'all' | 'none';
+
+/** Turns an ELF object that has DWARF but no .BTF into raw BTF (pahole.ts's `paholeConverter` does). */
+export type DwarfConverter = (elf: Uint8Array, ctx: { role: 'vmlinux' | 'module'; name: string; base?: Uint8Array }) => Promise<Uint8Array>;
+
+export interface ReadKernelOptions {
+  /** Modules to read (default 'none': only vmlinux). */
+  modules?: ModuleFilter;
+  limits?: Partial<PkgLimits>;
+  /** Converter for DWARF-only objects; without one they are listed in {@link KernelPackage.dwarfOnly}. */
+  dwarf?: DwarfConverter;
+}
+
+/** What the package says about itself, as it spells it (mapping to a KREF is the catalog's job). */
+export interface PackageMeta {
+  package?: string;
+  version?: string;
+  /** RPM release (`200.fc40`). */
+  release?: string;
+  epoch?: number;
+  /** Architecture as the package spells it (`amd64`, `x86_64`, `aarch64`); see btfhubArch(). */
+  arch?: string;
+  /** Source package (`linux-signed-amd64`, or the rpm's SOURCERPM `kernel-6.8.5-301.fc40.src.rpm`). */
+  source?: string;
+  /** `uname -r`, from the `modules/UNAME_R/` folder inside the package (else a `boot/vmlinuz-UNAME_R` name). */
+  unameR?: string;
+  /** The version banner of a bzImage, when there is one. */
+  banner?: string;
+}
+
+export interface BtfFound {
+  btf: Uint8Array;
+  /** Where it came from, outermost first: `data.tar.xz:usr/lib/modules/X/vmlinuz:bzImage:zstd:elf`. */
+  from: string;
+  /** True when pahole made it from DWARF. */
+  fromDwarf?: boolean;
+}
+
+export interface ModuleBtf extends BtfFound {
+  /** Module name as the kernel spells it (`nf_conntrack`). */
+  name: string;
+}
+
+export interface KernelPackage {
+  format: 'deb' | 'rpm' | 'image';
+  meta: PackageMeta;
+  vmlinux?: BtfFound;
+  /** Module BTF (split BTF on vmlinux's), in archive order. */
+  modules: ModuleBtf[];
+  /** ELF objects with DWARF but no BTF that were not converted (no converter given). */
+  dwarfOnly: { role: 'vmlinux' | 'module'; name: string; from: string }[];
+  /** Modules that were wanted but hold no BTF, with the code that said why. */
+  skipped: { name: string; from: string; code: string }[];
+}
+
+/**
+ * Reads a .deb, an .rpm or a kernel image (bytes, or a file path read as a stream) and returns the BTF in it.
+ * Throws PkgError only.
+ */
+export async function readKernelPackage(input: Uint8Array | string, opts: ReadKernelOptions = {}): Promise<KernelPackage> {
+  const lim = resolveLimits(opts.limits);
+  const source = typeof input === 'string' ? fileStream(input) : streamOf(input);
+  const r = new ByteReader(source, 'package');
+  try {
+    const head = await r.peek(264);
+    if (isAr(head)) return await readDeb(r, opts, lim);
+    if (isRpm(head)) return await readRpm(r, opts, lim);
+    if (detectImage(head) !== undefined) {
+      const bytes = await collect(r.rest(), lim.maxMemberSize, 'kernel image');
+      return await fromImages([{ path: '', bytes }], { format: 'image', meta: {}, modules: [], dwarfOnly: [], skipped: [] }, opts);
+    }
+    throw new PkgError(PkgErrorCode.UnknownFormat, 'not a .deb, an .rpm or a kernel image (unknown magic)', { offset: 0 });
+  } catch (err) {
+    throw toPkgError(err);
+  } finally {
+    await r.close();
+  }
+}
+
+interface Collected {
+  images: { path: string; bytes: Uint8Array }[];
+  modules: ModuleBtf[];
+  dwarfModules: { name: string; from: string; elf: Uint8Array }[];
+  skipped: { name: string; from: string; code: string }[];
+  unameR?: string;
+  bootUnameR?: string;
+  files: number;
+}
+
+async function readDeb(r: ByteReader, opts: ReadKernelOptions, lim: PkgLimits): Promise<KernelPackage> {
+  const pkg: KernelPackage = { format: 'deb', meta: {}, modules: [], dwarfOnly: [], skipped: [] };
+  let collected: Collected | undefined;
+  for await (const m of readAr(r)) {
+    if (m.name === 'debian-binary') {
+      const text = Buffer.from(await collect(m.body, 64, 'debian-binary')).toString('latin1');
+      if (!text.startsWith('2.')) throw new PkgError(PkgErrorCode.BadArchive, `unsupported .deb format version ${JSON.stringify(text.trim())}`, { source: 'debian-binary' });
+    } else if (m.name.startsWith('control.tar')) {
+      pkg.meta = { ...pkg.meta, ...(await debControl(m.name, m.body, lim)) };
+    } else if (m.name.startsWith('data.tar')) {
+      collected = await collectMembers(tarFiles(m.name, m.body, lim), m.name, opts, lim);
+    }
+  }
+  if (collected === undefined) throw new PkgError(PkgErrorCode.BadArchive, '.deb has no data.tar member');
+  return finish(pkg, collected, opts);
+}
+
+/** The data.tar's files, decompressed by the member's suffix (data.tar is stored plain too). */
+function tarFiles(name: string, body: ByteStream, lim: PkgLimits): AsyncGenerator<ArchiveFile> {
+  const kind = compressionOfName(name);
+  const plain = kind === undefined ? body : decompress(kind, body, lim.maxDecompressedSize, name);
+  return readTar(plain, name, lim.maxEntries);
+}
+
+async function debControl(name: string, body: ByteStream, lim: PkgLimits): Promise<PackageMeta> {
+  const kind = compressionOfName(name);
+  const plain = kind === undefined ? body : decompress(kind, body, lim.maxHeaderSize, name);
+  for await (const f of readTar(plain, name, lim.maxEntries)) {
+    if (f.path !== 'control') continue;
+    const c = parseControl(Buffer.from(await collect(f.body, lim.maxHeaderSize, `${name}:control`)).toString('utf8'));
+    const meta: PackageMeta = {};
+    if (c.Package) meta.package = c.Package;
+    if (c.Version) meta.version = c.Version;
+    if (c.Architecture) meta.arch = c.Architecture;
+    if (c.Source) meta.source = parseSourceField(c.Source).name;
+    else if (c.Package) meta.source = c.Package;
+    return meta;
+  }
+  throw new PkgError(PkgErrorCode.BadArchive, `${name} has no control file`);
+}
+
+async function readRpm(r: ByteReader, opts: ReadKernelOptions, lim: PkgLimits): Promise<KernelPackage> {
+  const h = await readRpmHeaders(r, lim.maxHeaderSize);
+  const meta: PackageMeta = {};
+  if (h.name !== undefined) meta.package = h.name;
+  if (h.version !== undefined) meta.version = h.version;
+  if (h.release !== undefined) meta.release = h.release;
+  if (h.epoch !== undefined) meta.epoch = h.epoch;
+  if (h.arch !== undefined) meta.arch = h.arch;
+  if (h.sourceRpm !== undefined) meta.source = h.sourceRpm;
+  if (h.payloadFormat !== undefined && h.payloadFormat !== 'cpio') {
+    throw new PkgError(PkgErrorCode.BadArchive, `rpm payload format ${JSON.stringify(h.payloadFormat)} is not cpio`);
+  }
+  const head = await r.peek(16);
+  const kind = detectCompression(head);
+  const what = `payload.cpio${kind ? `.${kind}` : ''}`;
+  if (kind === undefined && !(head.length >= 6 && Buffer.from(head.subarray(0, 5)).toString('latin1') === '07070')) {
+    throw new PkgError(PkgErrorCode.BadArchive, `rpm payload is neither cpio nor a known compression (compressor ${JSON.stringify(h.payloadCompressor ?? '')})`, { offset: r.position });
+  }
+  const plain = kind === undefined ? r.rest() : decompress(kind, r.rest(), lim.maxDecompressedSize, what);
+  const cpio = new ByteReader(plain, what);
+  const collected = await collectMembers(readCpio(cpio, what, lim.maxEntries), what, opts, lim);
+  return finish({ format: 'rpm', meta, modules: [], dwarfOnly: [], skipped: [] }, collected, opts);
+}
+
+/** `[usr/][lib/debug/]lib/modules/UNAME_R/…`: the folder name is `uname -r`. */
+const MODULES_DIR = /^(?:usr\/)?(?:lib\/debug\/)?(?:usr\/)?lib\/modules\/([^/]+)\//;
+/** Kernel images: `boot/vmlinuz-X`, `boot/vmlinux-X`, `usr/lib/debug/boot/vmlinux-X`, `…/modules/X/vmlinuz`. */
+const BOOT_IMAGE = /^(?:usr\/lib\/debug\/)?boot\/(?:vmlinuz|vmlinux|Image|image)-(.+)$/;
+const MODULE_IMAGE = /^(?:vmlinuz|vmlinux)$/;
+const MODULE_FILE = /^(.+)\.ko(?:\.(xz|zst|gz)|\.debug)?$/;
+
+async function collectMembers(files: AsyncGenerator<ArchiveFile>, what: string, opts: ReadKernelOptions, lim: PkgLimits): Promise<Collected> {
+  const filter = moduleFilter(opts.modules ?? 'none');
+  const out: Collected = { images: [], modules: [], dwarfModules: [], skipped: [], files: 0 };
+  for await (const f of files) {
+    out.files++;
+    const dir = MODULES_DIR.exec(f.path);
+    const base = f.path.slice(f.path.lastIndexOf('/') + 1);
+    if (dir && out.unameR === undefined) out.unameR = dir[1];
+    const from = `${what}:${f.path}`;
+    const boot = BOOT_IMAGE.exec(f.path);
+    if (boot || (dir && MODULE_IMAGE.test(base) && f.path === `${dir[0]}${base}`)) {
+      if (boot && out.bootUnameR === undefined) out.bootUnameR = boot[1];
+      if (f.size > lim.maxMemberSize) throw new PkgError(PkgErrorCode.TooLarge, `kernel image of ${f.size} bytes is larger than the ${lim.maxMemberSize}-byte limit`, { source: from });
+      out.images.push({ path: from, bytes: await collect(f.body, lim.maxMemberSize, from) });
+      continue;
+    }
+    const mod = dir ? MODULE_FILE.exec(base) : null;
+    if (!mod) continue;
+    const name = mod[1].replace(/-/g, '_');
+    if (!filter(name)) continue;
+    if (f.size > lim.maxMemberSize) throw new PkgError(PkgErrorCode.TooLarge, `module of ${f.size} bytes is larger than the ${lim.maxMemberSize}-byte limit`, { source: from });
+    let bytes = await collect(f.body, lim.maxMemberSize, from);
+    const kind = mod[2] === undefined ? undefined : compressionOfName(base);
+    if (kind !== undefined) bytes = await decompressBytes(kind, bytes, lim.maxMemberSize, from);
+    if (!isElf(bytes)) {
+      out.skipped.push({ name, from, code: PkgErrorCode.BadArchive });
+      continue;
+    }
+    try {
+      out.modules.push({ name, btf: elfBtf(bytes).slice(), from: `${from}:elf` });
+    } catch (err) {
+      const e = toPkgError(err, from);
+      if (e.code === PkgErrorCode.DwarfOnly) out.dwarfModules.push({ name, from, elf: opts.dwarf ? bytes : new Uint8Array(0) });
+      else if (e.code === PkgErrorCode.NoBtf) out.skipped.push({ name, from, code: e.code });
+      else throw e;
+    }
+  }
+  return out;
+}
+
+function moduleFilter(f: ModuleFilter): (name: string) => boolean {
+  if (f === 'all') return () => true;
+  if (f === 'none') return () => false;
+  const wanted = new Set(f.map((n) => n.replace(/-/g, '_')));
+  return (name) => wanted.has(name);
+}
+
+async function finish(pkg: KernelPackage, c: Collected, opts: ReadKernelOptions): Promise<KernelPackage> {
+  const unameR = c.unameR ?? c.bootUnameR;
+  if (unameR !== undefined) pkg.meta.unameR = unameR;
+  pkg.modules = c.modules;
+  pkg.skipped = c.skipped;
+  if (!opts.dwarf) for (const m of c.dwarfModules) pkg.dwarfOnly.push({ role: 'module', name: m.name, from: m.from });
+  // A package of modules only (linux-modules-*, kernel-modules) is a kernel package when its modules/UNAME_R/ folder is there.
+  if (c.images.length === 0 && c.modules.length === 0 && c.dwarfModules.length === 0 && c.skipped.length === 0 && c.unameR === undefined) {
+    throw new PkgError(PkgErrorCode.NoKernel, `package holds no kernel image and no kernel module (${c.files} files)`);
+  }
+  await fromImages(c.images, pkg, opts);
+  if (opts.dwarf) {
+    for (const m of c.dwarfModules) {
+      const base = pkg.vmlinux?.btf;
+      const btf = await opts.dwarf(m.elf, base === undefined ? { role: 'module', name: m.name } : { role: 'module', name: m.name, base });
+      pkg.modules.push({ name: m.name, btf, from: `${m.from}:pahole`, fromDwarf: true });
+    }
+  }
+  return pkg;
+}
+
+/** Tries each kernel image in archive order; the first that yields BTF is vmlinux. */
+async function fromImages(images: { path: string; bytes: Uint8Array }[], pkg: KernelPackage, opts: ReadKernelOptions): Promise<KernelPackage> {
+  let firstError: PkgError | undefined;
+  for (const img of images) {
+    const where = img.path === '' ? undefined : img.path;
+    try {
+      const found = await kernelImageBtf(img.bytes, opts.limits ? { limits: opts.limits } : {});
+      pkg.vmlinux = { btf: found.btf, from: [...(where ? [where] : []), ...found.from].join(':') };
+      if (found.bannerVersion !== undefined) {
+        pkg.meta.banner = found.bannerVersion;
+        pkg.meta.unameR ??= found.bannerVersion.split(' ')[0];
+      }
+      return pkg;
+    } catch (err) {
+      const e = toPkgError(err);
+      const located = where ? e.within(where) : e;
+      if (e.code === PkgErrorCode.DwarfOnly) {
+        if (opts.dwarf) {
+          const btf = await opts.dwarf(img.bytes, { role: 'vmlinux', name: 'vmlinux' });
+          pkg.vmlinux = { btf, from: [...(where ? [where] : []), 'elf', 'pahole'].join(':'), fromDwarf: true };
+          return pkg;
+        }
+        pkg.dwarfOnly.push({ role: 'vmlinux', name: 'vmlinux', from: where ?? 'input' });
+        continue;
+      }
+      firstError ??= located;
+    }
+  }
+  if (firstError && pkg.modules.length === 0 && pkg.dwarfOnly.length === 0) throw firstError;
+  return pkg;
+}
