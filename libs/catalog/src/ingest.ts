@@ -1,5 +1,6 @@
 import { hash as oneShotHash } from 'node:crypto';
 import { Btf, BtfError, BtfErrorCode, extractBtf, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
+import { PkgError } from '@btf-atlas/pkg';
 import { planArchive } from './archive.js';
 import { BlobStore, sha256Hex } from './blob-store.js';
 import type { Catalog } from './db.js';
@@ -247,9 +248,17 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   return { ...base, status, newShapes, newSets, ms: performance.now() - started };
 }
 
+/**
+ * True for failures of the input itself (bad BTF, a bad package or image, a bad name or layout), which retrying
+ * cannot fix; false for the catalog's own trouble (CATALOG_CORRUPT) and unexpected errors.
+ */
+export function isInputError(err: unknown): boolean {
+  return err instanceof BtfError || err instanceof PkgError || (err instanceof CatalogError && err.code !== 'CATALOG_CORRUPT');
+}
+
 /** Records an input that failed, with its reason, so the CLI and API can show it. */
 export function recordFailure(catalog: Catalog, source: string, kref: string | null, err: unknown, jobId?: string): void {
-  const code = err instanceof BtfError || err instanceof CatalogError ? err.code : 'INTERNAL';
+  const code = isInputError(err) ? (err as { code: string }).code : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   catalog.sqlite
     .prepare('INSERT INTO ingest_failures (source, kref, code, message, job_id) VALUES (?, ?, ?, ?, ?)')

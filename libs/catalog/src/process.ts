@@ -2,22 +2,64 @@ import { readFileSync } from 'node:fs';
 import type { Catalog } from './db.js';
 import type { BlobStore } from './blob-store.js';
 import { sha256Hex } from './blob-store.js';
+import { readKernelPackage, paholeConverter, type KernelPackage, type ModuleFilter } from '@btf-atlas/pkg';
+
+export type { ModuleFilter };
+import { CatalogError } from './errors.js';
 import { formatKref, parseKref } from './kernel-ref.js';
+import { krefFromPackage } from './package-kref.js';
 import { prepareKernel, recordFailure, writeKernel, type IngestOptions, type IngestResult } from './ingest.js';
 import type { ScanItem } from './scan.js';
 
 /** What an ingest job carries (BullMQ job data, or an in-process call): one kernel found by a scan. */
 export interface IngestJobData {
+  /** The KREF; empty for packages whose own metadata names the kernel (read when the job runs). */
   kernel: string;
   path: string;
   source: string;
   modules: { name: string; path: string; source: string }[];
   replace?: boolean;
+  /** Distro packages or kernel images of this kernel: its BTF is extracted from them (libs/pkg). */
+  packages?: { path: string; source: string }[];
+  /** For packages: which modules' BTF to ingest (default all), and what their metadata may not say. */
+  packageOptions?: PackageJobOptions;
+  /**
+   * Packages to download first (a kernel planned by sync): the queue's job runner fetches them, checks their
+   * size and sha256, and passes their paths as `packages`.
+   */
+  fetch?: FetchSpec[];
+}
+
+/** A package an ingest job downloads before reading it. */
+export interface FetchSpec {
+  name: string;
+  url: string;
+  /** Path below the mirror root. */
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
+/** How an ingest job reads packages: `--modules`, `--distro`, `--release`. */
+export interface PackageJobOptions {
+  modules?: ModuleFilter;
+  distro?: string;
+  release?: string;
 }
 
 /** The job data for a scanned kernel. */
-export function jobDataOf(item: ScanItem, replace = false): IngestJobData {
-  return { kernel: formatKref(item.kref), path: item.path, source: item.source, modules: item.modules, replace };
+export function jobDataOf(item: ScanItem, replace = false, packageOptions?: PackageJobOptions): IngestJobData {
+  const data: IngestJobData = { kernel: item.kref ? formatKref(item.kref) : '', path: item.path, source: item.source, modules: item.modules, replace };
+  if (item.packages) {
+    data.packages = item.packages;
+    if (packageOptions) data.packageOptions = packageOptions;
+  }
+  return data;
+}
+
+/** What a job is about, for logs and progress before its KREF is known: the KREF, else the package's file. */
+export function jobLabel(data: IngestJobData): string {
+  return data.kernel || data.source;
 }
 
 export interface ProcessDeps {
@@ -33,6 +75,10 @@ export interface ProcessDeps {
  * input's reason is recorded in the catalog before the error is rethrown.
  */
 export async function processIngest(data: IngestJobData, deps: ProcessDeps): Promise<IngestResult> {
+  if (data.fetch && data.fetch.length > 0) {
+    throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${data.kernel || data.source}: the packages must be downloaded before ingest (a queue job does it)`);
+  }
+  if (data.packages) return processPackages(data, data.packages, deps);
   const opts: IngestOptions = { replace: data.replace, onProgress: deps.onProgress };
   try {
     const kref = parseKref(data.kernel);
@@ -66,7 +112,13 @@ export async function processIngest(data: IngestJobData, deps: ProcessDeps): Pro
  * The skipped result when the catalog already holds this kernel from exactly these files (the same input and
  * module file bytes): re-ingesting is then a no-op that decodes nothing.
  */
-function unchangedKernel(catalog: Catalog, data: IngestJobData, bytes: Uint8Array, moduleBytes: Uint8Array[]): IngestResult | undefined {
+function unchangedKernel(
+  catalog: Catalog,
+  data: IngestJobData,
+  bytes: Uint8Array,
+  moduleBytes: Uint8Array[],
+  givenModules: { name: string }[] = data.modules,
+): IngestResult | undefined {
   const k = parseKref(data.kernel);
   const row = catalog.sqlite
     .prepare('SELECT id, source_sha256 AS sourceSha256, type_count AS typeCount FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
@@ -75,8 +127,58 @@ function unchangedKernel(catalog: Catalog, data: IngestJobData, bytes: Uint8Arra
   const stored = catalog.sqlite
     .prepare('SELECT name, source_sha256 AS sha FROM modules WHERE kernel_id = ? AND source_sha256 IS NOT NULL ORDER BY name')
     .all(row.id) as { name: string; sha: string }[];
-  const given = data.modules.map((m, i) => ({ name: m.name, sha: sha256Hex(moduleBytes[i]) })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const given = givenModules.map((m, i) => ({ name: m.name, sha: sha256Hex(moduleBytes[i]) })).sort((a, b) => (a.name < b.name ? -1 : 1));
   if (stored.length !== given.length || stored.some((s, i) => s.name !== given[i].name || s.sha !== given[i].sha)) return undefined;
   const modules = (catalog.sqlite.prepare('SELECT name FROM modules WHERE kernel_id = ? ORDER BY name').pluck().all(row.id)) as string[];
   return { kernel: data.kernel, status: 'skipped', types: row.typeCount, modules, shapes: 0, newShapes: 0, newSets: 0, ms: 0 };
+}
+
+/**
+ * A kernel from distro packages or kernel images: the BTF of vmlinux (from whichever package holds the image)
+ * and of the modules asked for (from any of them), named by the packages' own metadata unless the job names it.
+ * The raw vmlinux BTF is what the catalog keeps as the kernel's source (the mirror builds its tarball from it).
+ */
+async function processPackages(data: IngestJobData, packages: { path: string; source: string }[], deps: ProcessDeps): Promise<IngestResult> {
+  const opts: IngestOptions = { replace: data.replace, onProgress: deps.onProgress };
+  const po = data.packageOptions ?? {};
+  let kernel: string | null = data.kernel || null;
+  try {
+    deps.onProgress?.(0.02, 'unpack');
+    const read: { source: string; pkg: KernelPackage }[] = [];
+    for (const p of packages) {
+      read.push({ source: p.source, pkg: await readKernelPackage(p.path, { modules: po.modules ?? 'all', dwarf: paholeConverter() }) });
+    }
+    const withImage = read.filter((r) => r.pkg.vmlinux);
+    if (withImage.length === 0) {
+      throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${packages.map((p) => p.source).join(', ')}: no kernel image among the packages (give the package with vmlinuz, e.g. linux-image-* or linux-binary-*)`);
+    }
+    if (withImage.length > 1) {
+      throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${withImage.map((r) => r.source).join(' and ')} both hold a kernel image; ingest them separately`);
+    }
+    const main = withImage[0];
+    const unames = new Set(read.map((r) => r.pkg.meta.unameR).filter((u): u is string => u !== undefined));
+    if (unames.size > 1) throw new CatalogError('ARCHIVE_BAD_LAYOUT', `the packages are of different kernels: ${[...unames].join(', ')}`);
+    const kref = data.kernel
+      ? parseKref(data.kernel)
+      : krefFromPackage({ format: main.pkg.format, ...main.pkg.meta, unameR: main.pkg.meta.unameR ?? [...unames][0] }, { distro: po.distro, release: po.release });
+    kernel = formatKref(kref);
+    const modules = read.flatMap((r) => r.pkg.modules.map((m) => ({ name: m.name, source: `${r.source}:${m.from}`, bytes: m.btf })));
+    const vmlinux = main.pkg.vmlinux!;
+    const file = { source: `${main.source}:${vmlinux.from}`, bytes: vmlinux.btf };
+    const unchanged = unchangedKernel(deps.catalog, { ...data, kernel }, file.bytes, modules.map((m) => m.bytes), modules);
+    if (unchanged) return unchanged;
+    deps.onProgress?.(0.3, 'decode');
+    const prepared = await prepareKernel({ kref, file, modules }, opts);
+    deps.onProgress?.(0.8, 'write');
+    const result = writeKernel(deps.catalog, deps.blobs, prepared, opts);
+    deps.onProgress?.(1, 'done');
+    return result;
+  } catch (err) {
+    try {
+      recordFailure(deps.catalog, data.source, kernel, err, deps.jobId);
+    } catch {
+      // The failure is still reported to the caller; recording it is best effort.
+    }
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
-import { readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { detectImage, isAr, isRpm } from '@btf-atlas/pkg';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { CatalogError } from './errors.js';
 import { ARCH_ALIASES, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
@@ -6,14 +7,80 @@ import { ARCH_ALIASES, formatKref, parseKref, type KernelRef } from './kernel-re
 /** The arch folders of an archive tree, as btfhub-archive spells them. */
 const ARCHIVE_ARCHES = new Set(Object.values(ARCH_ALIASES));
 
-/** One kernel found in an archive tree: its file and the module BTF beside it. */
+/** One kernel found in an archive tree or among packages: its file and the module BTF beside it. */
 export interface ScanItem {
-  kref: KernelRef;
-  /** Absolute path of the kernel's file. */
+  /** The kernel; undefined for packages that name it in their own metadata (read when the job runs). */
+  kref?: KernelRef;
+  /** Absolute path of the kernel's file (the first package of a kernel). */
   path: string;
   /** Path relative to the scanned root (stored as the kernel's source). */
   source: string;
   modules: { name: string; path: string; source: string }[];
+  /**
+   * Distro packages (`.deb`, `.rpm`) or kernel images (bzImage, arm64 Image, ELF vmlinux…) of this one kernel,
+   * `path` first: their BTF is extracted when the job runs (the vmlinux from one, modules from any).
+   */
+  packages?: { path: string; source: string }[];
+}
+
+/** How many leading bytes tell a package or kernel image (an s390x image's marker is at 64 KiB). */
+const SNIFF_BYTES = 0x10100;
+
+/** True when the file is a .deb, an .rpm or a kernel image (not raw BTF, nor a btfhub tarball). */
+export function isPackageFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const n = readSync(fd, head, 0, SNIFF_BYTES, 0);
+    const b = head.subarray(0, n);
+    if (isAr(b) || isRpm(b)) return true;
+    const kind = detectImage(b);
+    return kind !== undefined && kind !== 'btf';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Debian's and Ubuntu's kernel packages: the uname -r is the name's tail (`linux-image-6.1.0-50-amd64`). */
+const DEB_FILE = /^linux-(?:image|binary|modules|modules-extra)-(?:unsigned-)?(.+?)(?:-unsigned)?(?:-dbg|-dbgsym)?_[^_]+_([^_]+)\.deb$/;
+/** An rpm file name's VERSION-RELEASE.ARCH tail (`kernel-core-6.8.5-301.fc40.x86_64.rpm`). */
+const RPM_FILE = /-(\d[^-]*-[^-]+\.[A-Za-z0-9_]+)\.rpm$/;
+
+/**
+ * Which packages go together into one kernel, by file name only (the KREF itself comes from their metadata):
+ * sid's `linux-binary-X` (vmlinuz) and `linux-image-X` (modules), Fedora's `kernel-core` and `kernel-modules`.
+ */
+function packageGroup(path: string): string {
+  const name = basename(path);
+  const deb = DEB_FILE.exec(name);
+  if (deb) return `deb:${deb[1]}:${deb[2]}`;
+  const rpm = RPM_FILE.exec(name);
+  if (rpm) return `rpm:${rpm[1]}`;
+  return `file:${path}`;
+}
+
+/** Merges package items of one kernel (by {@link packageGroup}) into one item; other items pass unchanged. */
+export function groupPackages(items: ScanItem[]): ScanItem[] {
+  const out: ScanItem[] = [];
+  const groups = new Map<string, ScanItem>();
+  for (const it of items) {
+    if (!it.packages || it.kref) {
+      out.push(it);
+      continue;
+    }
+    const key = packageGroup(it.path);
+    const g = groups.get(key);
+    if (g) g.packages!.push(...it.packages);
+    else {
+      const copy = { ...it, packages: [...it.packages] };
+      groups.set(key, copy);
+      out.push(copy);
+    }
+  }
+  return out;
 }
 
 /** File names btfhub-archive uses for a kernel's BTF: `UNAME_R.btf.tar.xz`, or raw `UNAME_R.btf`. */
@@ -74,6 +141,9 @@ export function scanPath(path: string, kref?: KernelRef): ScanItem[] {
     throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${path}: no such file or folder`);
   }
   if (st.isFile()) {
+    if (!unameFromFileName(basename(abs)) && isPackageFile(abs)) {
+      return [{ kref, path: abs, source: basename(abs), modules: [], packages: [{ path: abs, source: basename(abs) }] }];
+    }
     const k = kref ?? krefFromPath(abs);
     if (!k) {
       throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${path}: cannot tell the kernel from the path (want DISTRO/RELEASE/ARCH/UNAME_R.btf[.tar.xz] with ARCH one of ${[...ARCHIVE_ARCHES].join(', ')}); pass --kernel KREF`);
@@ -91,17 +161,23 @@ export function scanPath(path: string, kref?: KernelRef): ScanItem[] {
         if (ent.name !== 'modules') walk(full, depth + 1);
       } else if (ent.isFile()) {
         const k = krefFromPath(full);
-        if (k) items.push({ kref: k, path: full, source: relative(abs, full) || basename(full), modules: modulesBeside(full, abs) });
+        const source = relative(abs, full) || basename(full);
+        if (k) items.push({ kref: k, path: full, source, modules: modulesBeside(full, abs) });
+        else if (PACKAGE_NAME.test(ent.name) && isPackageFile(full)) items.push({ path: full, source, modules: [], packages: [{ path: full, source }] });
       }
     }
   };
   walk(abs, 0);
   const seen = new Map<string, string>();
   for (const it of items) {
+    if (!it.kref) continue;
     const key = formatKref(it.kref);
     const other = seen.get(key);
     if (other) throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${key} appears twice in ${path}: ${other} and ${it.source}`);
     seen.set(key, it.source);
   }
-  return items;
+  return groupPackages(items);
 }
+
+/** Files of a tree that may be packages or kernel images (sniffed before use). */
+const PACKAGE_NAME = /\.(?:deb|ddeb|udeb|rpm)$|^(?:vmlinu[xz]|bzImage|Image|zImage)(?:[-.].*)?$/;

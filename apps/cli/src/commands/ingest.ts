@@ -5,6 +5,9 @@ import { QuietExit } from '../errors.js';
 interface IngestOpts {
   db?: string;
   kernel?: string;
+  distro?: string;
+  release?: string;
+  modules?: string;
   replace?: boolean;
   json?: boolean;
   progress: boolean;
@@ -14,20 +17,25 @@ interface IngestOpts {
 export function registerIngestCommand(program: Command): void {
   program
     .command('ingest')
-    .description('ingest btfhub-archive trees or BTF files into the catalog')
-    .argument('<path...>', 'archive folders (DISTRO/RELEASE/ARCH/UNAME_R.btf.tar.xz below) or single files')
+    .description('ingest btfhub-archive trees, BTF files, distro packages (.deb, .rpm) or kernel images into the catalog')
+    .argument('<path...>', 'archive folders (DISTRO/RELEASE/ARCH/UNAME_R.btf.tar.xz below), single files, or packages (a folder of them too)')
     .option('--db <file>', 'catalog file (default $BTF_ATLAS_DB or ./data/atlas.db)')
-    .option('--kernel <kref>', 'the KREF of a single file outside the btfhub layout')
+    .option('--kernel <kref>', 'the KREF of a single file whose path or metadata does not name it (raw BTF, a bare kernel image)')
+    .option('--distro <distro>', "packages: the distro folder when the package's metadata does not say it (an .el9 rpm: centos, rhel, rocky…)")
+    .option('--release <release>', "packages: the release folder when the package's version does not say it (bookworm's 6.1.176-1: 12)")
+    .option('--modules <names>', "packages: module BTF to ingest: all (default), none, or NAME[,NAME…] (ext4,kvm,nf_conntrack)")
     .option('--replace', 'replace kernels already in the catalog with different bytes')
     .option('--json', 'print one JSON result per kernel')
     .addOption(new Option('--no-progress', 'no progress bar'))
     .action(async (paths: string[], opts: IngestOpts) => {
       const lib = await import('@btf-atlas/catalog');
       const kref = opts.kernel ? lib.parseKref(opts.kernel) : undefined;
-      const items = paths.flatMap((p) => lib.scanPath(p, kref));
+      const items = lib.groupPackages(paths.flatMap((p) => lib.scanPath(p, kref)));
+      const pkgOpts = { modules: moduleFilter(opts.modules), distro: opts.distro, release: opts.release };
+      const jobOf = (it: (typeof items)[number]) => lib.jobDataOf(it, opts.replace, pkgOpts);
       const url = redisUrl();
       if (url) {
-        await ingestThroughQueue(url, items.map((it) => lib.jobDataOf(it, opts.replace)), opts);
+        await ingestThroughQueue(url, items.map(jobOf), opts);
         return;
       }
       const dbPath = catalogPath(opts.db);
@@ -43,18 +51,19 @@ export function registerIngestCommand(program: Command): void {
       const counts = { ingested: 0, replaced: 0, skipped: 0 };
       try {
         for (const [i, item] of items.entries()) {
-          const data = lib.jobDataOf(item, opts.replace);
-          bar?.update(i, { kernel: data.kernel, phase: '' });
+          const data = jobOf(item);
+          const label = lib.jobLabel(data);
+          bar?.update(i, { kernel: label, phase: '' });
           try {
-            const r = await lib.processIngest(data, { catalog, blobs, onProgress: (_f, phase) => bar?.update(i, { kernel: data.kernel, phase }) });
+            const r = await lib.processIngest(data, { catalog, blobs, onProgress: (_f, phase) => bar?.update(i, { kernel: label, phase }) });
             counts[r.status]++;
             if (opts.json) process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
             else if (!bar) process.stderr.write(`${r.status} ${r.kernel} (${r.types} types, ${r.newShapes} new shapes)\n`);
           } catch (err) {
             failed++;
             const e = err as Error & { code?: string };
-            const line = `failed ${data.kernel}: ${e.code ? `${e.code}: ` : ''}${e.message}`;
-            if (opts.json) process.stdout.write(`${JSON.stringify({ kernel: data.kernel, status: 'failed', code: e.code ?? 'INTERNAL', message: e.message })}\n`);
+            const line = `failed ${label}: ${e.code ? `${e.code}: ` : ''}${e.message}`;
+            if (opts.json) process.stdout.write(`${JSON.stringify({ kernel: data.kernel || null, source: data.source, status: 'failed', code: e.code ?? 'INTERNAL', message: e.message })}\n`);
             bar?.stop();
             process.stderr.write(`${line}\n`);
             bar?.start(items.length, i + 1, { kernel: '', phase: '' });
@@ -73,6 +82,13 @@ export function registerIngestCommand(program: Command): void {
 }
 
 type JobData = import('@btf-atlas/catalog').IngestJobData;
+
+/** `--modules`: all (default), none, or a comma-separated list of module names. */
+function moduleFilter(value: string | undefined): string[] | 'all' | 'none' {
+  if (value === undefined || value === 'all') return 'all';
+  if (value === 'none') return 'none';
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
 
 /** REDIS_URL mode: enqueue one ingest job per kernel, then wait for the workers to finish them all. */
 async function ingestThroughQueue(url: string, jobs: JobData[], opts: IngestOpts): Promise<void> {
@@ -101,8 +117,8 @@ async function ingestThroughQueue(url: string, jobs: JobData[], opts: IngestOpts
         } catch (err) {
           failed++;
           const msg = (err as Error).message;
-          if (opts.json) process.stdout.write(`${JSON.stringify({ job: job.id, kernel: jobs[i].kernel, status: 'failed', message: msg })}\n`);
-          else process.stderr.write(`failed ${jobs[i].kernel} (job ${job.id}): ${msg}\n`);
+          if (opts.json) process.stdout.write(`${JSON.stringify({ job: job.id, kernel: jobs[i].kernel || null, source: jobs[i].source, status: 'failed', message: msg })}\n`);
+          else process.stderr.write(`failed ${jobs[i].kernel || jobs[i].source} (job ${job.id}): ${msg}\n`);
         }
         bar?.update(++done);
       }),
