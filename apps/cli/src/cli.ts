@@ -49,6 +49,7 @@ const COMMAND_MODULES: { names: readonly string[]; load: () => Promise<Register>
   { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiffCommand },
   { names: ['serve'], load: async () => (await import('./commands/serve.js')).registerServeCommand },
   { names: ['fetch'], load: async () => (await import('./commands/fetch.js')).registerFetchCommand },
+  { names: ['sync'], load: async () => (await import('./commands/sync.js')).registerSyncCommand },
 ];
 
 /** The registrations the command line needs: the module naming argv's command, else every module. */

@@ -3,3 +3,4 @@ export * from './jobs.js';
 export * from './worker.js';
 export * from './run-worker.js';
 export * from './job-runner.js';
+export * from './sync-jobs.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { BlobStore, Catalog, IngestJobData } from '@btf-atlas/catalog';
 import { runJob } from './jobs.js';
-import { createIngestQueue, type JobName, type QueueConfig, type ScanJobData } from './queues.js';
+import { createIngestQueue, type AnyJobData, type JobName, type QueueConfig, type ScanJobData } from './queues.js';
 
 /** A job's state as the API reports it (BullMQ's names; `unknown` when Redis has forgotten the state). */
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'prioritized' | 'waiting-children' | 'unknown';
@@ -29,7 +29,7 @@ export interface JobView {
 /** Enqueues jobs and reports on them: through BullMQ when Redis is configured, in this process otherwise. */
 export interface JobRunner {
   readonly mode: 'queue' | 'in-process';
-  enqueue(name: JobName, data: IngestJobData | ScanJobData): Promise<JobView>;
+  enqueue(name: JobName, data: AnyJobData): Promise<JobView>;
   get(id: string): Promise<JobView | undefined>;
   close(): Promise<void>;
 }
@@ -38,7 +38,7 @@ function iso(ms: number | undefined): string | undefined {
   return ms === undefined || ms === 0 ? undefined : new Date(ms).toISOString();
 }
 
-function viewOf(job: Job<IngestJobData | ScanJobData, unknown, JobName>, state: JobState): JobView {
+function viewOf(job: Job<AnyJobData, unknown, JobName>, state: JobState): JobView {
   const data = job.data as Partial<IngestJobData & ScanJobData>;
   const v: JobView = {
     id: String(job.id),
@@ -48,7 +48,7 @@ function viewOf(job: Job<IngestJobData | ScanJobData, unknown, JobName>, state: 
     attempts_made: job.attemptsMade,
     created_at: new Date(job.timestamp).toISOString(),
   };
-  if (job.name === 'ingest' && data.kernel !== undefined) v.kernel = data.kernel;
+  if (job.name === 'ingest' && data.kernel !== undefined) v.kernel = data.kernel || data.source;
   if (job.name === 'scan' && data.path !== undefined) v.path = data.path;
   const finished = iso(job.finishedOn);
   if (finished !== undefined) v.finished_at = finished;
@@ -60,13 +60,13 @@ function viewOf(job: Job<IngestJobData | ScanJobData, unknown, JobName>, state: 
 /** BullMQ-backed runner: jobs go to the queue the workers (`btf-atlas worker`) take them from. */
 export class QueueJobRunner implements JobRunner {
   readonly mode = 'queue';
-  private readonly queue: Queue<IngestJobData | ScanJobData, unknown, JobName>;
+  private readonly queue: Queue<AnyJobData, unknown, JobName>;
 
   constructor(cfg: QueueConfig) {
     this.queue = createIngestQueue(cfg);
   }
 
-  async enqueue(name: JobName, data: IngestJobData | ScanJobData): Promise<JobView> {
+  async enqueue(name: JobName, data: AnyJobData): Promise<JobView> {
     const job = await this.queue.add(name, data);
     return viewOf(job, 'waiting');
   }
@@ -84,7 +84,7 @@ export class QueueJobRunner implements JobRunner {
 
 interface LocalJob {
   view: JobView;
-  data: IngestJobData | ScanJobData;
+  data: AnyJobData;
 }
 
 /**
@@ -105,11 +105,11 @@ export class InProcessJobRunner implements JobRunner {
     private readonly keep = 10_000,
   ) {}
 
-  async enqueue(name: JobName, data: IngestJobData | ScanJobData): Promise<JobView> {
+  async enqueue(name: JobName, data: AnyJobData): Promise<JobView> {
     if (this.closed) throw new Error('the job runner is closed');
     const view: JobView = { id: randomUUID(), name, state: 'waiting', progress: 0, attempts_made: 0, created_at: new Date().toISOString() };
-    if (name === 'ingest') view.kernel = (data as IngestJobData).kernel;
-    else view.path = (data as ScanJobData).path;
+    if (name === 'ingest') view.kernel = (data as IngestJobData).kernel || (data as IngestJobData).source;
+    else if (name === 'scan') view.path = (data as ScanJobData).path;
     const job = { view, data };
     this.jobs.set(view.id, job);
     this.pending.push(job);
@@ -141,7 +141,7 @@ export class InProcessJobRunner implements JobRunner {
       v.state = 'active';
       v.attempts_made = 1;
       const jobLike = { id: v.id, name: v.name, data: job.data, updateProgress: async (p: number) => void (v.progress = p) };
-      const queue = { add: async (name: JobName, data: IngestJobData | ScanJobData) => this.enqueue(name, data) };
+      const queue = { add: async (name: JobName, data: AnyJobData) => this.enqueue(name, data) };
       try {
         v.result = await runJob(jobLike, { ...this.deps, queue });
         v.state = 'completed';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { UnrecoverableError } from 'bullmq';
-import { BtfError } from '@btf-atlas/btf';
 import {
-  CatalogError, jobDataOf, processIngest, scanPath, sha256Hex,
+  isInputError, jobDataOf, processIngest, scanPath, sha256Hex,
   type BlobStore, type Catalog, type IngestJobData, type IngestResult,
 } from '@btf-atlas/catalog';
 import type { JobName, ScanJobData } from './queues.js';
+import { downloadDirOf, fetchForIngest, finalFailure, runSync, type SyncJobData, type SyncResult } from './sync-jobs.js';
 
 /** What a processor needs of a BullMQ job (a Job in process, a SandboxedJob in a child process). */
 export interface JobLike {
@@ -18,8 +18,10 @@ export interface JobLike {
 export interface JobDeps {
   catalog: Catalog;
   blobs: BlobStore;
-  /** Where a scan enqueues its kernels (the BullMQ queue, or the in-process runner). */
+  /** Where a scan or sync enqueues its kernels (the BullMQ queue, or the in-process runner). */
   queue: { add(name: JobName, data: IngestJobData): Promise<unknown> };
+  /** Where sync downloads packages and keeps index caches (default `<catalog>.downloads/`). */
+  downloadDir?: string;
   log?: (obj: Record<string, unknown>, msg: string) => void;
 }
 
@@ -32,11 +34,13 @@ export interface ScanResult {
 
 /** True for failures that retrying cannot fix: the input itself is bad. */
 export function isBadInput(err: unknown): boolean {
-  return err instanceof BtfError || (err instanceof CatalogError && err.code !== 'CATALOG_CORRUPT');
+  return isInputError(err);
 }
 
 /** True when the catalog already holds this kernel from exactly this file. */
 function catalogHas(catalog: Catalog, data: IngestJobData): boolean {
+  // A package's kernel is named by its metadata, read by the ingest job itself (which skips a known kernel).
+  if (!data.kernel || data.packages) return false;
   const [distro, release, arch, unameR] = data.kernel.split('/');
   const row = catalog.sqlite
     .prepare('SELECT source_sha256 AS sha FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
@@ -49,9 +53,21 @@ function catalogHas(catalog: Catalog, data: IngestJobData): boolean {
  * the kernels the catalog lacks). Bad input becomes an UnrecoverableError, so BullMQ fails the job once instead
  * of retrying; anything else is rethrown and retried with backoff.
  */
-export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult | ScanResult> {
+export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult | ScanResult | SyncResult> {
   const log = deps.log ?? (() => undefined);
+  const downloadDir = downloadDirOf(deps.catalog, deps.downloadDir);
   try {
+    if (job.name === 'sync') {
+      const result = await runSync(job.data as SyncJobData, {
+        catalog: deps.catalog,
+        downloadDir,
+        enqueue: (d) => deps.queue.add('ingest', d),
+        progress: (pct) => job.updateProgress(pct),
+      });
+      await job.updateProgress(100);
+      log({ job: job.id, mirror: result.mirror, enqueued: result.enqueued.length, known: result.known, errors: result.errors.length }, 'synced');
+      return result;
+    }
     if (job.name === 'scan') {
       const data = job.data as ScanJobData;
       const items = scanPath(data.path);
@@ -64,25 +80,38 @@ export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult 
           continue;
         }
         await deps.queue.add('ingest', d);
-        enqueued.push(d.kernel);
+        enqueued.push(d.kernel || d.source);
       }
       await job.updateProgress(100);
       return { found: items.length, enqueued, present };
     }
-    const data = job.data as IngestJobData;
+    let data = job.data as IngestJobData;
+    let cleanup = (): void => undefined;
+    if (data.fetch && data.fetch.length > 0) {
+      await job.updateProgress(1);
+      ({ data, cleanup } = await fetchForIngest({ ...data, fetch: data.fetch }, downloadDir));
+    }
     let last = -1;
-    const result = await processIngest(data, {
-      catalog: deps.catalog,
-      blobs: deps.blobs,
-      jobId: job.id,
-      onProgress: (f) => {
-        const pct = Math.round(f * 100);
-        if (pct !== last) {
-          last = pct;
-          void job.updateProgress(pct).catch(() => undefined);
-        }
-      },
-    });
+    let result: IngestResult;
+    try {
+      result = await processIngest(data, {
+        catalog: deps.catalog,
+        blobs: deps.blobs,
+        jobId: job.id,
+        onProgress: (f) => {
+          const pct = Math.round(f * 100);
+          if (pct !== last) {
+            last = pct;
+            void job.updateProgress(pct).catch(() => undefined);
+          }
+        },
+      });
+    } catch (err) {
+      // Downloads of a package that is bad input are of no use to a retry; keep them for a transient failure.
+      if (finalFailure(err)) cleanup();
+      throw err;
+    }
+    cleanup();
     log({ job: job.id, kernel: result.kernel, status: result.status, newShapes: result.newShapes, ms: Math.round(result.ms) }, 'ingested');
     return result;
   } catch (err) {

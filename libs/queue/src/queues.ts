@@ -1,5 +1,6 @@
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { IngestJobData } from '@btf-atlas/catalog';
+import type { SyncJobData } from './sync-jobs.js';
 
 /** The queue every ingest and scan job goes through. */
 export const INGEST_QUEUE = 'btf-ingest';
@@ -17,7 +18,10 @@ export interface ScanJobData {
   replace?: boolean;
 }
 
-export type JobName = 'ingest' | 'scan';
+export type JobName = 'ingest' | 'scan' | 'sync';
+
+/** Data of any job on the queue. */
+export type AnyJobData = IngestJobData | ScanJobData | SyncJobData;
 
 /** BullMQ connection options for a Redis URL (workers need maxRetriesPerRequest null). */
 export function connectionOf(redisUrl: string): ConnectionOptions {
@@ -45,7 +49,7 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 30 * 24 * 3600, count: 10_000 },
 };
 
-export function createIngestQueue(cfg: QueueConfig): Queue<IngestJobData | ScanJobData, unknown, JobName> {
+export function createIngestQueue(cfg: QueueConfig): Queue<AnyJobData, unknown, JobName> {
   return new Queue(INGEST_QUEUE, { connection: connectionOf(cfg.redisUrl), prefix: cfg.prefix ?? 'btf-atlas', defaultJobOptions: DEFAULT_JOB_OPTIONS });
 }
 

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
-import type { IngestJobData, IngestResult } from '@btf-atlas/catalog';
+import type { IngestResult } from '@btf-atlas/catalog';
 import { openCatalog } from '@btf-atlas/catalog';
-import { INGEST_QUEUE, connectionOf, type JobName, type QueueConfig, type ScanJobData } from './queues.js';
+import { INGEST_QUEUE, connectionOf, type AnyJobData, type JobName, type QueueConfig } from './queues.js';
+import type { SyncResult } from './sync-jobs.js';
 import type { ScanResult } from './jobs.js';
 
 export interface WorkerOptions {
@@ -17,7 +18,7 @@ export interface WorkerOptions {
 }
 
 /** The worker type of the ingest queue. */
-export type IngestWorker = Worker<IngestJobData | ScanJobData, IngestResult | ScanResult, JobName>;
+export type IngestWorker = Worker<AnyJobData, IngestResult | ScanResult | SyncResult, JobName>;
 
 /** The compiled sandboxed processor beside this file. */
 const PROCESSOR = fileURLToPath(new URL('./sandbox.js', import.meta.url));

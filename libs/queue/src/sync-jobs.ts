@@ -1,0 +1,97 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnrecoverableError } from 'bullmq';
+import { isInputError, type Catalog, type FetchSpec, type IngestJobData, type ModuleFilter } from '@btf-atlas/catalog';
+import {
+  defaultDebianMirror, directoryIndexCache, downloadKernel, isRetryable, isSyncError, loadSyncConfig, planSync,
+  type DebDistro, type PlanError,
+} from '@btf-atlas/sync';
+
+/** A sync job: enqueue the kernels of a Debian-format repository's suites and archs that the catalog lacks. */
+export interface SyncJobData {
+  distro: DebDistro;
+  suites: string[];
+  archs: string[];
+  /** Archive root; default BTF_ATLAS_DEBIAN_MIRROR, else the machine's apt sources (Debian only). */
+  mirror?: string;
+  /** Module BTF to ingest with each kernel (default all). */
+  modules?: ModuleFilter;
+}
+
+/** What a sync job did. */
+export interface SyncResult {
+  mirror: string;
+  /** KREFs enqueued (downloaded and ingested by the workers). */
+  enqueued: string[];
+  /** KREFs the repository offers that the catalog already has. */
+  known: number;
+  /** Suites or archs that could not be read, and why; the others were planned all the same. */
+  errors: PlanError[];
+}
+
+/** Where downloads and index caches live: `<catalog>.downloads/` unless configured. */
+export function downloadDirOf(catalog: Catalog, configured?: string): string {
+  return configured ?? `${catalog.path}.downloads`;
+}
+
+/** Plans a sync (one pass over the suites' indexes) and enqueues one ingest job per kernel the catalog lacks. */
+export async function runSync(
+  data: SyncJobData,
+  deps: { catalog: Catalog; downloadDir: string; enqueue: (job: IngestJobData) => Promise<unknown>; progress?: (pct: number) => Promise<void> },
+): Promise<SyncResult> {
+  const mirror = data.mirror ?? (await defaultDebianMirror({ override: loadSyncConfig(process.env).debianMirror }));
+  const known = deps.catalog.sqlite.prepare('SELECT 1 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?').pluck();
+  const cacheDir = join(deps.downloadDir, 'indexes');
+  mkdirSync(cacheDir, { recursive: true });
+  const plan = await planSync({
+    mirror,
+    suites: data.suites,
+    archs: data.archs,
+    distro: data.distro,
+    cache: directoryIndexCache(cacheDir),
+    isKnown: (kref) => {
+      const [distro, release, arch, unameR] = kref.split('/');
+      return known.get(distro, release, arch, unameR) !== undefined;
+    },
+  });
+  await deps.progress?.(50);
+  const enqueued: string[] = [];
+  for (const k of plan.kernels) {
+    const fetch: FetchSpec[] = k.packages.map((p) => ({ name: p.name, url: p.url, filename: p.filename, size: p.size, sha256: p.sha256 }));
+    const source = k.packages.map((p) => p.filename.split('/').pop()).join(' + ');
+    await deps.enqueue({
+      kernel: k.kref,
+      path: '',
+      source,
+      modules: [],
+      packages: [],
+      packageOptions: { modules: data.modules ?? 'all' },
+      fetch,
+    });
+    enqueued.push(k.kref);
+  }
+  return { mirror: plan.mirror, enqueued, known: plan.known.length, errors: plan.errors };
+}
+
+/**
+ * Downloads the packages of a planned kernel into `dir/KREF-safe/` (a part file resumes where an interrupted
+ * download stopped; sizes and sha256s are checked) and returns the job with their paths as its packages.
+ */
+export async function fetchForIngest(data: IngestJobData & { fetch: FetchSpec[] }, dir: string): Promise<{ data: IngestJobData; cleanup: () => void }> {
+  const where = join(dir, 'packages', data.kernel.replace(/\//g, '_'));
+  mkdirSync(where, { recursive: true });
+  try {
+    const got = await downloadKernel({ kref: data.kernel, packages: data.fetch.map((f) => ({ ...f, version: '', role: 'image' as const })) }, where);
+    const packages = got.map((g) => ({ path: g.result.path, source: g.package.filename.split('/').pop() ?? g.package.filename }));
+    return { data: { ...data, packages, path: packages[0]?.path ?? '', fetch: undefined }, cleanup: () => rmSync(where, { recursive: true, force: true }) };
+  } catch (err) {
+    // A transient network failure keeps the part files (the retry resumes them); anything else is final.
+    if (isSyncError(err) && !isRetryable(err)) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** True when a failed ingest's downloads are of no further use (bad input: a retry would fail alike). */
+export function finalFailure(err: unknown): boolean {
+  return isInputError(err) || err instanceof UnrecoverableError;
+}
