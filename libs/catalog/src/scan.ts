@@ -26,7 +26,17 @@ export interface ScanItem {
 /** How many leading bytes tell a package or kernel image (an s390x image's marker is at 64 KiB). */
 const SNIFF_BYTES = 0x10100;
 
-/** True when the file is a .deb, an .rpm or a kernel image (not raw BTF, nor a btfhub tarball). */
+/** Image kinds read from fixed header fields (compressed streams are images only when named so). */
+const IMAGE_KINDS = new Set(['elf', 'bzImage', 'zboot', 'arm64-image', 'riscv-image', 's390-image', 'arm-zimage']);
+
+/** File names of kernel images (`vmlinuz-6.1.0-50-amd64`, `Image.gz`), whose compressed bytes are an image. */
+const IMAGE_NAME = /^(?:vmlinu[xz]|bzImage|Image|zImage)(?:[-.].*)?$/;
+
+/**
+ * True when the file is a .deb, an .rpm or a kernel image (bzImage, arm64/riscv Image, EFI zboot, s390x image, an
+ * ELF vmlinux), not raw BTF nor a btfhub tarball. A gzip/xz/zstd stream counts as an image only when the file is
+ * named like one (`Image.gz`); otherwise it is compressed BTF.
+ */
 export function isPackageFile(path: string): boolean {
   let fd: number | undefined;
   try {
@@ -36,7 +46,8 @@ export function isPackageFile(path: string): boolean {
     const b = head.subarray(0, n);
     if (isAr(b) || isRpm(b)) return true;
     const kind = detectImage(b);
-    return kind !== undefined && kind !== 'btf';
+    if (kind === undefined || kind === 'btf') return false;
+    return IMAGE_KINDS.has(kind) || IMAGE_NAME.test(basename(path));
   } catch {
     return false;
   } finally {

@@ -11,6 +11,7 @@ import catalogRoutes from './routes/catalog.js';
 import diffRoutes from './routes/diff.js';
 import healthRoutes from './routes/health.js';
 import ingestRoutes from './routes/ingest.js';
+import syncRoutes from './routes/sync.js';
 import lookupRoutes from './routes/lookup.js';
 import vmlinuxHRoutes from './routes/vmlinux-h.js';
 import { problemOf } from './errors.js';
@@ -70,6 +71,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(archiveRoutes);
   await app.register(vmlinuxHRoutes, { dbPath: opts.dbPath });
   await app.register(lookupRoutes, { publicUrl: opts.publicUrl });
+  await app.register(syncRoutes);
   await app.register(ingestRoutes, { dbPath: opts.dbPath, maxUploadBytes: opts.maxUploadBytes ?? 512 * 1024 * 1024, ingestRoot: opts.ingestRoot });
   return app;
 }

@@ -30,6 +30,8 @@ export interface JobView {
 export interface JobRunner {
   readonly mode: 'queue' | 'in-process';
   enqueue(name: JobName, data: AnyJobData): Promise<JobView>;
+  /** Repeats a job every `everyMs` under a scheduler id (replacing one of the same id); queue mode only. */
+  schedule?(id: string, everyMs: number, name: JobName, data: AnyJobData): Promise<void>;
   get(id: string): Promise<JobView | undefined>;
   close(): Promise<void>;
 }
@@ -69,6 +71,10 @@ export class QueueJobRunner implements JobRunner {
   async enqueue(name: JobName, data: AnyJobData): Promise<JobView> {
     const job = await this.queue.add(name, data);
     return viewOf(job, 'waiting');
+  }
+
+  async schedule(id: string, everyMs: number, name: JobName, data: AnyJobData): Promise<void> {
+    await this.queue.upsertJobScheduler(id as JobName, { every: everyMs }, { name, data });
   }
 
   async get(id: string): Promise<JobView | undefined> {

@@ -4,7 +4,15 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BlobStore, formatKref, parseKref, type IngestJobData } from '@btf-atlas/catalog';
+import { BlobStore, formatKref, isPackageFile, parseKref, type IngestJobData } from '@btf-atlas/catalog';
+
+interface IngestQuery {
+  kernel?: string;
+  replace?: boolean;
+  modules?: string;
+  distro?: string;
+  release?: string;
+}
 import type { JobView } from '@btf-atlas/queue';
 import { ApiError } from '../errors.js';
 import { problems } from '../schemas.js';
@@ -28,10 +36,10 @@ const jobViewSchema = {
   required: ['id', 'name', 'state', 'progress', 'attempts_made', 'created_at'],
   properties: {
     id: { type: 'string' },
-    name: { type: 'string', enum: ['ingest', 'scan'] },
+    name: { type: 'string', enum: ['ingest', 'scan', 'sync'] },
     state: { type: 'string', description: 'waiting, delayed, active, completed, failed (BullMQ states)' },
     progress: { type: 'number', minimum: 0, maximum: 100 },
-    kernel: { type: 'string', description: 'KREF of an ingest job' },
+    kernel: { type: 'string', description: 'KREF of an ingest job (the package file until its metadata is read)' },
     path: { type: 'string', description: 'archive tree of a scan job' },
     attempts_made: { type: 'integer' },
     created_at: { type: 'string', format: 'date-time' },
@@ -130,19 +138,22 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
     storeUpload(payload, blobs, opts.maxUploadBytes).then((u) => done(null, u), (err: Error) => done(err, undefined));
   });
 
-  app.post<{ Querystring: { kernel?: string; replace?: boolean }; Body: StoredUpload | { path: string; replace?: boolean } }>('/v1/ingest', {
+  app.post<{ Querystring: IngestQuery; Body: StoredUpload | { path: string; replace?: boolean } }>('/v1/ingest', {
     onRequest: app.requireAdmin,
     bodyLimit: opts.maxUploadBytes,
     schema: {
-      summary: "enqueue an ingest: the body is one kernel's BTF (.btf.tar.xz, raw .btf, vmlinux/.ko ELF, gzip/xz of them; any content type but JSON, e.g. application/octet-stream) with ?kernel=KREF, or JSON { \"path\" } of an archive tree below BTF_ATLAS_INGEST_ROOT",
+      summary: "enqueue an ingest: the body is one kernel's BTF (.btf.tar.xz, raw .btf, vmlinux/.ko ELF, gzip/xz of them; any content type but JSON, e.g. application/octet-stream) with ?kernel=KREF, or a distro package (.deb, .rpm) or kernel image, named by its own metadata; or JSON { \"path\" } of an archive tree below BTF_ATLAS_INGEST_ROOT",
       tags: ['write'],
       security: [{ adminToken: [] }],
       querystring: {
         type: 'object',
         additionalProperties: false,
         properties: {
-          kernel: { type: 'string', minLength: 1, maxLength: 512, description: 'KREF of an uploaded file (DISTRO/RELEASE/ARCH/UNAME_R)', examples: ['debian/12/x86_64/6.1.0-50-amd64'] },
+          kernel: { type: 'string', minLength: 1, maxLength: 512, description: 'KREF of an uploaded file (DISTRO/RELEASE/ARCH/UNAME_R); optional for a .deb/.rpm, whose metadata names it', examples: ['debian/12/x86_64/6.1.0-50-amd64'] },
           replace: { type: 'boolean', description: 'replace the kernel when the catalog holds it with other bytes' },
+          modules: { type: 'string', maxLength: 4096, pattern: '^[A-Za-z0-9_,-]+$', description: 'packages: module BTF to ingest: all (default), none, or NAME[,NAME…]' },
+          distro: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'packages: the distro folder when the package does not say it' },
+          release: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._+~-]*$', description: "packages: the release folder when the package's version does not say it" },
         },
       },
       response: {
@@ -156,9 +167,19 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
     let view;
     if (body !== null && typeof body === 'object' && 'sha256' in body) {
       const upload = body as StoredUpload;
-      if (request.query.kernel === undefined) throw new ApiError('BAD_PARAMETER', 'query parameter "kernel" is required with an upload: the KREF DISTRO/RELEASE/ARCH/UNAME_R of the uploaded BTF');
-      const kref = parseKref(request.query.kernel);
-      const data: IngestJobData = { kernel: formatKref(kref), path: blobs.pathOf(upload.sha256), source: `upload:${upload.sha256}`, modules: [], replace };
+      const path = blobs.pathOf(upload.sha256);
+      const source = `upload:${upload.sha256}`;
+      const q = request.query;
+      const kernel = q.kernel === undefined ? '' : formatKref(parseKref(q.kernel));
+      let data: IngestJobData;
+      if (isPackageFile(path)) {
+        // A .deb, .rpm or kernel image: its own metadata names the kernel when the job reads it.
+        const modules = q.modules === undefined || q.modules === 'all' ? 'all' : q.modules === 'none' ? 'none' : q.modules.split(',').filter((m) => m !== '');
+        data = { kernel, path, source, modules: [], replace, packages: [{ path, source }], packageOptions: { modules, distro: q.distro, release: q.release } };
+      } else {
+        if (!kernel) throw new ApiError('BAD_PARAMETER', 'query parameter "kernel" is required with an upload of BTF: the KREF DISTRO/RELEASE/ARCH/UNAME_R of the uploaded BTF (a .deb or .rpm names its kernel itself)');
+        data = { kernel, path, source, modules: [], replace };
+      }
       view = await app.jobs.enqueue('ingest', data);
     } else if (body !== null && typeof body === 'object' && typeof (body as { path?: unknown }).path === 'string') {
       if (request.query.kernel !== undefined) throw new ApiError('BAD_PARAMETER', 'query parameter "kernel" goes with an upload, not with a JSON path');
