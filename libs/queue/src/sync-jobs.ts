@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { isInputError, type Catalog, type FetchSpec, type IngestJobData, type ModuleFilter } from '@btf-atlas/catalog';
 import {
-  defaultDebianMirror, directoryIndexCache, downloadKernel, isRetryable, isSyncError, loadSyncConfig, planSync,
-  type DebDistro, type PlanError,
+  compareDebVersions, defaultDebianMirror, directoryIndexCache, downloadKernel, isRetryable, isSyncError, loadSyncConfig, planSync,
+  type DebDistro, type PlanError, type PlannedKernel,
 } from '@btf-atlas/sync';
 
 /** A sync job: enqueue the kernels of a Debian-format repository's suites and archs that the catalog lacks. */
@@ -16,6 +16,8 @@ export interface SyncJobData {
   mirror?: string;
   /** Module BTF to ingest with each kernel (default all). */
   modules?: ModuleFilter;
+  /** At most this many kernels per suite and arch, the newest first (default all). */
+  limit?: number;
 }
 
 /** What a sync job did. */
@@ -56,7 +58,7 @@ export async function runSync(
   });
   await deps.progress?.(50);
   const enqueued: string[] = [];
-  for (const k of plan.kernels) {
+  for (const k of newest(plan.kernels, data.limit)) {
     const fetch: FetchSpec[] = k.packages.map((p) => ({ name: p.name, url: p.url, filename: p.filename, size: p.size, sha256: p.sha256 }));
     const source = k.packages.map((p) => p.filename.split('/').pop()).join(' + ');
     await deps.enqueue({
@@ -94,4 +96,21 @@ export async function fetchForIngest(data: IngestJobData & { fetch: FetchSpec[] 
 /** True when a failed ingest's downloads are of no further use (bad input: a retry would fail alike). */
 export function finalFailure(err: unknown): boolean {
   return isInputError(err) || err instanceof UnrecoverableError;
+}
+
+/** The newest `limit` kernels of each suite and arch (by their image package's Debian version), in KREF order. */
+function newest(kernels: PlannedKernel[], limit: number | undefined): PlannedKernel[] {
+  if (limit === undefined) return kernels;
+  const groups = new Map<string, PlannedKernel[]>();
+  for (const k of kernels) {
+    const key = `${k.suite}/${k.debianArch}`;
+    groups.set(key, [...(groups.get(key) ?? []), k]);
+  }
+  const version = (k: PlannedKernel): string => (k.packages.find((p) => p.role === 'image') ?? k.packages[0]).version;
+  const kept = new Set<PlannedKernel>();
+  for (const list of groups.values()) {
+    list.sort((a, b) => compareDebVersions(version(b), version(a)) || (a.kref < b.kref ? -1 : 1));
+    for (const k of list.slice(0, Math.max(0, limit))) kept.add(k);
+  }
+  return kernels.filter((k) => kept.has(k));
 }

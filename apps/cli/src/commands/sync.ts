@@ -11,6 +11,7 @@ interface SyncOpts {
   json?: boolean;
   dryRun?: boolean;
   every?: number;
+  limit?: number;
   progress: boolean;
 }
 
@@ -39,6 +40,7 @@ export function registerSyncCommand(program: Command): void {
     .option('--mirror <url>', 'archive root (default $BTF_ATLAS_DEBIAN_MIRROR, else the Debian archive of this machine\'s apt sources)')
     .option('--modules <names>', 'module BTF to ingest with each kernel: all (default), none, or NAME[,NAME…]')
     .option('--db <file>', 'catalog file (default $BTF_ATLAS_DB or ./data/atlas.db)')
+    .option('--limit <n>', 'at most this many kernels per suite and arch, the newest first', (v) => Number(v))
     .option('--dry-run', 'only say which kernels would be fetched')
     .option('--every <hours>', 'with REDIS_URL: repeat the sync every this many hours (a BullMQ job scheduler)', (v) => Number(v))
     .option('--json', 'JSON output')
@@ -47,7 +49,8 @@ export function registerSyncCommand(program: Command): void {
       if (distro !== 'debian' && distro !== 'ubuntu') throw new CliError(`unknown distro ${JSON.stringify(distro)}: sync reads debian or ubuntu repositories`, 'SYNC_BAD_CONFIG');
       if (distro === 'ubuntu' && !opts.mirror) throw new CliError('sync ubuntu needs --mirror (the apt sources name a Debian archive only)', 'SYNC_BAD_CONFIG');
       if (opts.every !== undefined && !(opts.every > 0)) throw new CliError(`--every must be a number of hours > 0, not ${String(opts.every)}`, 'SYNC_BAD_CONFIG');
-      const data = { distro, suites: list(opts.suite), archs: list(opts.arch), mirror: opts.mirror, modules: moduleFilter(opts.modules) } as const;
+      if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) throw new CliError(`--limit must be a whole number > 0, not ${String(opts.limit)}`, 'SYNC_BAD_CONFIG');
+      const data = { distro, suites: list(opts.suite), archs: list(opts.arch), mirror: opts.mirror, modules: moduleFilter(opts.modules), limit: opts.limit } as const;
       const url = redisUrl();
       if (url && !opts.dryRun) return syncThroughQueue(url, { ...data, modules: data.modules }, opts);
       if (opts.every !== undefined) throw new CliError('--every needs REDIS_URL: a repeating sync is a job of the queue', 'SYNC_BAD_CONFIG');

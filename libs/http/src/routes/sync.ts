@@ -10,6 +10,7 @@ interface SyncBody {
   mirror?: string;
   modules?: string[] | 'all' | 'none';
   every_hours?: number;
+  limit?: number;
 }
 
 const name = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;
@@ -39,6 +40,7 @@ export default async function syncRoutes(app: FastifyInstance): Promise<void> {
             anyOf: [{ type: 'string', enum: ['all', 'none'] }, { type: 'array', maxItems: 10_000, items: name }],
             description: 'module BTF to ingest with each kernel (default all)',
           },
+          limit: { type: 'integer', minimum: 1, maximum: 100_000, description: 'at most this many kernels per suite and arch, the newest first' },
           every_hours: { type: 'number', exclusiveMinimum: 0, maximum: 24 * 365, description: 'repeat the sync this often (needs REDIS_URL)' },
         },
       },
@@ -62,6 +64,7 @@ export default async function syncRoutes(app: FastifyInstance): Promise<void> {
     if (b.distro === 'ubuntu' && b.mirror === undefined) throw new ApiError('BAD_BODY', 'a sync of ubuntu needs "mirror" (the apt sources name a Debian archive only)');
     const data: SyncJobData = { distro: b.distro, suites: b.suites, archs: b.archs, modules: b.modules ?? 'all' };
     if (b.mirror !== undefined) data.mirror = b.mirror;
+    if (b.limit !== undefined) data.limit = b.limit;
     if (b.every_hours !== undefined) {
       if (!app.jobs.schedule) throw new ApiError('BAD_BODY', '"every_hours" needs the queue (REDIS_URL): without it jobs run once, in this process');
       const scheduler = `sync:${b.distro}:${b.suites.join(',')}:${b.archs.join(',')}`;
