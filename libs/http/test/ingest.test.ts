@@ -111,8 +111,10 @@ describe('POST /v1/ingest and GET /v1/jobs/{id}, jobs in process (no REDIS_URL)'
     const done = await finished(app, res.json<JobView>().id);
     expect(done.state).toBe('failed');
     expect(done.failed_reason).toMatch(/^BTF_[A-Z_]+: /);
-    const kernels = (await app.inject({ url: '/v1/kernels' })).json<{ kernels: { kernel: string }[] }>().kernels;
-    expect(kernels.map((k) => k.kernel)).not.toContain('debian/12/x86_64/6.1.0-99-amd64');
+    // Not ingested: listed only as failed, with its reason.
+    const kernels = (await app.inject({ url: '/v1/kernels' })).json<{ kernels: { kernel: string; state: string; failure?: { code: string } }[] }>().kernels;
+    const listed = kernels.filter((k) => k.kernel === 'debian/12/x86_64/6.1.0-99-amd64');
+    expect(listed).toEqual([expect.objectContaining({ state: 'failed', failure: expect.objectContaining({ code: expect.stringMatching(/^BTF_/) }) })]);
   });
 
   it('refuses bad uploads with 4xx problems naming what', async () => {
