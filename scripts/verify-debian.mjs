@@ -26,6 +26,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setInterval, clearInterval } from 'node:timers';
 import { ROOT } from './lib/bench-common.mjs';
 
 const args = process.argv.slice(2);
