@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../src/cli.js';
+import { BtfBuilder, info } from '../../../libs/btf/test/support/builder.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BAD = join(ROOT, 'libs/btf/test/fixtures/bad');
@@ -88,5 +89,19 @@ describe('btf-atlas validate', () => {
     expect((await cli('validate')).code).toBe(2);
     expect((await cli('validate', 'a', 'b')).code).toBe(2);
     expect((await cli('validate', '--bogus', join(BAD, 'typedef-cycle.btf'))).code).toBe(2);
+  });
+
+  it('--rules 6.13 judges as kernels before 6.14: a decl_tag with kind_flag is refused there, accepted by default', async () => {
+    const b = new BtfBuilder();
+    b.int('int', 4);
+    const v = b.var('x', 1);
+    b.raw(b.str('aligned(8)'), info(17, 0, true), v, [0xffffffff]); // DECL_TAG with kind_flag, component -1
+    const file = join(tmp, 'decl-tag-kflag.btf');
+    writeFileSync(file, b.build());
+    expect((await cli('validate', file)).code).toBe(0);
+    const old = await cli('validate', file, '--rules', '6.13');
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/kind_flag/);
+    expect((await cli('validate', file, '--rules', '5.4')).code).toBe(2);
   });
 });

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { BtfError, validateBtf } from '@btf-atlas/btf';
 import { loadBtfFile } from '../cli.js';
 
@@ -21,11 +21,13 @@ export function registerValidateCommand(program: Command): void {
     .argument('<file>', 'BTF input (raw BTF, ELF with .BTF, gzip/xz, .btf.tar.xz)')
     .option('-B, --base <file>', 'base BTF for split (module) BTF')
     .option('-j, --json', 'print the verdict as JSON on stdout')
-    .action(async (file: string, opts: { base?: string; json?: boolean }) => {
+    .option('--rules <kernel>', 'judge as this kernel does: newest (default), or 6.13 for kernels before 6.14 (no kind_flag on DECL_TAG/TYPE_TAG)', 'newest')
+    .action(async (file: string, opts: { base?: string; json?: boolean; rules: string }) => {
+      if (opts.rules !== 'newest' && opts.rules !== '6.13') throw new CommanderError(2, 'usage', `unknown --rules ${opts.rules} (newest or 6.13)`);
       try {
         const base = opts.base ? await loadBtfFile(opts.base) : undefined;
         const btf = await loadBtfFile(file, base);
-        const r = validateBtf(btf);
+        const r = validateBtf(btf, { tagKindFlag: opts.rules === 'newest' });
         if (opts.json) {
           await writeOut(`${JSON.stringify({ file, valid: true, types: r.types, start_id: r.startId, byte_order: btf.littleEndian ? 'little' : 'big' })}\n`);
         } else {
