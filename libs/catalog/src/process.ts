@@ -79,28 +79,34 @@ export async function processIngest(data: IngestJobData, deps: ProcessDeps): Pro
     throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${data.kernel || data.source}: the packages must be downloaded before ingest (a queue job does it)`);
   }
   if (data.packages) return processPackages(data, data.packages, deps);
-  const opts: IngestOptions = { replace: data.replace, onProgress: deps.onProgress };
-  try {
+  return recordingFailure(data, () => data.kernel, deps, async () => {
     const kref = parseKref(data.kernel);
     const bytes = readFileSync(data.path);
     const moduleBytes = data.modules.map((m) => readFileSync(m.path));
     const unchanged = unchangedKernel(deps.catalog, data, bytes, moduleBytes);
     if (unchanged) return unchanged;
-    const prepared = await prepareKernel(
-      {
-        kref,
-        file: { source: data.source, bytes },
-        modules: data.modules.map((m, i) => ({ name: m.name, source: m.source, bytes: moduleBytes[i] })),
-      },
-      opts,
-    );
-    deps.onProgress?.(0.8, 'write');
-    const result = writeKernel(deps.catalog, deps.blobs, prepared, opts);
-    deps.onProgress?.(1, 'done');
-    return result;
+    const modules = data.modules.map((m, i) => ({ name: m.name, source: m.source, bytes: moduleBytes[i] }));
+    return prepareAndWrite({ kref, file: { source: data.source, bytes }, modules }, data, deps);
+  });
+}
+
+/** Decodes, validates and normalizes one kernel, then writes it in one transaction (the tail of every ingest). */
+async function prepareAndWrite(input: Parameters<typeof prepareKernel>[0], data: IngestJobData, deps: ProcessDeps): Promise<IngestResult> {
+  const opts: IngestOptions = { replace: data.replace, onProgress: deps.onProgress };
+  const prepared = await prepareKernel(input, opts);
+  deps.onProgress?.(0.8, 'write');
+  const result = writeKernel(deps.catalog, deps.blobs, prepared, opts);
+  deps.onProgress?.(1, 'done');
+  return result;
+}
+
+/** Runs an ingest; a failure's reason is recorded in the catalog (under the KREF when known) and rethrown. */
+async function recordingFailure(data: IngestJobData, kernel: () => string | null, deps: ProcessDeps, run: () => Promise<IngestResult>): Promise<IngestResult> {
+  try {
+    return await run();
   } catch (err) {
     try {
-      recordFailure(deps.catalog, data.source, data.kernel, err, deps.jobId);
+      recordFailure(deps.catalog, data.source, kernel() || null, err, deps.jobId);
     } catch {
       // The failure is still reported to the caller; recording it is best effort.
     }
@@ -139,10 +145,9 @@ function unchangedKernel(
  * The raw vmlinux BTF is what the catalog keeps as the kernel's source (the mirror builds its tarball from it).
  */
 async function processPackages(data: IngestJobData, packages: { path: string; source: string }[], deps: ProcessDeps): Promise<IngestResult> {
-  const opts: IngestOptions = { replace: data.replace, onProgress: deps.onProgress };
   const po = data.packageOptions ?? {};
   let kernel: string | null = data.kernel || null;
-  try {
+  return recordingFailure(data, () => kernel, deps, async () => {
     deps.onProgress?.(0.02, 'unpack');
     const read: { source: string; pkg: KernelPackage }[] = [];
     for (const p of packages) {
@@ -168,17 +173,6 @@ async function processPackages(data: IngestJobData, packages: { path: string; so
     const unchanged = unchangedKernel(deps.catalog, { ...data, kernel }, file.bytes, modules.map((m) => m.bytes), modules);
     if (unchanged) return unchanged;
     deps.onProgress?.(0.3, 'decode');
-    const prepared = await prepareKernel({ kref, file, modules }, opts);
-    deps.onProgress?.(0.8, 'write');
-    const result = writeKernel(deps.catalog, deps.blobs, prepared, opts);
-    deps.onProgress?.(1, 'done');
-    return result;
-  } catch (err) {
-    try {
-      recordFailure(deps.catalog, data.source, kernel, err, deps.jobId);
-    } catch {
-      // The failure is still reported to the caller; recording it is best effort.
-    }
-    throw err;
-  }
+    return prepareAndWrite({ kref, file, modules }, data, deps);
+  });
 }

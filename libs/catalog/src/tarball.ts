@@ -6,8 +6,7 @@
  * Formats: POSIX.1-1988 ustar with pax extended headers (POSIX.1-2001) for names past 100 bytes; the .xz file
  * compressed by liblzma itself (below).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { loadLzma } from '@btf-atlas/pkg';
 
 const BLOCK = 512;
 
@@ -62,24 +61,6 @@ function zeroPad(length: number): Uint8Array {
 
 /** xz preset of the tarballs made here: xz's own default, what btfhub-archive's files were made with. */
 export const XZ_PRESET = 6;
-
-let lzma: Promise<typeof import('node-liblzma/wasm')> | undefined;
-
-/**
- * liblzma compiled to WebAssembly (node-liblzma's wasm build: no native addon, nothing to compile at install).
- * Its own loader fetches the .wasm by URL, which Node's fetch cannot do for file URLs, so the binary is read here
- * and handed to the Emscripten factory.
- */
-async function loadLzma(): Promise<typeof import('node-liblzma/wasm')> {
-  lzma ??= (async () => {
-    const mod = await import('node-liblzma/wasm');
-    const { default: createModule } = await import('node-liblzma/wasm/liblzma.js');
-    const wasmBinary = readFileSync(createRequire(import.meta.url).resolve('node-liblzma/wasm/liblzma.wasm'));
-    await mod.initModule(() => createModule({ wasmBinary }));
-    return mod;
-  })();
-  return lzma;
-}
 
 /**
  * An .xz stream of `data` (LZMA2, preset {@link XZ_PRESET}, CRC64 check, as `xz` writes by default). The same

@@ -12,8 +12,12 @@ import type { ByteStream } from './reader.js';
 type LzmaWasm = typeof import('node-liblzma/wasm');
 let lzma: Promise<LzmaWasm> | undefined;
 
-/** The wasm module, loaded once; its own loader fetches by URL, which Node cannot do for files. */
-async function loadLzma(): Promise<LzmaWasm> {
+/**
+ * liblzma compiled to WebAssembly (node-liblzma's wasm build: no native addon, nothing to compile at install),
+ * loaded once. Its own loader fetches the .wasm by URL, which Node cannot do for files, so the binary is read here
+ * and handed to the Emscripten factory. Shared with the catalog's tarball writer.
+ */
+export async function loadLzma(): Promise<LzmaWasm> {
   lzma ??= (async () => {
     const mod = await import('node-liblzma/wasm');
     const { default: createModule } = await import('node-liblzma/wasm/liblzma.js');
