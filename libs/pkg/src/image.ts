@@ -66,11 +66,12 @@ async function unwrap(b: Uint8Array, chain: string[], lim: PkgLimits, depth: num
     case 'riscv-image':
       return rawImage(b, [...chain, kind]);
     case 's390-image':
-      return s390Image(b, chain, lim);
+      return scannedImage(b, 's390-image', 0x10000, chain, lim);
     case 'btf':
       return rawImage(b, [...chain, 'btf']);
     case 'arm-zimage':
-      throw new PkgError(PkgErrorCode.BadImage, '32-bit arm zImage does not record where its payload starts; not supported (use the vmlinux of the -dbg package)');
+      // The 32-bit arm decompressor's header (magic at 0x24) records its start and end, not where the payload is.
+      return scannedImage(b, 'arm-zimage', 0x30, chain, lim);
     case undefined:
       throw new PkgError(PkgErrorCode.UnknownFormat, `not a kernel image: no elf, bzImage, zboot, arm64/riscv/s390 image or compression magic${chain.length ? ` (inside ${chain.join(':')})` : ''}`, { offset: 0 });
     default: {
@@ -172,12 +173,16 @@ async function zboot(b: Uint8Array, chain: string[], lim: PkgLimits, depth: numb
 }
 
 /**
- * s390x images (arch/s390/boot) are a decompressor followed by the compressed kernel, and no header field says
- * where that starts. The streams after the IPL area whose first bytes are a compression magic are tried in order
- * (at most {@link S390_TRIES}); the first that decompresses to an image holding valid BTF wins.
+ * s390x images (arch/s390/boot) and 32-bit arm zImages (arch/arm/boot/compressed) are a decompressor followed by the
+ * compressed kernel, and no header field says where that starts. The streams after the header (the IPL area on
+ * s390) whose first bytes are a compression magic are tried in order (at most {@link S390_TRIES}); the first that
+ * decompresses to an image holding valid BTF wins. When one decompresses to a kernel-sized image without any BTF,
+ * the kernel was built without it: PKG_NO_BTF.
  */
 const S390_TRIES = 16;
-async function s390Image(b: Uint8Array, chain: string[], lim: PkgLimits): Promise<ImageBtf> {
+/** A decompressed s390 kernel is megabytes; smaller streams in the decompressor are not the kernel. */
+const S390_MIN_KERNEL = 1024 * 1024;
+async function scannedImage(b: Uint8Array, label: 's390-image' | 'arm-zimage', from: number, chain: string[], lim: PkgLimits): Promise<ImageBtf> {
   const magics: [Compression, number[]][] = [
     ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
     ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
@@ -188,7 +193,7 @@ async function s390Image(b: Uint8Array, chain: string[], lim: PkgLimits): Promis
   const candidates: { at: number; kind: Compression }[] = [];
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   for (const [kind, magic] of magics) {
-    let at = 0x10000;
+    let at = from;
     while ((at = buf.indexOf(Buffer.from(magic), at)) >= 0) {
       if (detectCompression(b.subarray(at, at + 16)) === kind) candidates.push({ at, kind });
       at++;
@@ -197,17 +202,32 @@ async function s390Image(b: Uint8Array, chain: string[], lim: PkgLimits): Promis
   }
   candidates.sort((x, y) => x.at - y.at);
   let last: unknown;
+  /** A candidate that decompressed to a kernel-sized image without any BTF: the kernel was built without it. */
+  let withoutBtf: { c: (typeof candidates)[number]; size: number } | undefined;
   for (const c of candidates.slice(0, S390_TRIES)) {
+    let inner: Uint8Array;
     try {
-      const inner = await decompressBytes(c.kind, b.subarray(c.at), lim.maxImageSize, [...chain, 's390-image'].join(':'));
-      // The payload is vmlinux as a flat binary (objcopy -O binary), so its BTF is found by header.
-      return rawImage(inner, [...chain, 's390-image', `${c.kind}@0x${c.at.toString(16)}`]);
+      inner = await decompressBytes(c.kind, b.subarray(c.at), lim.maxImageSize, [...chain, label].join(':'));
     } catch (err) {
-      // A false candidate fails in any way (bad header, a window that is not one, no btf); each try is capped.
+      // A false candidate fails in any way (bad header, a window that is not one); each try is capped.
       last = err;
+      continue;
+    }
+    try {
+      // The payload is vmlinux as a flat binary (objcopy -O binary), so its BTF is found by header.
+      return rawImage(inner, [...chain, label, `${c.kind}@0x${c.at.toString(16)}`]);
+    } catch (err) {
+      last = err;
+      if (err instanceof PkgError && err.code === PkgErrorCode.NoBtf && inner.length >= S390_MIN_KERNEL && (!withoutBtf || inner.length > withoutBtf.size)) {
+        withoutBtf = { c, size: inner.length };
+      }
     }
   }
-  throw new PkgError(PkgErrorCode.BadImage, `s390 image holds no compressed kernel that decompresses to btf (${candidates.length} candidates)${last instanceof Error ? `; last failure: ${last.message}` : ''}`);
+  if (withoutBtf) {
+    const where = `${withoutBtf.c.kind}@0x${withoutBtf.c.at.toString(16)}`;
+    throw new PkgError(PkgErrorCode.NoBtf, `the ${label}'s kernel (${where}, ${withoutBtf.size} bytes decompressed) holds no btf (built without CONFIG_DEBUG_INFO_BTF)`);
+  }
+  throw new PkgError(PkgErrorCode.BadImage, `${label} holds no compressed kernel that decompresses to btf (${candidates.length} candidates)${last instanceof Error ? `; last failure: ${last.message}` : ''}`);
 }
 
 /** Most BTF headers tried in one raw image before giving up. */

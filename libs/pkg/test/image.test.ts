@@ -69,6 +69,26 @@ describe('kernel images', () => {
     expect(await codeOf(kernelImageBtf(bad))).toBe('PKG_BAD_IMAGE');
   });
 
+  /** A 32-bit arm zImage: its header (magic 0x016f2818 at 0x24), decompressor code, then the compressed kernel. */
+  const zImage = (payload: Uint8Array): Uint8Array => {
+    const head = new Uint8Array(0x400).fill(0xe1);
+    new DataView(head.buffer).setUint32(0x24, 0x016f2818, true);
+    return concat(head, payload, new Uint8Array(32));
+  };
+
+  it('an arm zImage: the compressed kernel is found after the decompressor and its BTF by header', async () => {
+    const raw = concat(new Uint8Array(4096).fill(7), baseBtf(), new Uint8Array(512));
+    const r = await kernelImageBtf(zImage(gzip(raw)));
+    same(r.btf, baseBtf());
+    expect(r.from[0]).toBe('arm-zimage');
+  });
+
+  it('PKG_NO_BTF, not PKG_BAD_IMAGE, for an arm zImage whose kernel decompresses but holds no BTF', async () => {
+    const err = await kernelImageBtf(zImage(gzip(new Uint8Array(2 * 1024 * 1024).fill(1)))).then(() => undefined, (e: unknown) => e as Error & { code: string });
+    expect(err?.code).toBe('PKG_NO_BTF');
+    expect(err?.message).toMatch(/built without CONFIG_DEBUG_INFO_BTF/);
+  });
+
   it('PKG_NO_BTF: an Image without BTF', async () => {
     const image = arm64Image(new Uint8Array(64));
     expect(await codeOf(kernelImageBtf(image))).toBe('PKG_NO_BTF');
