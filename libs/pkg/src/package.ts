@@ -16,6 +16,9 @@ import { ByteReader, collect, fileStream, streamOf, type ByteStream } from './re
 import { isRpm, readRpmHeaders } from './rpm.js';
 import { readTar, type ArchiveFile } from './tar.js';
 
+/** Leading bytes that tell a package or image apart (an s390x image's marker is at 0x10008). */
+const IMAGE_SNIFF_BYTES = 0x10100;
+
 /** Which modules to read: names as `modprobe` spells them (`ext4`, `nf_conntrack`; `-` and `_` are the same), all, or none. */
 export type ModuleFilter = string[] | 'all' | 'none';
 
@@ -81,7 +84,9 @@ export async function readKernelPackage(input: Uint8Array | string, opts: ReadKe
   const source = typeof input === 'string' ? fileStream(input) : streamOf(input);
   const r = new ByteReader(source, 'package');
   try {
-    const head = await r.peek(264);
+    // Enough to tell every format: ar and rpm magics, tar's at 257, a bzImage's setup header at 0x202, an s390x
+    // image's marker at 64 KiB.
+    const head = await r.peek(IMAGE_SNIFF_BYTES);
     if (isAr(head)) return await readDeb(r, opts, lim);
     if (isRpm(head)) return await readRpm(r, opts, lim);
     if (detectImage(head) !== undefined) {
