@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Catalog } from './db.js';
 import type { BlobStore } from './blob-store.js';
 import { sha256Hex } from './blob-store.js';
-import { readKernelPackage, paholeConverter, type KernelPackage, type ModuleFilter } from '@btf-atlas/pkg';
+import { paholeConverter, paholeVersion, readKernelPackage, type KernelPackage, type ModuleFilter } from '@btf-atlas/pkg';
 
 export type { ModuleFilter };
 import { CatalogError } from './errors.js';
@@ -55,6 +55,18 @@ export function jobDataOf(item: ScanItem, replace = false, packageOptions?: Pack
     if (packageOptions) data.packageOptions = packageOptions;
   }
   return data;
+}
+
+/**
+ * The outside tools ingest may need, checked once at a worker's start: pahole (dwarves) turns kernels shipped
+ * without BTF (DWARF only: a distro's -dbg vmlinux) into BTF. Missing, such kernels fail with PKG_PAHOLE_MISSING.
+ */
+export async function checkIngestTools(): Promise<{ pahole?: string; warning?: string }> {
+  try {
+    return { pahole: await paholeVersion() };
+  } catch (err) {
+    return { warning: `${(err as Error).message}; kernels without BTF (DWARF only) cannot be ingested until it is` };
+  }
 }
 
 /** What a job is about, for logs and progress before its KREF is known: the KREF, else the package's file. */

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { checkIngestTools } from '@btf-atlas/catalog';
 import { startWorker } from './worker.js';
 
 /** Worker configuration from the environment, checked at start-up. */
@@ -29,6 +30,9 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv, overrides: Partial<W
 /** Runs a worker until SIGINT/SIGTERM, then finishes the current job and closes (graceful shutdown). */
 export async function runWorker(cfg: WorkerConfig): Promise<void> {
   const logger = pino({ name: 'btf-atlas-worker' });
+  const tools = await checkIngestTools();
+  if (tools.warning) logger.warn(tools.warning);
+  else logger.info({ pahole: tools.pahole }, 'pahole found');
   const w = startWorker({ redisUrl: cfg.redisUrl, prefix: cfg.prefix }, {
     dbPath: cfg.dbPath,
     concurrency: cfg.concurrency,
