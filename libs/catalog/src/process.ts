@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Catalog } from './db.js';
 import type { BlobStore } from './blob-store.js';
 import { sha256Hex } from './blob-store.js';
-import { paholeConverter, paholeVersion, readKernelPackage, type KernelPackage, type ModuleFilter } from '@btf-atlas/pkg';
+import { PkgError, PkgErrorCode, paholeConverter, paholeVersion, readKernelPackage, type KernelPackage, type ModuleFilter } from '@btf-atlas/pkg';
 
 export type { ModuleFilter };
 import { CatalogError } from './errors.js';
@@ -28,6 +28,11 @@ export interface IngestJobData {
    * size and sha256, and passes their paths as `packages`.
    */
   fetch?: FetchSpec[];
+  /**
+   * The kernel's debug package (Debian's `linux-image-UNAME-dbg`): fetched and read (its DWARF vmlinux turned into
+   * BTF by pahole) only when the image holds no BTF.
+   */
+  fetchDebug?: FetchSpec;
 }
 
 /** A package an ingest job downloads before reading it. */
@@ -45,7 +50,18 @@ export interface PackageJobOptions {
   modules?: ModuleFilter;
   distro?: string;
   release?: string;
+  /**
+   * The packages are debug packages (`-dbg`: gigabytes of DWARF): read with a larger stream cap (still streamed,
+   * memory bounded by the kept members), and modules only when named (each is a pahole run).
+   */
+  debug?: boolean;
 }
+
+/** Debug package files: Debian's `linux-image-UNAME-dbg_…deb`, Ubuntu's `…-dbgsym_…ddeb`, rpm `kernel-debuginfo-…`. */
+const DEBUG_PACKAGE = /-dbg(?:sym)?_[^/]*\.d?deb$|-debuginfo-[^/]*\.rpm$/;
+
+/** Stream cap of a debug package's data.tar (an i386 -dbg unpacks to 3.4 GB; the default cap is 1 GiB). */
+const DEBUG_PACKAGE_MAX_STREAM = 16 * 1024 * 1024 * 1024;
 
 /** The job data for a scanned kernel. */
 export function jobDataOf(item: ScanItem, replace = false, packageOptions?: PackageJobOptions): IngestJobData {
@@ -162,8 +178,19 @@ async function processPackages(data: IngestJobData, packages: { path: string; so
   return recordingFailure(data, () => kernel, deps, async () => {
     deps.onProgress?.(0.02, 'unpack');
     const read: { source: string; pkg: KernelPackage }[] = [];
+    const isDebug = (p: { source: string }): boolean => po.debug === true || DEBUG_PACKAGE.test(p.source);
+    const haveDebug = packages.some(isDebug);
     for (const p of packages) {
-      read.push({ source: p.source, pkg: await readKernelPackage(p.path, { modules: po.modules ?? 'all', dwarf: paholeConverter() }) });
+      const debug = isDebug(p);
+      const modules = debug && !Array.isArray(po.modules) ? 'none' : (po.modules ?? 'all');
+      const limits = debug ? { maxDecompressedSize: DEBUG_PACKAGE_MAX_STREAM } : undefined;
+      try {
+        read.push({ source: p.source, pkg: await readKernelPackage(p.path, { modules, dwarf: paholeConverter(), limits }) });
+      } catch (err) {
+        // An image built without BTF next to its debug package: the debug package's DWARF gives the BTF.
+        if (!debug && haveDebug && err instanceof PkgError && err.code === PkgErrorCode.NoBtf) continue;
+        throw err;
+      }
     }
     const withImage = read.filter((r) => r.pkg.vmlinux);
     if (withImage.length === 0) {
@@ -179,12 +206,12 @@ async function processPackages(data: IngestJobData, packages: { path: string; so
       ? parseKref(data.kernel)
       : krefFromPackage({ format: main.pkg.format, ...main.pkg.meta, unameR: main.pkg.meta.unameR ?? [...unames][0] }, { distro: po.distro, release: po.release });
     kernel = formatKref(kref);
-    const modules = read.flatMap((r) => r.pkg.modules.map((m) => ({ name: m.name, source: `${r.source}:${m.from}`, bytes: m.btf })));
+    const found = read.flatMap((r) => r.pkg.modules.map((m) => ({ name: m.name, source: `${r.source}:${m.from}`, bytes: m.btf })));
     const vmlinux = main.pkg.vmlinux!;
     const file = { source: `${main.source}:${vmlinux.from}`, bytes: vmlinux.btf };
-    const unchanged = unchangedKernel(deps.catalog, { ...data, kernel }, file.bytes, modules.map((m) => m.bytes), modules);
+    const unchanged = unchangedKernel(deps.catalog, { ...data, kernel }, file.bytes, found.map((m) => m.bytes), found);
     if (unchanged) return unchanged;
     deps.onProgress?.(0.3, 'decode');
-    return prepareAndWrite({ kref, file, modules }, data, deps);
+    return prepareAndWrite({ kref, file, modules: found }, data, deps);
   });
 }

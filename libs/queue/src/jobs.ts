@@ -5,7 +5,7 @@ import {
   type BlobStore, type Catalog, type IngestJobData, type IngestResult,
 } from '@btf-atlas/catalog';
 import type { JobName, ScanJobData } from './queues.js';
-import { downloadDirOf, fetchForIngest, finalFailure, runSync, type SyncJobData, type SyncResult } from './sync-jobs.js';
+import { debugFallback, downloadDirOf, fetchForIngest, finalFailure, runSync, type SyncJobData, type SyncResult } from './sync-jobs.js';
 
 /** What a processor needs of a BullMQ job (a Job in process, a SandboxedJob in a child process). */
 export interface JobLike {
@@ -109,7 +109,16 @@ export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult 
     } catch (err) {
       // Downloads of a package that is bad input are of no use to a retry; keep them for a transient failure.
       if (finalFailure(err)) cleanup();
-      throw err;
+      const fallback = await debugFallback(data, err, downloadDir);
+      if (!fallback) throw err;
+      log({ job: job.id, kernel: data.kernel }, 'image holds no btf: reading the debug package with pahole');
+      try {
+        result = await processIngest(fallback.data, { catalog: deps.catalog, blobs: deps.blobs, jobId: job.id });
+      } catch (err2) {
+        if (finalFailure(err2)) fallback.cleanup();
+        throw err2;
+      }
+      fallback.cleanup();
     }
     cleanup();
     log({ job: job.id, kernel: result.kernel, status: result.status, newShapes: result.newShapes, ms: Math.round(result.ms) }, 'ingested');

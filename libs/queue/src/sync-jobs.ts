@@ -59,9 +59,12 @@ export async function runSync(
   await deps.progress?.(50);
   const enqueued: string[] = [];
   for (const k of newest(plan.kernels, data.limit)) {
-    const fetch: FetchSpec[] = k.packages.map((p) => ({ name: p.name, url: p.url, filename: p.filename, size: p.size, sha256: p.sha256 }));
-    const source = k.packages.map((p) => p.filename.split('/').pop()).join(' + ');
+    const spec = (p: PlannedKernel['packages'][number]): FetchSpec => ({ name: p.name, url: p.url, filename: p.filename, size: p.size, sha256: p.sha256 });
+    const fetch = k.packages.filter((p) => p.role !== 'debug').map(spec);
+    const debug = k.packages.find((p) => p.role === 'debug');
+    const source = k.packages.filter((p) => p.role !== 'debug').map((p) => p.filename.split('/').pop()).join(' + ');
     await deps.enqueue({
+      ...(debug ? { fetchDebug: spec(debug) } : {}),
       kernel: k.kref,
       path: '',
       source,
@@ -113,4 +116,15 @@ function newest(kernels: PlannedKernel[], limit: number | undefined): PlannedKer
     for (const k of list.slice(0, Math.max(0, limit))) kept.add(k);
   }
   return kernels.filter((k) => kept.has(k));
+}
+
+/**
+ * For a kernel whose image holds no BTF (PKG_NO_BTF: built without CONFIG_DEBUG_INFO_BTF) and whose debug package
+ * the repository has: the same job over the debug package instead, downloaded now (hundreds of MB; its DWARF
+ * vmlinux becomes BTF through pahole). Undefined when there is no such fallback.
+ */
+export async function debugFallback(data: IngestJobData, err: unknown, dir: string): Promise<{ data: IngestJobData; cleanup: () => void } | undefined> {
+  if (!data.fetchDebug || (err as { code?: unknown }).code !== 'PKG_NO_BTF') return undefined;
+  const { packageOptions, fetchDebug, ...rest } = data;
+  return fetchForIngest({ ...rest, packageOptions: { ...packageOptions, debug: true }, fetch: [fetchDebug], packages: [] }, dir);
 }

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Queue, QueueEvents } from 'bullmq';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore, listKernels, openCatalog, type Catalog, type IngestJobData } from '@btf-atlas/catalog';
 import { createIngestQueue, createQueueEvents, runJob, runSync, type SyncJobData, type SyncResult } from '@btf-atlas/queue';
 import { baseBtf, bzImage, deb, elfWithBtf, gzip, moduleBtf, zstdRaw } from '../../pkg/test/support/build.js';
+import { writeElf } from '../../btf/test/support/elf-writer.js';
 import { packagesText, publish, sha256, stanza } from '../../sync/test/support/repo.js';
 import { startServer, type FixtureServer } from '../../sync/test/support/server.js';
 import { REDIS_URL, cleanup, spawnWorker, testPrefix, type WorkerProcess } from './support.js';
@@ -145,5 +147,65 @@ describe('sync through BullMQ', () => {
     expect(kernels).toEqual([KREF]);
     const again = (await (await queue!.add('sync', syncData())).waitUntilFinished(events!, 60_000)) as SyncResult;
     expect(again).toMatchObject({ enqueued: [], known: 1 });
+  });
+});
+
+/** cc and pahole: the debug-package test needs both (skipped with a warning without them, except under CI). */
+function tool(name: string): boolean {
+  try {
+    execFileSync(name, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const haveTools = tool('pahole') && tool('cc');
+if (!haveTools) {
+  if (process.env.CI) throw new Error('CI needs pahole (apt-get install dwarves) and cc for the debug-package test');
+  console.warn('pahole or cc missing: skipping the debug-package fallback test (apt-get install dwarves gcc)');
+}
+
+describe.skipIf(!haveTools)('a kernel built without BTF: the debug package is read with pahole', () => {
+  it('the image holds no BTF, so the job fetches linux-image-U-dbg and makes BTF from its DWARF vmlinux', async () => {
+    const uname = '9.9.9+deb14-686';
+    const work = mkdtempSync(join(dir, 'dbg-'));
+    writeFileSync(join(work, 'k.c'), 'struct pt_regs { long bx; long cx; long dx; long si; long di; };\nstruct pt_regs regs0;\n');
+    execFileSync('cc', ['-g', '-c', '-o', join(work, 'k.o'), join(work, 'k.c')]);
+    const dwarf = readFileSync(join(work, 'k.o'));
+    const control = (name: string) => `Package: ${name}\nSource: linux\nVersion: 9.9.9-1\nArchitecture: i386\nMaintainer: Debian Kernel Team <debian-kernel@lists.debian.org>\nDescription: t\n`;
+    // The image: a bzImage around an ELF vmlinux without .BTF (CONFIG_DEBUG_INFO_BTF off).
+    const noBtf = writeElf({ bits: 32, littleEndian: true, sections: [{ name: '.text', data: new Uint8Array(64) }] });
+    const image = await deb([{ path: `./boot/vmlinuz-${uname}`, data: bzImage(gzip(noBtf)) }], { control: control(`linux-image-${uname}`) });
+    const dbg = await deb([{ path: `./usr/lib/debug/boot/vmlinux-${uname}`, data: dwarf }], { control: control(`linux-image-${uname}-dbg`) });
+    const pool = (name: string) => `pool/main/l/linux/${name}_9.9.9-1_i386.deb`;
+    server.files.set(`/debian686/${pool(`linux-image-${uname}`)}`, image);
+    server.files.set(`/debian686/${pool(`linux-image-${uname}-dbg`)}`, dbg);
+    const text = packagesText([
+      stanza({ name: `linux-image-${uname}`, version: '9.9.9-1', arch: 'i386', filename: pool(`linux-image-${uname}`), size: image.length, sha256: sha256(image), source: 'linux' }),
+      stanza({ name: `linux-image-${uname}-dbg`, version: '9.9.9-1', arch: 'i386', filename: pool(`linux-image-${uname}-dbg`), size: dbg.length, sha256: sha256(dbg), source: 'linux' }),
+    ]);
+    await publish(server.files, '/debian686', { name: 'sid', fields: { Suite: 'unstable', Codename: 'sid', Architectures: 'i386' }, indexes: [{ arch: 'i386', text }] });
+    await publish(server.files, '/debian686', { name: 'stable', fields: { Suite: 'stable', Codename: 'trixie', Version: '13.2', Architectures: 'i386' }, indexes: [{ arch: 'i386', text: '' }] });
+
+    const db = join(work, 'atlas.db');
+    const catalog = openCatalog(db);
+    try {
+      const jobs: IngestJobData[] = [];
+      const data: SyncJobData = { distro: 'debian', suites: ['sid'], archs: ['i386'], mirror: `${server.url}/debian686` };
+      await runSync(data, { catalog, downloadDir: `${db}.downloads`, enqueue: async (j) => void jobs.push(j) });
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0].fetch?.map((f) => f.name)).toEqual([`linux-image-${uname}`]);
+      expect(jobs[0].fetchDebug?.name).toBe(`linux-image-${uname}-dbg`);
+      const result = await runJob({ name: 'ingest', data: jobs[0], updateProgress: async () => undefined }, { catalog, blobs: BlobStore.forCatalog(db), queue: { add: async () => undefined } });
+      expect(result).toMatchObject({ kernel: `debian/14/i386/${uname}`, status: 'ingested' });
+      const di = (await import('@btf-atlas/catalog')).fieldHistory(catalog, 'pt_regs.di');
+      // di is the fifth long of the struct cc compiled (its long is the host's).
+      const [k] = di.kernels as { status: string; offset: number; size: number }[];
+      expect(k.status).toBe('present');
+      expect(k.offset).toBe(4 * k.size);
+      expect(readdirSync(join(`${db}.downloads`, 'packages'))).toEqual([]);
+    } finally {
+      catalog.close();
+    }
   });
 });

@@ -52,7 +52,7 @@ export function toPackageRecord(s: Stanza): PackageRecord | undefined {
  * Meta packages (`linux-image-amd64`, `linux-image-generic`, `linux-image-arm64-16k`) have a name whose UNAME part
  * does not start with a digit and are not kernel packages; nor are headers, `-dbg`/`-dbgsym` or signing templates.
  */
-export type KernelPackageKind = 'image' | 'image-unsigned' | 'binary' | 'binary-unsigned' | 'modules';
+export type KernelPackageKind = 'image' | 'image-unsigned' | 'binary' | 'binary-unsigned' | 'modules' | 'debug';
 
 /** Longest UNAME_R taken from a package name (kernel's own limit for `uname -r` is 64). */
 const MAX_UNAME = 64;
@@ -80,7 +80,12 @@ export function classifyKernelPackage(name: string): { kind: KernelPackageKind; 
   } else {
     return undefined;
   }
-  if (/-(?:dbg|dbgsym|signed-template)$/.test(rest)) return undefined;
+  // Debian's `linux-image-UNAME-dbg`: the kernel's DWARF (usr/lib/debug/boot/vmlinux-UNAME), from which pahole makes
+  // BTF for builds without CONFIG_DEBUG_INFO_BTF (i386, armhf, older ppc64el and s390x kernels).
+  if (kind === 'image' && rest.endsWith('-dbg')) {
+    kind = 'debug';
+    rest = rest.slice(0, -'-dbg'.length);
+  } else if (/-(?:dbg|dbgsym|signed-template)$/.test(rest)) return undefined;
   if (kind === 'image' && rest.endsWith('-unsigned')) {
     kind = 'image-unsigned';
     rest = rest.slice(0, -'-unsigned'.length);
@@ -92,8 +97,11 @@ export function classifyKernelPackage(name: string): { kind: KernelPackageKind; 
 /** A package chosen for a kernel, and what it holds for libs/pkg. */
 export interface ChosenPackage {
   record: PackageRecord;
-  /** `image`: holds the kernel (vmlinuz; before sid's split also the modules); `modules`: holds `*.ko` files. */
-  role: 'image' | 'modules';
+  /**
+   * `image`: holds the kernel (vmlinuz; before sid's split also the modules); `modules`: holds `*.ko` files; `debug`:
+   * the kernel's DWARF (`-dbg`), fetched only when the image holds no BTF.
+   */
+  role: 'image' | 'modules' | 'debug';
 }
 
 /** A kernel found in one Packages index, before URLs and KREFs are made. */
@@ -137,6 +145,7 @@ export function selectKernels(records: Iterable<PackageRecord>, arch: string): {
   for (const [unameR, kinds] of byUname) {
     const holderKind = IMAGE_PREFERENCE.find((k) => kinds.has(k));
     const modules = kinds.get('modules');
+    const debug = kinds.get('debug');
     if (holderKind === undefined) {
       if (modules !== undefined) ignored.push({ package: modules.package, version: modules.version, reason: `no image package for ${unameR}` });
       continue;
@@ -149,6 +158,7 @@ export function selectKernels(records: Iterable<PackageRecord>, arch: string): {
     }
     const packages: ChosenPackage[] = [{ record: holder, role: 'image' }];
     if (modules !== undefined) packages.push({ record: modules, role: 'modules' });
+    if (debug !== undefined) packages.push({ record: debug, role: 'debug' });
     kernels.push({ unameR, packages });
   }
   return { kernels, ignored };

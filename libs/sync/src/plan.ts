@@ -63,7 +63,7 @@ export interface PlannedPackage {
    * `image`: holds the kernel — vmlinuz, and before Debian's split (up to trixie) the modules too;
    * `modules`: `linux-modules-UNAME_R`, the `*.ko` (Debian sid: `*.ko.xz`) files.
    */
-  role: 'image' | 'modules';
+  role: 'image' | 'modules' | 'debug';
 }
 
 /** A kernel the catalog does not hold yet. */
@@ -406,7 +406,7 @@ function buildKernel(
   debianArch: string,
   suite: string,
   unameR: string,
-  chosen: { record: PackageRecord; role: 'image' | 'modules' }[],
+  chosen: { record: PackageRecord; role: 'image' | 'modules' | 'debug' }[],
 ): PlannedKernel | { reason: string } {
   let kref: string;
   try {

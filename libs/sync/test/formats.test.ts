@@ -118,6 +118,7 @@ describe('kernel package names', () => {
     ['linux-modules-7.2.13+deb14-amd64', 'modules', '7.2.13+deb14-amd64'],
     ['linux-image-unsigned-5.15.0-91-generic', 'image-unsigned', '5.15.0-91-generic'],
     ['linux-modules-5.15.0-91-generic', 'modules', '5.15.0-91-generic'],
+    ['linux-image-6.1.0-50-amd64-dbg', 'debug', '6.1.0-50-amd64'],
   ])('%s is %s of %s', (name, kind, unameR) => {
     expect(classifyKernelPackage(name)).toEqual({ kind, unameR });
   });
@@ -125,7 +126,6 @@ describe('kernel package names', () => {
     'linux-image-amd64',
     'linux-image-arm64-16k',
     'linux-image-cloud-amd64-dbg',
-    'linux-image-6.1.0-50-amd64-dbg',
     'linux-image-5.15.0-91-generic-dbgsym',
     'linux-image-amd64-signed-template',
     'linux-headers-6.1.0-50-amd64',

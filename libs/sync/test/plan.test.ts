@@ -87,13 +87,14 @@ const plan = (o: Partial<PlanOptions>): Promise<SyncPlan> =>
   planSync({ mirror: debian, distro: 'debian', suites: ['bookworm'], archs: ['amd64'], isKnown: () => false, ...o });
 
 describe('planSync, Debian layouts', () => {
-  it('bookworm: the signed linux-image holds the kernel; unsigned, dbg, headers and meta packages are left out', async () => {
+  it('bookworm: the signed linux-image holds the kernel, -dbg is its debug package; unsigned, headers and meta packages are left out', async () => {
     const p = await plan({ suites: ['bookworm'], archs: ['amd64', 'arm64'] });
     expect(p.errors).toEqual([]);
     expect(p.kernels.map((k) => k.kref)).toEqual(['debian/12/arm64/6.1.0-50-arm64', 'debian/12/x86_64/6.1.0-50-cloud-amd64']);
     const k = p.kernels[1];
     expect(k).toMatchObject({ distro: 'debian', release: '12', arch: 'x86_64', debianArch: 'amd64', unameR: '6.1.0-50-cloud-amd64', suite: 'bookworm' });
-    expect(k.packages).toEqual([
+    expect(k.packages.filter((x) => x.role === 'debug').map((x) => x.name)).toEqual(['linux-image-6.1.0-50-cloud-amd64-dbg']);
+    expect(k.packages.filter((x) => x.role !== 'debug')).toEqual([
       {
         name: 'linux-image-6.1.0-50-cloud-amd64',
         version: '6.1.176-1',
@@ -113,7 +114,7 @@ describe('planSync, Debian layouts', () => {
     expect(p.kernels).toHaveLength(1);
     const k = p.kernels[0];
     expect(k.kref).toBe('debian/14/x86_64/7.2.13+deb14-cloud-amd64');
-    expect(k.packages.map((x) => [x.name, x.role])).toEqual([
+    expect(k.packages.filter((x) => x.role !== 'debug').map((x) => [x.name, x.role])).toEqual([
       ['linux-binary-7.2.13+deb14-cloud-amd64', 'image'],
       ['linux-modules-7.2.13+deb14-cloud-amd64', 'modules'],
     ]);
