@@ -1,24 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, cliOn } from './support.js';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = join(REPO, 'apps/cli/bin/btf-atlas.js');
 const KERNEL_DIR = join(REPO, 'fixtures/corpus/archive/debian/12/x86_64');
 
 let dir: string;
 let db: string;
 
-/** Runs the built CLI as a user would, without REDIS_URL: jobs run in-process. */
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const env = { ...process.env, BTF_ATLAS_DB: db };
-  delete env.REDIS_URL;
-  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = cliOn(() => db);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'btf-atlas-cli-'));

@@ -1,23 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliOn } from './support.js';
 import { ar, baseBtf, bzImage, deb, elfWithBtf, rpm, tar, zstdBomb, zstdRaw } from '../../../libs/pkg/test/support/build.js';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = join(REPO, 'apps/cli/bin/btf-atlas.js');
 
 let dir: string;
 let db: string;
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const env = { ...process.env, BTF_ATLAS_DB: db };
-  delete env.REDIS_URL;
-  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = cliOn(() => db);
 
 const CONTROL = 'Package: linux-image-6.1.0-98-amd64\nVersion: 6.1.176-1~bpo12+1\nArchitecture: amd64\nDescription: t\n';
 

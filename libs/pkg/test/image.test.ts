@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Btf, swapBtfEndianness, validateBtf } from '@btf-atlas/btf';
 import { PkgError, btfFromDwarf, decompressBytes, kernelImageBtf, paholeConverter, readKernelPackage } from '../src/index.js';
+import { dwarfToolsFor } from './support/tools.js';
 import { arm64Image, baseBtf, bzImage, concat, elfWithBtf, gzip, le32, lz4Legacy, xz, zboot, zstdRaw } from './support/build.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -104,20 +105,7 @@ describe('kernel images', () => {
   });
 });
 
-/** cc -g -c and pahole: skipped with a warning when either is missing, except under CI where it must run. */
-function tool(name: string): boolean {
-  try {
-    execFileSync(name, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const haveTools = tool('pahole') && tool('cc');
-if (!haveTools) {
-  if (process.env.CI) throw new Error('CI needs pahole (apt-get install dwarves) and cc for the DWARF tests');
-  console.warn('pahole or cc missing: skipping the DWARF → BTF tests (apt-get install dwarves gcc)');
-}
+const haveTools = dwarfToolsFor('the DWARF → BTF tests');
 
 describe.skipIf(!haveTools)('DWARF only: pahole', () => {
   it('an ELF with DWARF and no .BTF is listed, then converted with pahole', async () => {

@@ -1,12 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fieldHistory, jobDataOf, listKernels, openCatalog, scanPath, typeLayout, type Catalog } from '@btf-atlas/catalog';
-import { createIngestQueue, createQueueEvents } from '@btf-atlas/queue';
 import { CORPUS_DIR, corpusKernels, corpusOracle } from '../../btf/test/support/corpus.js';
-import { REDIS_URL, cleanup, spawnWorker, testPrefix, type WorkerProcess } from './support.js';
+import { startQueue, type QueueHarness } from './support.js';
 
 interface OracleStruct {
   kind: 'struct' | 'union';
@@ -29,34 +27,27 @@ function key(t: { kind: string; size: number; members: { name: string; bits_offs
 // at once (their write transactions contend for the same SQLite file); every check below reads the result.
 let dir: string;
 let catalog: Catalog;
-let queue: Queue | undefined;
-let events: QueueEvents | undefined;
-const workers: WorkerProcess[] = [];
+let harness: QueueHarness | undefined;
 const kernels = corpusKernels();
 const krefOf = (k: (typeof kernels)[number]): string => `${k.distro}/${k.release}/${k.arch}/${k.kernelRelease}`;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'btf-atlas-queue-corpus-'));
   const dbPath = join(dir, 'atlas.db');
-  const prefix = testPrefix();
-  for (let i = 0; i < 2; i++) workers.push(spawnWorker({ BTF_ATLAS_DB: dbPath, BTF_ATLAS_QUEUE_PREFIX: prefix }));
-  await Promise.all(workers.map((w) => w.ready));
-  queue = createIngestQueue({ redisUrl: REDIS_URL, prefix });
-  events = createQueueEvents({ redisUrl: REDIS_URL, prefix });
-  await events.waitUntilReady();
+  harness = await startQueue(dbPath, 2);
+  const { queue, events } = harness;
   const jobs = await queue.addBulk(scanPath(join(CORPUS_DIR, 'archive')).map((item) => ({ name: 'ingest' as const, data: jobDataOf(item) })));
-  const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(events!, 240_000) as Promise<{ status: string }>));
+  const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(events, 240_000) as Promise<{ status: string }>));
   expect(results.map((r) => r.status)).toEqual(jobs.map(() => 'ingested'));
   // Both workers took jobs: the ingest really ran concurrently.
-  const processedBy = new Set((await Promise.all(jobs.map((j) => queue!.getJob(j.id!)))).map((j) => j?.processedBy));
+  const processedBy = new Set((await Promise.all(jobs.map((j) => queue.getJob(j.id!)))).map((j) => j?.processedBy));
   expect(processedBy.size).toBe(2);
   catalog = openCatalog(dbPath);
 }, 300_000);
 
 afterAll(async () => {
   catalog?.close();
-  await events?.close();
-  await cleanup(queue, workers);
+  await harness?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Queue } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -58,4 +58,36 @@ export async function cleanup(queue: Queue | undefined, workers: WorkerProcess[]
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
   }
+}
+
+/** A test's own queue: a unique prefix, `workers` worker processes on `dbPath`, the queue and its events. */
+export interface QueueHarness {
+  prefix: string;
+  queue: Queue;
+  events: QueueEvents;
+  workers: WorkerProcess[];
+  /** Closes the events, stops the workers and removes every key of the queue. */
+  close(): Promise<void>;
+}
+
+/** Starts {@link QueueHarness}: the workers are ready and the queue events listening when it resolves. */
+export async function startQueue(dbPath: string, workerCount = 1): Promise<QueueHarness> {
+  const { createIngestQueue, createQueueEvents } = await import('@btf-atlas/queue');
+  const prefix = testPrefix();
+  const workers: WorkerProcess[] = [];
+  for (let i = 0; i < workerCount; i++) workers.push(spawnWorker({ BTF_ATLAS_DB: dbPath, BTF_ATLAS_QUEUE_PREFIX: prefix }));
+  await Promise.all(workers.map((w) => w.ready));
+  const queue = createIngestQueue({ redisUrl: REDIS_URL, prefix }) as unknown as Queue;
+  const events = createQueueEvents({ redisUrl: REDIS_URL, prefix });
+  await events.waitUntilReady();
+  return {
+    prefix,
+    queue,
+    events,
+    workers,
+    close: async () => {
+      await events.close();
+      await cleanup(queue, workers);
+    },
+  };
 }

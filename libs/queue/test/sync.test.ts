@@ -2,15 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore, listKernels, openCatalog, type Catalog, type IngestJobData } from '@btf-atlas/catalog';
-import { createIngestQueue, createQueueEvents, runJob, runSync, type SyncJobData, type SyncResult } from '@btf-atlas/queue';
+import { runJob, runSync, type SyncJobData, type SyncResult } from '@btf-atlas/queue';
 import { baseBtf, bzImage, deb, elfWithBtf, gzip, moduleBtf, zstdRaw } from '../../pkg/test/support/build.js';
 import { writeElf } from '../../btf/test/support/elf-writer.js';
+import { dwarfToolsFor } from '../../pkg/test/support/tools.js';
 import { packagesText, publish, sha256, stanza } from '../../sync/test/support/repo.js';
 import { startServer, type FixtureServer } from '../../sync/test/support/server.js';
-import { REDIS_URL, cleanup, spawnWorker, testPrefix, type WorkerProcess } from './support.js';
+import { startQueue, type QueueHarness } from './support.js';
 
 // A Debian mirror on loopback whose sid suite offers one kernel the way sid ships it: linux-binary-U (vmlinuz,
 // a bzImage around an ELF vmlinux with BTF) and linux-modules-U (ext4.ko.zst with module BTF).
@@ -107,30 +107,22 @@ describe('sync in process (no Redis)', () => {
 });
 
 describe('sync through BullMQ', () => {
-  let prefix: string;
-  let queue: Queue | undefined;
-  let events: QueueEvents | undefined;
-  const workers: WorkerProcess[] = [];
+  let harness: QueueHarness | undefined;
   let db: string;
 
   beforeAll(async () => {
     db = join(dir, 'queue.db');
-    prefix = testPrefix();
-    workers.push(spawnWorker({ BTF_ATLAS_DB: db, BTF_ATLAS_QUEUE_PREFIX: prefix }));
-    await workers[0].ready;
-    queue = createIngestQueue({ redisUrl: REDIS_URL, prefix });
-    events = createQueueEvents({ redisUrl: REDIS_URL, prefix });
-    await events.waitUntilReady();
+    harness = await startQueue(db);
   }, 60_000);
 
   afterAll(async () => {
-    await events?.close();
-    await cleanup(queue, workers);
+    await harness?.close();
   });
 
   it('a sync job enqueues the kernel, and a worker downloads and ingests it', async () => {
-    const job = await queue!.add('sync', syncData());
-    const result = (await job.waitUntilFinished(events!, 60_000)) as SyncResult;
+    const { queue, events } = harness!;
+    const job = await queue.add('sync', syncData());
+    const result = (await job.waitUntilFinished(events, 60_000)) as SyncResult;
     expect(result.enqueued).toEqual([KREF]);
     const deadline = Date.now() + 60_000;
     let kernels: string[] = [];
@@ -145,25 +137,12 @@ describe('sync through BullMQ', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(kernels).toEqual([KREF]);
-    const again = (await (await queue!.add('sync', syncData())).waitUntilFinished(events!, 60_000)) as SyncResult;
+    const again = (await (await queue.add('sync', syncData())).waitUntilFinished(events, 60_000)) as SyncResult;
     expect(again).toMatchObject({ enqueued: [], known: 1 });
   });
 });
 
-/** cc and pahole: the debug-package test needs both (skipped with a warning without them, except under CI). */
-function tool(name: string): boolean {
-  try {
-    execFileSync(name, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const haveTools = tool('pahole') && tool('cc');
-if (!haveTools) {
-  if (process.env.CI) throw new Error('CI needs pahole (apt-get install dwarves) and cc for the debug-package test');
-  console.warn('pahole or cc missing: skipping the debug-package fallback test (apt-get install dwarves gcc)');
-}
+const haveTools = dwarfToolsFor('the debug-package fallback test');
 
 describe.skipIf(!haveTools)('a kernel built without BTF: the debug package is read with pahole', () => {
   it('the image holds no BTF, so the job fetches linux-image-U-dbg and makes BTF from its DWARF vmlinux', async () => {
