@@ -57,7 +57,9 @@ export async function btfFromDwarf(elf: Uint8Array, opts: PaholeOptions & { base
     const input = join(dir, 'input.o');
     const out = join(dir, 'out.btf');
     await writeFile(input, elf);
-    const args = [`--btf_encode_detached=${out}`];
+    // As the kernel's own build does (scripts/Makefile.btf): Rust compilation units are left out; their type names
+    // (`<core::fmt::…>::{vtable}`) are no C identifiers and the kernel would refuse the BTF.
+    const args = [`--btf_encode_detached=${out}`, '--lang_exclude=rust'];
     if (opts.base) {
       const basePath = join(dir, 'base.btf');
       await writeFile(basePath, opts.base);
