@@ -73,13 +73,15 @@ function buildProgram(registrations: readonly Register[]): Command {
     .option('-B, --base <file>', 'base BTF for split (module) BTF, like bpftool -B')
     .option('-j, --json', 'JSON output exactly as `bpftool -j btf dump file FILE format raw` (default: its plain text)')
     .option('--format <format>', 'raw, or c for a compilable C header (vmlinux.h) like `bpftool btf dump file FILE format c`', 'raw')
-    .action(async (file: string, opts: { base?: string; json?: boolean; format: string }) => {
+    .option('--attribute-type-tags', 'with --format c: spell attribute type tags (kind_flag, e.g. address_space(1)) as libbpf 1.6+ does, __attribute__((address_space(1))), instead of bpftool 7.5\'s btf_type_tag("…")')
+    .action(async (file: string, opts: { base?: string; json?: boolean; format: string; attributeTypeTags?: boolean }) => {
       if (opts.format !== 'raw' && opts.format !== 'c') throw new CommanderError(EXIT_USAGE, 'usage', `unsupported --format ${opts.format} (raw or c)`);
       // like bpftool: "JSON output for C-syntax dump is not supported"
       if (opts.format === 'c' && opts.json) throw new CommanderError(EXIT_USAGE, 'usage', '--json is not supported with --format c');
+      if (opts.attributeTypeTags && opts.format !== 'c') throw new CommanderError(EXIT_USAGE, 'usage', '--attribute-type-tags goes with --format c');
       const base = opts.base ? await loadBtfFile(opts.base) : undefined;
       const btf = await loadBtfFile(file, base);
-      if (opts.format === 'c') await writeOut(dumpC(btf));
+      if (opts.format === 'c') await writeOut(dumpC(btf, { typeTagAttributes: opts.attributeTypeTags === true }));
       else await writeOut(opts.json ? dumpRawJson(btf) : dumpRawText(btf));
     });
 
