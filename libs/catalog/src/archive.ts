@@ -4,7 +4,7 @@ import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { compareUnameR, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
 import { kernelNotFound } from './failed.js';
-import { buildBtfTarXz } from './tarball.js';
+import { buildBtfTarXz, buildBtfTarXzAside, EARLIER_XZ_PRESETS } from './tarball.js';
 
 /**
  * The btfhub-archive files of the catalog's kernels, as the `/archive` mirror serves them:
@@ -54,7 +54,8 @@ function servedAsIs(kref: KernelRef, format: string, members: string[]): boolean
 
 /**
  * The archive file a kernel gets at ingest: its source when that is a btfhub tarball of this very kernel (one
- * member, `UNAME_R.btf`), else a built one. A tarball uploaded or filed under another kernel's name holds a
+ * member, `UNAME_R.btf`), else a built one (on a worker thread when the BTF is large: start it before other work,
+ * await it after). A tarball uploaded or filed under another kernel's name holds a
  * member named after that kernel, which clients that unpack `UNAME_R.btf` would not find.
  */
 export async function planArchive(
@@ -63,7 +64,7 @@ export async function planArchive(
   vmlinuxBtf: Uint8Array,
 ): Promise<{ bytes: Uint8Array | null; sha256: string; size: number }> {
   if (servedAsIs(kref, source.format, source.members)) return { bytes: null, sha256: source.sha256, size: source.bytes.length };
-  const bytes = await buildBtfTarXz(kref.unameR, vmlinuxBtf);
+  const bytes = await buildBtfTarXzAside(kref.unameR, vmlinuxBtf);
   return { bytes, sha256: sha256Hex(bytes), size: bytes.length };
 }
 
@@ -160,11 +161,25 @@ async function archiveOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow):
   // A built tarball: made again from the raw BTF when missing (an older catalog, or a blob store pruned).
   return once(`${blobs.dir}\0archive\0${row.id}\0${row.btfSha256}`, async () => {
     const btf = await rawBtfOfRow(catalog, blobs, row);
-    const bytes = await buildBtfTarXz(row.unameR, blobs.get(btf.sha256));
+    const bytes = await rebuildTarball(row, blobs.get(btf.sha256));
     const sha256 = blobs.put(bytes);
     recordArchive(catalog, row, sha256, bytes.length);
     return { path: blobs.pathOf(sha256), sha256, size: bytes.length };
   });
+}
+
+/**
+ * A kernel's built tarball made again. A row that recorded a tarball made with an earlier preset (its blob since
+ * pruned) gets those very bytes back, so its sha256, served as a strong ETag with `immutable`, never changes.
+ */
+async function rebuildTarball(row: KernelRow, btf: Uint8Array): Promise<Uint8Array> {
+  const bytes = await buildBtfTarXz(row.unameR, btf);
+  if (row.archiveSha256 === null || sha256Hex(bytes) === row.archiveSha256) return bytes;
+  for (const preset of EARLIER_XZ_PRESETS) {
+    const earlier = await buildBtfTarXz(row.unameR, btf, preset);
+    if (sha256Hex(earlier) === row.archiveSha256) return earlier;
+  }
+  return bytes;
 }
 
 /** Fills a row's archive columns; a read-only or busy catalog still serves the file, it only stays unrecorded. */

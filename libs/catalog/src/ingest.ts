@@ -87,6 +87,18 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
   if (vmlinuxBlob.role !== 'vmlinux') {
     throw new BtfError(BtfErrorCode.BadContainer, 'archive holds module btf but no vmlinux btf', { source: input.file.source });
   }
+  const sourceSha256 = sha256Hex(input.file.bytes);
+  const sourceFormat = vmlinuxBlob.formats.join('/');
+  // The archive file (a tarball built on a worker thread when the BTF is large) is made while this thread decodes.
+  const archive = planArchive(input.kref, {
+    bytes: input.file.bytes,
+    sha256: sourceSha256,
+    format: sourceFormat,
+    // Tar members are named `SOURCE:PATH`.
+    members: blobs.map((b) => b.name.slice(input.file.source.length + 1)),
+  }, vmlinuxBlob.bytes);
+  // Awaited below; a failure of the decoding first must not leave this rejection unhandled.
+  archive.catch(() => undefined);
   progress(0.2, 'decode');
   const vmlinux = parseValid(vmlinuxBlob);
   const shapes: Shape[] = normalizeBtf(vmlinux);
@@ -114,28 +126,26 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
   }
   modules.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   progress(0.7, 'group');
-  const sourceSha256 = sha256Hex(input.file.bytes);
-  const sourceFormat = vmlinuxBlob.formats.join('/');
+  const buckets = groupIntoBuckets(shapes);
   return {
     kref: input.kref,
     source: input.file.source,
     sourceBytes: input.file.bytes,
     sourceSha256,
     sourceFormat,
-    btfSha256: sha256Hex(vmlinuxBlob.bytes),
+    btfSha256: sameBytes(vmlinuxBlob.bytes, input.file.bytes) ? sourceSha256 : sha256Hex(vmlinuxBlob.bytes),
     btfSize: vmlinuxBlob.bytes.length,
     typeCount: vmlinux.ownTypeCount,
-    archive: await planArchive(input.kref, {
-      bytes: input.file.bytes,
-      sha256: sourceSha256,
-      format: sourceFormat,
-      // Tar members are named `SOURCE:PATH`.
-      members: blobs.map((b) => b.name.slice(input.file.source.length + 1)),
-    }, vmlinuxBlob.bytes),
+    archive: await archive,
     modules,
-    buckets: groupIntoBuckets(shapes),
+    buckets,
     shapeCount: shapes.length,
   };
+}
+
+/** True when two arrays are views of the same bytes (raw BTF in: the blob is the file), so one sha256 serves both. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength);
 }
 
 function parseValid(blob: BtfBlob, base?: Btf): Btf {
@@ -157,6 +167,11 @@ function compareEntries(a: SetEntry, b: SetEntry): number {
   return Buffer.compare(x.hash, y.hash);
 }
 
+/** True when two shapes compare equal in {@link compareEntries} (same name, module and hash). */
+function sameShape(x: Shape, y: Shape): boolean {
+  return x.name === y.name && x.module === y.module && x.hash.equals(y.hash);
+}
+
 /** Splits shapes into name buckets, merges identical duplicates into copies, and hashes each bucket's set. */
 function groupIntoBuckets(shapes: Shape[]): PreparedKernel['buckets'] {
   const lists: SetEntry[][] = Array.from({ length: BUCKETS }, () => []);
@@ -166,7 +181,7 @@ function groupIntoBuckets(shapes: Shape[]): PreparedKernel['buckets'] {
     const entries: SetEntry[] = [];
     for (const e of list) {
       const last = entries[entries.length - 1];
-      if (last && compareEntries(last, e) === 0) last.copies++;
+      if (last && sameShape(last.shape, e.shape)) last.copies++;
       else entries.push(e);
     }
     const text = entries.map((e) => `${e.shape.name}\0${e.shape.module}\0${e.shape.hash.toString('hex')}\0${e.copies}`).join('\n');
@@ -217,6 +232,8 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       }
       db.prepare('DELETE FROM kernels WHERE id = ?').run(existing.id);
     }
+    // Module name ids, looked up (or added) once per name in this transaction rather than once per shape.
+    const moduleIds = new Map<string, number>();
     const kernelId = Number(insertKernel.run(
       p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR, versionKey(p.kref.unameR), flavourOf(p.kref.unameR),
       p.btfSha256, p.btfSize, p.typeCount, p.sourceSha256, p.sourceBytes.length, p.sourceFormat, p.source, new Date().toISOString(),
@@ -233,7 +250,9 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
             shapeId = Number(insertShape.run(shape.hash, shape.kind, shape.name, shape.size, shape.body).lastInsertRowid);
             newShapes++;
           }
-          members.push([shapeId, moduleIdOf(catalog, shape.module), copies]);
+          let moduleId = moduleIds.get(shape.module);
+          if (moduleId === undefined) moduleIds.set(shape.module, (moduleId = moduleIdOf(catalog, shape.module)));
+          members.push([shapeId, moduleId, copies]);
         }
         members.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
         setId = Number(insertSet.run(hash, bucket, entries.length, JSON.stringify(members)).lastInsertRowid);

@@ -68,8 +68,13 @@ export function bucketOf(name: string): number {
   return h % BUCKETS;
 }
 
+/**
+ * The first 16 bytes of the sha256. Taken through hex: a small Buffer made from a string comes from Node's shared
+ * pool, where a digest Buffer (and a view of it) would each be an object with its own backing store, tens of
+ * thousands of them per kernel for the collector to finalize.
+ */
 function shapeHash(kind: ShapeKind, name: string, size: number, body: string): Buffer {
-  return (oneShotHash('sha256', `${kind}\0${name}\0${size}\0${body}`, 'buffer') as unknown as Buffer).subarray(0, 16);
+  return Buffer.from(oneShotHash('sha256', `${kind}\0${name}\0${size}\0${body}`, 'hex').slice(0, 32), 'hex');
 }
 
 function storedMembers(btf: Btf, id: number, depth: number): StoredMember[] {
@@ -97,6 +102,13 @@ function shift(m: StoredMember, by: number): StoredMember {
   return out;
 }
 
+/** Kind numbers that can make a shape (kernel BTF kinds: STRUCT, UNION, ENUM, TYPEDEF, FUNC, ENUM64). */
+const STORED_KINDS: readonly boolean[] = (() => {
+  const out = new Array<boolean>(32).fill(false);
+  for (const k of [BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.TYPEDEF, BtfKind.FUNC, BtfKind.ENUM64]) out[k] = true;
+  return out;
+})();
+
 /**
  * The named types of one BTF blob (its own types only: a module's, not its base's) as catalog shapes:
  * every named struct, union, enum (ENUM and ENUM64), typedef and func. Throws {@link BtfError} for BTF that
@@ -111,6 +123,8 @@ export function normalizeBtf(btf: Btf, module = ''): Shape[] {
     out.push({ kind, name, size, body, hash: shapeHash(kind, name, size, body), module });
   };
   for (let id = btf.startId; id < btf.nextId; id++) {
+    // Most records (pointers, qualifiers, prototypes, arrays, ints) are never stored: skip them undecoded.
+    if (!STORED_KINDS[btf.kindOf(id)]) continue;
     const t = btf.type(id);
     if (t.name === '') continue;
     switch (t.kind) {

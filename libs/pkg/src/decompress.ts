@@ -1,7 +1,8 @@
 /**
  * The compressions distributions and kernels use, as streams with a byte cap: gzip (RFC 1952, node:zlib), xz and
- * lzma-alone (liblzma, ./lzma.ts), zstd (RFC 8878: node:zlib where Node has it, else fzstd), lz4 legacy frames
- * (./lz4.ts) and bzip2 (seek-bzip). Every decoder stops at the end of its first stream and ignores what follows:
+ * lzma-alone (liblzma, ./lzma.ts), zstd (RFC 8878: node:zlib where Node has it, else fzstd; a payload of known
+ * size through zstd's own decoder compiled to WebAssembly, zstddec), lz4 legacy frames (./lz4.ts) and bzip2
+ * (seek-bzip). Every decoder stops at the end of its first stream and ignores what follows:
  * the kernel appends the uncompressed size after most payloads.
  */
 import * as zlib from 'node:zlib';
@@ -225,12 +226,51 @@ function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** One-shot fzstd into a buffer of the known size: an order of magnitude faster than its streaming decoder. */
+interface ZstdWasm {
+  decode(array: Uint8Array, uncompressedSize: number): Uint8Array;
+}
+let zstdWasm: Promise<ZstdWasm | undefined> | undefined;
+/** zstd's reference decoder as WebAssembly (zstddec: the .wasm ships inside the package), loaded once; undefined when it cannot be. */
+const loadZstdWasm = (): Promise<ZstdWasm | undefined> =>
+  (zstdWasm ??= (async () => {
+    try {
+      const { ZSTDDecoder } = await import('zstddec');
+      const d = new ZSTDDecoder();
+      await d.init();
+      return d;
+    } catch {
+      return undefined;
+    }
+  })());
+
+/**
+ * Most bytes (input plus output) handed to the WebAssembly decoder in one call. Its heap grows to hold both and
+ * stays that large (a kernel payload: ~80 MB); it cannot grow past 2 GiB, and its allocator is not checked by
+ * zstddec, so larger payloads go to fzstd.
+ */
+const ZSTD_WASM_MAX = 1024 * 1024 * 1024;
+
+/**
+ * One-shot zstd into a buffer of the known size (never more: the size is within the caller's cap). zstd's own
+ * decoder as WebAssembly is several times faster than fzstd, whose one-shot decoder is an order of magnitude
+ * faster than its streaming one. The frame ends where the appended size begins; a result of any other size, or
+ * a failure, falls back to the streaming decoder, which names what is wrong.
+ */
 async function zstdSized(bytes: Uint8Array, size: number): Promise<Uint8Array | undefined> {
+  const frame = bytes.subarray(0, bytes.length - 4);
+  const wasm = frame.length + size <= ZSTD_WASM_MAX ? await loadZstdWasm() : undefined;
+  if (wasm) {
+    // zstddec answers an error with an empty array (the decoder's negative size_t): the length check catches it.
+    try {
+      const out = wasm.decode(frame, size);
+      return out.length === size ? out : undefined;
+    } catch {
+      return undefined;
+    }
+  }
   const m = await loadFzstd();
-  // The frame ends where the appended size begins; anything else falls back to the streaming decoder.
   try {
-    const out = m.decompress(bytes.subarray(0, bytes.length - 4), new Uint8Array(size));
+    const out = m.decompress(frame, new Uint8Array(size));
     return out.length === size ? out : undefined;
   } catch {
     return undefined;

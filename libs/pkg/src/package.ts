@@ -9,7 +9,7 @@ import { isAr, readAr } from './ar.js';
 import { readCpio } from './cpio.js';
 import { compressionOfName, decompress, decompressBytes, detectCompression } from './decompress.js';
 import { PkgError, PkgErrorCode, toPkgError } from './errors.js';
-import { detectImage, elfBtf, kernelImageBtf } from './image.js';
+import { detectImage, elfBtf, kernelImageBtf, type ImageBtf } from './image.js';
 import { resolveLimits, type PkgLimits } from './limits.js';
 import { parseControl, parseSourceField } from './meta.js';
 import { ByteReader, collect, fileStream, streamOf, type ByteStream } from './reader.js';
@@ -101,8 +101,15 @@ export async function readKernelPackage(input: Uint8Array | string, opts: ReadKe
   }
 }
 
+/** A kernel image of an archive; `read` is what reading it for BTF gave, when that was done as soon as it arrived. */
+interface CollectedImage {
+  path: string;
+  bytes: Uint8Array;
+  read?: { found: ImageBtf } | { failed: unknown };
+}
+
 interface Collected {
-  images: { path: string; bytes: Uint8Array }[];
+  images: CollectedImage[];
   modules: ModuleBtf[];
   dwarfModules: { name: string; from: string; elf: Uint8Array }[];
   skipped: { name: string; from: string; code: string }[];
@@ -183,9 +190,18 @@ const BOOT_IMAGE = /^(?:usr\/lib\/debug\/)?boot\/(?:vmlinuz|vmlinux|Image|image)
 const MODULE_IMAGE = /^(?:vmlinuz|vmlinux)$/;
 const MODULE_FILE = /^(.+)\.ko(?:\.(xz|zst|gz)|\.debug)?$/;
 
+/**
+ * Reads the archive's members, keeping kernel images and wanted modules. When no module is wanted (and no DWARF
+ * converter could change which image wins), each image is read for BTF as soon as it arrives, and the archive is
+ * left unread once one holds BTF and the `modules/UNAME_R/` folder has been seen: nothing later can change the
+ * result (the first image with BTF wins, the first such folder names the kernel), so a package's thousand modules
+ * are neither decompressed nor walked. Order is only what makes this early; the result is the same in any order.
+ */
 async function collectMembers(files: AsyncGenerator<ArchiveFile>, what: string, opts: ReadKernelOptions, lim: PkgLimits): Promise<Collected> {
   const filter = moduleFilter(opts.modules ?? 'none');
+  const early = (opts.modules ?? 'none') === 'none' && opts.dwarf === undefined;
   const out: Collected = { images: [], modules: [], dwarfModules: [], skipped: [], files: 0 };
+  let withBtf = false;
   for await (const f of files) {
     out.files++;
     const dir = MODULES_DIR.exec(f.path);
@@ -195,10 +211,23 @@ async function collectMembers(files: AsyncGenerator<ArchiveFile>, what: string, 
     const boot = BOOT_IMAGE.exec(f.path);
     if (boot || (dir && MODULE_IMAGE.test(base) && f.path === `${dir[0]}${base}`)) {
       if (boot && out.bootUnameR === undefined) out.bootUnameR = boot[1];
+      // An image after the one that holds BTF is never read (the first wins): it need not be kept either.
+      if (withBtf) {
+        if (out.unameR !== undefined) break;
+        continue;
+      }
       if (f.size > lim.maxMemberSize) throw new PkgError(PkgErrorCode.TooLarge, `kernel image of ${f.size} bytes is larger than the ${lim.maxMemberSize}-byte limit`, { source: from });
-      out.images.push({ path: from, bytes: await collect(f.body, lim.maxMemberSize, from) });
+      const img: CollectedImage = { path: from, bytes: await collect(f.body, lim.maxMemberSize, from) };
+      if (early) {
+        // A failure is kept for fromImages to meet in order, as it would without this shortcut.
+        img.read = await kernelImageBtf(img.bytes, opts.limits ? { limits: opts.limits } : {}).then((found) => ({ found }), (failed: unknown) => ({ failed }));
+        withBtf = 'found' in img.read;
+      }
+      out.images.push(img);
+      if (withBtf && out.unameR !== undefined) break;
       continue;
     }
+    if (withBtf && out.unameR !== undefined) break;
     const mod = dir ? MODULE_FILE.exec(base) : null;
     if (!mod) continue;
     const name = mod[1].replace(/-/g, '_');
@@ -252,13 +281,14 @@ async function finish(pkg: KernelPackage, c: Collected, opts: ReadKernelOptions)
 }
 
 /** Tries each kernel image in archive order; the first that yields BTF is vmlinux. */
-async function fromImages(images: { path: string; bytes: Uint8Array }[], pkg: KernelPackage, opts: ReadKernelOptions): Promise<KernelPackage> {
+async function fromImages(images: CollectedImage[], pkg: KernelPackage, opts: ReadKernelOptions): Promise<KernelPackage> {
   let firstError: PkgError | undefined;
   for (const img of images) {
     const where = img.path === '' ? undefined : img.path;
     try {
-      const found = await kernelImageBtf(img.bytes, opts.limits ? { limits: opts.limits } : {});
-      pkg.vmlinux = { btf: found.btf, from: [...(where ? [where] : []), ...found.from].join(':') };
+      if (img.read && 'failed' in img.read) throw img.read.failed;
+      const found = img.read ? img.read.found : await kernelImageBtf(img.bytes, opts.limits ? { limits: opts.limits } : {});
+      pkg.vmlinux = { btf: ownBytes(found.btf), from: [...(where ? [where] : []), ...found.from].join(':') };
       if (found.bannerVersion !== undefined) {
         pkg.meta.banner = found.bannerVersion;
         pkg.meta.unameR ??= found.bannerVersion.split(' ')[0];
@@ -281,4 +311,12 @@ async function fromImages(images: { path: string; bytes: Uint8Array }[], pkg: Ke
   }
   if (firstError && pkg.modules.length === 0 && pkg.dwarfOnly.length === 0) throw firstError;
   return pkg;
+}
+
+/**
+ * The BTF as an array of its own when it is a small view of a large buffer (the decompressed vmlinux it was found
+ * in, ten times its size): a copy of a few megabytes lets the rest be collected while the kernel is ingested.
+ */
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteLength * 2 < b.buffer.byteLength ? b.slice() : b;
 }
