@@ -110,7 +110,13 @@ export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult 
       // Downloads of a package that is bad input are of no use to a retry; keep them for a transient failure.
       if (finalFailure(err)) cleanup();
       const fallback = await debugFallback(data, err, downloadDir);
-      if (!fallback) throw err;
+      if (!fallback) {
+        // A synced kernel without BTF and without a debug package in the repository: say so, it is why it stays out.
+        if (data.fetch && !data.fetchDebug && err instanceof Error && (err as { code?: unknown }).code === 'PKG_NO_BTF') {
+          err.message += '; the repository has no debug package (-dbg) to make its btf from';
+        }
+        throw err;
+      }
       log({ job: job.id, kernel: data.kernel }, 'image holds no btf: reading the debug package with pahole');
       try {
         result = await processIngest(fallback.data, { catalog: deps.catalog, blobs: deps.blobs, jobId: job.id });
