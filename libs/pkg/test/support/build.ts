@@ -5,9 +5,8 @@
  * cpio/.rpm). Formats as documented in the sources' doc comments; nothing here is a general-purpose writer.
  */
 import { gzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import tarStream from 'tar-stream';
+import { loadLzma } from '../../src/lzma.js';
 import { BtfBuilder } from '../../../btf/test/support/builder.js';
 import { writeElf } from '../../../btf/test/support/elf-writer.js';
 
@@ -106,17 +105,9 @@ export function lz4Legacy(data: Uint8Array): Uint8Array {
   return concat(...parts);
 }
 
-let lzmaReady: Promise<typeof import('node-liblzma/wasm')> | undefined;
-/** xz via liblzma (wasm). */
+/** xz via liblzma (wasm), the library's own loader. */
 export async function xz(data: Uint8Array): Promise<Uint8Array> {
-  lzmaReady ??= (async () => {
-    const mod = await import('node-liblzma/wasm');
-    const { default: createModule } = await import('node-liblzma/wasm/liblzma.js');
-    const wasmBinary = readFileSync(createRequire(import.meta.url).resolve('node-liblzma/wasm/liblzma.wasm'));
-    await mod.initModule(() => createModule({ wasmBinary }));
-    return mod;
-  })();
-  const mod = await lzmaReady;
+  const mod = await loadLzma();
   return mod.xzAsync(data, { preset: 1 });
 }
 
