@@ -38,6 +38,18 @@ export function kindName(kind: number): string {
  * entries are copied in (the base is validated first), so a lookup never has to ask which blob owns an id.
  * `resolvedIds`/`resolvedSizes` are what the kernel keeps in btf->resolved_ids/resolved_sizes.
  */
+/** Type-id-indexed tables of a split blob on a base (see {@link ValidationContext.splitTables}). */
+interface SplitTables {
+  words: Uint32Array;
+  kinds: Uint8Array;
+  infos: Uint32Array;
+  sots: Uint32Array;
+  wordAt: Uint32Array;
+  resolvedIds: Uint32Array;
+  resolvedSizes: Uint32Array;
+  visit: Uint8Array;
+}
+
 export class ValidationContext {
   readonly btf: Btf;
   readonly base: ValidationContext | undefined;
@@ -79,28 +91,35 @@ export class ValidationContext {
     this.count = btf.ownTypeCount;
     const n = this.next;
     const own = btf.typeWords;
-    this.kinds = new Uint8Array(n);
-    this.infos = new Uint32Array(n);
-    this.sots = new Uint32Array(n);
-    this.wordAt = new Uint32Array(n);
-    this.resolvedIds = new Uint32Array(n);
-    this.resolvedSizes = new Uint32Array(n);
-    this.visit = new Uint8Array(n);
     if (base) {
+      // Split BTF (a module on its vmlinux): the tables are indexed by type id, base ids first. The base's part is
+      // copied once into scratch tables the base keeps; each split blob validated on it rewrites only its own part
+      // (a kernel with a thousand modules copied the base's ~7 MB a thousand times). Validation is synchronous, so
+      // one split blob at a time uses the scratch; its context is not kept (see {@link sharesBaseTables}).
+      const t = base.splitTables(n, own.length);
       const b = base.next;
-      this.words = new Uint32Array(base.words.length + own.length);
-      this.words.set(base.words);
-      this.words.set(own, base.words.length);
-      this.ownWordBase = base.words.length;
-      this.kinds.set(base.kinds);
-      this.infos.set(base.infos);
-      this.sots.set(base.sots);
-      this.wordAt.set(base.wordAt);
-      this.resolvedIds.set(base.resolvedIds);
-      this.resolvedSizes.set(base.resolvedSizes);
-      this.visit.fill(RESOLVED, 1, b);
+      const w = base.words.length;
+      this.words = t.words.subarray(0, w + own.length);
+      this.words.set(own, w);
+      this.ownWordBase = w;
+      this.kinds = t.kinds.subarray(0, n);
+      this.infos = t.infos.subarray(0, n);
+      this.sots = t.sots.subarray(0, n);
+      this.wordAt = t.wordAt.subarray(0, n);
+      this.resolvedIds = t.resolvedIds.subarray(0, n);
+      this.resolvedSizes = t.resolvedSizes.subarray(0, n);
+      this.visit = t.visit.subarray(0, n);
+      for (const a of [this.kinds, this.infos, this.sots, this.wordAt, this.resolvedIds, this.resolvedSizes, this.visit]) a.fill(0, b, n);
       this.ptrSize = base.ptrSize;
+      this.sharesBaseTables = true;
     } else {
+      this.kinds = new Uint8Array(n);
+      this.infos = new Uint32Array(n);
+      this.sots = new Uint32Array(n);
+      this.wordAt = new Uint32Array(n);
+      this.resolvedIds = new Uint32Array(n);
+      this.resolvedSizes = new Uint32Array(n);
+      this.visit = new Uint8Array(n);
       this.words = own;
       this.ownWordBase = 0;
     }
@@ -110,6 +129,48 @@ export class ValidationContext {
     this.strFirstOff = btf.strings.startOffset;
     this.strLimit = Math.min(btf.strings.endOffset, BTF_MAX_NAME_OFFSET + 1);
     this.spoiled = spoiledOffsets(this.strBytes, this.strStart, this.strEnd);
+  }
+
+  /**
+   * True for a split blob's context, whose tables are views of its base's scratch tables: valid until the next
+   * split blob is validated on the same base, so it is used once and never kept.
+   */
+  readonly sharesBaseTables: boolean = false;
+
+  private scratch?: SplitTables;
+
+  /**
+   * Tables for a split blob of `n` type ids (base included) and `ownWords` record words, with this context's part
+   * (ids below {@link next}, its words) already filled in; grown as needed, reused by every split blob on this base.
+   */
+  splitTables(n: number, ownWords: number): SplitTables {
+    const w = this.words.length;
+    let t = this.scratch;
+    if (!t || t.kinds.length < n || t.words.length < w + ownWords) {
+      const ids = Math.max(n, t ? t.kinds.length : 0, this.next + 65_536);
+      const words = Math.max(w + ownWords, t ? t.words.length : 0, w + 1_048_576);
+      const b = this.next;
+      t = {
+        words: new Uint32Array(words),
+        kinds: new Uint8Array(ids),
+        infos: new Uint32Array(ids),
+        sots: new Uint32Array(ids),
+        wordAt: new Uint32Array(ids),
+        resolvedIds: new Uint32Array(ids),
+        resolvedSizes: new Uint32Array(ids),
+        visit: new Uint8Array(ids),
+      };
+      t.words.set(this.words);
+      t.kinds.set(this.kinds.subarray(0, b));
+      t.infos.set(this.infos.subarray(0, b));
+      t.sots.set(this.sots.subarray(0, b));
+      t.wordAt.set(this.wordAt.subarray(0, b));
+      t.resolvedIds.set(this.resolvedIds.subarray(0, b));
+      t.resolvedSizes.set(this.resolvedSizes.subarray(0, b));
+      t.visit.fill(RESOLVED, 1, b);
+      this.scratch = t;
+    }
+    return t;
   }
 
   /** Kind of any id: 0 for void, -1 when out of range. */

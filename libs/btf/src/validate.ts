@@ -83,7 +83,8 @@ function validateContext(btf: Btf, opts: ValidateOptions): ValidationContext {
     if (!baseCtx) ctx.ptrSize = guessPointerSize(ctx);
     if (!opts.skipResolve) new Resolver(ctx, btf.limits.maxResolveDepth).checkAllTypes();
     checkTypeTags(ctx);
-    if (!opts.skipResolve) validated.set(btf, ctx);
+    // A split blob's tables are views of its base's scratch tables, rewritten by the next split blob: never kept.
+    if (!opts.skipResolve && !ctx.sharesBaseTables) validated.set(btf, ctx);
     return ctx;
   } catch (err) {
     if (err instanceof BtfError) throw err;
