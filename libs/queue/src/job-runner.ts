@@ -78,9 +78,13 @@ export class QueueJobRunner implements JobRunner {
   }
 
   async get(id: string): Promise<JobView | undefined> {
+    // The state first, then the job's data: a job that finishes between the two reads is then shown finished
+    // with its final data (read the other way round, a completed job could show the attempts of a waiting one).
+    const state = await this.queue.getJobState(id);
+    if (state === 'unknown') return undefined;
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
-    return viewOf(job, (await job.getState()) as JobState);
+    return viewOf(job, state as JobState);
   }
 
   async close(): Promise<void> {
