@@ -28,13 +28,16 @@ import { BtfKind } from './kinds.js';
 
 const { PTR: KIND_PTR, ARRAY: KIND_ARRAY, FUNC_PROTO: KIND_FUNC_PROTO, VOLATILE: KIND_VOLATILE, CONST: KIND_CONST, RESTRICT: KIND_RESTRICT, TYPE_TAG: KIND_TYPE_TAG } = BtfKind;
 
-/** Memoized spellings per BTF object, indexed by type id. */
+/**
+ * Memoized spellings per BTF object, indexed by own type id less `startId`. A split blob (a module) keeps only its
+ * own types' spellings: its base's types are spelled on the base and memoized there, once for all its modules.
+ */
 const memos = new WeakMap<Btf, (string | undefined)[]>();
 
 function memoOf(btf: Btf): (string | undefined)[] {
   let memo = memos.get(btf);
   if (!memo) {
-    memo = new Array<string | undefined>(btf.nextId);
+    memo = new Array<string | undefined>(btf.nextId - btf.startId);
     memos.set(btf, memo);
   }
   return memo;
@@ -52,7 +55,10 @@ export function spellType(btf: Btf, id: number): string {
 
 /** Spells `id`, `depth` levels deep in an enclosing walk (prototype parameters recurse). */
 function spellAt(btf: Btf, id: number, depth: number, memo: (string | undefined)[]): string {
-  const cached = memo[id];
+  if (id === 0) return 'void';
+  // A base type is spelled the same whichever split blob refers to it (it only refers to base types).
+  if (btf.base && id < btf.startId) return spellAt(btf.base, id, depth, memoOf(btf.base));
+  const cached = memo[id - btf.startId];
   if (cached !== undefined) return cached;
   const limit = btf.limits.maxResolveDepth;
   let prefix = '';
@@ -129,7 +135,7 @@ function spellAt(btf: Btf, id: number, depth: number, memo: (string | undefined)
     }
   }
   const out = prefix + base + (decl === '' ? '' : decl.startsWith('[') ? decl : ` ${decl}`);
-  memo[id] = out;
+  memo[id - btf.startId] = out;
   return out;
 }
 
