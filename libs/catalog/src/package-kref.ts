@@ -50,8 +50,13 @@ export function krefFromPackage(p: PackageFacts, hints: KrefHints = {}): KernelR
   return parseKref(`${distro}/${release}/${arch}/${unameR}`);
 }
 
+/** The uname -r a Debian/Ubuntu kernel package's name ends in (`linux-image-6.1.0-50-amd64-dbg` → 6.1.0-50-amd64). */
+export function unameFromDebPackage(name: string): string | undefined {
+  return DEB_KERNEL_PACKAGE.exec(name)?.[1];
+}
+
 function unameFromPackage(p: PackageFacts): string | undefined {
-  if (p.format === 'deb') return p.package ? DEB_KERNEL_PACKAGE.exec(p.package)?.[1] : undefined;
+  if (p.format === 'deb') return p.package ? unameFromDebPackage(p.package) : undefined;
   // Fedora, RHEL and Amazon Linux name the kernel VERSION-RELEASE.ARCH (6.8.5-301.fc40.x86_64).
   return p.version && p.release && p.arch ? `${p.version}-${p.release}.${p.arch}` : undefined;
 }

@@ -60,6 +60,13 @@ export interface PackageJobOptions {
 /** Debug package files: Debian's `linux-image-UNAME-dbg_…deb`, Ubuntu's `…-dbgsym_…ddeb`, rpm `kernel-debuginfo-…`. */
 const DEBUG_PACKAGE = /-dbg(?:sym)?_[^/]*\.d?deb$|-debuginfo-[^/]*\.rpm$/;
 
+/** `--modules` / `?modules=`: `all` (also when unset), `none`, or comma-separated module names. */
+export function parseModuleFilter(value: string | undefined): ModuleFilter {
+  if (value === undefined || value === 'all') return 'all';
+  if (value === 'none') return 'none';
+  return value.split(',').map((m) => m.trim()).filter((m) => m !== '');
+}
+
 /** Stream cap of a debug package's data.tar (an i386 -dbg unpacks to 3.4 GB; the default cap is 1 GiB). */
 const DEBUG_PACKAGE_MAX_STREAM = 16 * 1024 * 1024 * 1024;
 

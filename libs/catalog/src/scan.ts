@@ -3,6 +3,7 @@ import { detectImage, isAr, isRpm } from '@btf-atlas/pkg';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { CatalogError } from './errors.js';
 import { ARCH_ALIASES, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
+import { unameFromDebPackage } from './package-kref.js';
 
 /** The arch folders of an archive tree, as btfhub-archive spells them. */
 const ARCHIVE_ARCHES = new Set(Object.values(ARCH_ALIASES));
@@ -55,8 +56,8 @@ export function isPackageFile(path: string): boolean {
   }
 }
 
-/** Debian's and Ubuntu's kernel packages: the uname -r is the name's tail (`linux-image-6.1.0-50-amd64`). */
-const DEB_FILE = /^linux-(?:image|binary|modules|modules-extra)-(?:unsigned-)?(.+?)(?:-unsigned)?(?:-dbg|-dbgsym)?_[^_]+_([^_]+)\.deb$/;
+/** A .deb file name: `PACKAGE_VERSION_ARCH.deb`. */
+const DEB_FILE = /^([^_]+)_[^_]+_([^_]+)\.deb$/;
 /** An rpm file name's VERSION-RELEASE.ARCH tail (`kernel-core-6.8.5-301.fc40.x86_64.rpm`). */
 const RPM_FILE = /-(\d[^-]*-[^-]+\.[A-Za-z0-9_]+)\.rpm$/;
 
@@ -67,7 +68,8 @@ const RPM_FILE = /-(\d[^-]*-[^-]+\.[A-Za-z0-9_]+)\.rpm$/;
 function packageGroup(path: string): string {
   const name = basename(path);
   const deb = DEB_FILE.exec(name);
-  if (deb) return `deb:${deb[1]}:${deb[2]}`;
+  const uname = deb ? unameFromDebPackage(deb[1]) : undefined;
+  if (deb && uname) return `deb:${uname}:${deb[2]}`;
   const rpm = RPM_FILE.exec(name);
   if (rpm) return `rpm:${rpm[1]}`;
   return `file:${path}`;

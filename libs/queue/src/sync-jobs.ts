@@ -107,7 +107,9 @@ function newest(kernels: PlannedKernel[], limit: number | undefined): PlannedKer
   const groups = new Map<string, PlannedKernel[]>();
   for (const k of kernels) {
     const key = `${k.suite}/${k.debianArch}`;
-    groups.set(key, [...(groups.get(key) ?? []), k]);
+    const list = groups.get(key);
+    if (list) list.push(k);
+    else groups.set(key, [k]);
   }
   const version = (k: PlannedKernel): string => (k.packages.find((p) => p.role === 'image') ?? k.packages[0]).version;
   const kept = new Set<PlannedKernel>();

@@ -31,7 +31,7 @@ export function registerIngestCommand(program: Command): void {
       const lib = await import('@btf-atlas/catalog');
       const kref = opts.kernel ? lib.parseKref(opts.kernel) : undefined;
       const items = lib.groupPackages(paths.flatMap((p) => lib.scanPath(p, kref)));
-      const pkgOpts = { modules: moduleFilter(opts.modules), distro: opts.distro, release: opts.release };
+      const pkgOpts = { modules: lib.parseModuleFilter(opts.modules), distro: opts.distro, release: opts.release };
       const jobOf = (it: (typeof items)[number]) => lib.jobDataOf(it, opts.replace, pkgOpts);
       const url = redisUrl();
       if (url) {
@@ -83,12 +83,6 @@ export function registerIngestCommand(program: Command): void {
 
 type JobData = import('@btf-atlas/catalog').IngestJobData;
 
-/** `--modules`: all (default), none, or a comma-separated list of module names. */
-function moduleFilter(value: string | undefined): string[] | 'all' | 'none' {
-  if (value === undefined || value === 'all') return 'all';
-  if (value === 'none') return 'none';
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-}
 
 /** REDIS_URL mode: enqueue one ingest job per kernel, then wait for the workers to finish them all. */
 async function ingestThroughQueue(url: string, jobs: JobData[], opts: IngestOpts): Promise<void> {

@@ -17,12 +17,6 @@ interface SyncOpts {
 
 const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
-/** `--modules`: all (default), none, or a comma-separated list of module names. */
-function moduleFilter(value: string | undefined): string[] | 'all' | 'none' {
-  if (value === undefined || value === 'all') return 'all';
-  if (value === 'none') return 'none';
-  return list(value);
-}
 
 /**
  * `sync debian|ubuntu --suite S[,S] --arch A[,A] [--mirror URL]`: reads the suites' indexes and enqueues the kernels
@@ -50,7 +44,7 @@ export function registerSyncCommand(program: Command): void {
       if (distro === 'ubuntu' && !opts.mirror) throw new CliError('sync ubuntu needs --mirror (the apt sources name a Debian archive only)', 'SYNC_BAD_CONFIG');
       if (opts.every !== undefined && !(opts.every > 0)) throw new CliError(`--every must be a number of hours > 0, not ${String(opts.every)}`, 'SYNC_BAD_CONFIG');
       if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) throw new CliError(`--limit must be a whole number > 0, not ${String(opts.limit)}`, 'SYNC_BAD_CONFIG');
-      const data = { distro, suites: list(opts.suite), archs: list(opts.arch), mirror: opts.mirror, modules: moduleFilter(opts.modules), limit: opts.limit } as const;
+      const data = { distro, suites: list(opts.suite), archs: list(opts.arch), mirror: opts.mirror, modules: (await import('@btf-atlas/catalog')).parseModuleFilter(opts.modules), limit: opts.limit } as const;
       const url = redisUrl();
       if (url && !opts.dryRun) return syncThroughQueue(url, { ...data, modules: data.modules }, opts);
       if (opts.every !== undefined) throw new CliError('--every needs REDIS_URL: a repeating sync is a job of the queue', 'SYNC_BAD_CONFIG');

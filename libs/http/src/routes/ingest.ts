@@ -4,7 +4,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BlobStore, formatKref, isPackageFile, parseKref, type IngestJobData } from '@btf-atlas/catalog';
+import { BlobStore, formatKref, isPackageFile, parseKref, parseModuleFilter, type IngestJobData } from '@btf-atlas/catalog';
 
 interface IngestQuery {
   kernel?: string;
@@ -174,7 +174,7 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
       let data: IngestJobData;
       if (isPackageFile(path)) {
         // A .deb, .rpm or kernel image: its own metadata names the kernel when the job reads it.
-        const modules = q.modules === undefined || q.modules === 'all' ? 'all' : q.modules === 'none' ? 'none' : q.modules.split(',').filter((m) => m !== '');
+        const modules = parseModuleFilter(q.modules);
         data = { kernel, path, source, modules: [], replace, packages: [{ path, source }], packageOptions: { modules, distro: q.distro, release: q.release } };
       } else {
         if (!kernel) throw new ApiError('BAD_PARAMETER', 'query parameter "kernel" is required with an upload of BTF: the KREF DISTRO/RELEASE/ARCH/UNAME_R of the uploaded BTF (a .deb or .rpm names its kernel itself)');
