@@ -1,3 +1,4 @@
+import { unsafePathReason } from '@btf-atlas/btf';
 import { PkgError, PkgErrorCode } from './errors.js';
 
 /**
@@ -7,18 +8,12 @@ import { PkgError, PkgErrorCode } from './errors.js';
  * name only decides what a member is.
  */
 export function normalizeMemberPath(name: string, where: string): string {
-  const reason = unsafeReason(name);
+  // Absolute names are fine here (rpm payloads spell them so); everything else is judged as libs/btf judges tar members.
+  const rel = name.replace(/^\/+/, '');
+  const reason = name === '' ? 'has an empty name' : rel === '' ? undefined : unsafePathReason(rel);
   if (reason) throw new PkgError(PkgErrorCode.UnsafePath, `member ${JSON.stringify(name)} ${reason}`, { source: where });
   return name
     .split('/')
     .filter((seg) => seg !== '' && seg !== '.')
     .join('/');
-}
-
-function unsafeReason(name: string): string | undefined {
-  if (name.length === 0) return 'has an empty name';
-  if (name.includes('\0')) return 'has a nul byte in its name';
-  if (name.includes('\\')) return 'has a backslash in its name';
-  if (name.split('/').some((seg) => seg === '..')) return "climbs out of the archive with '..'";
-  return undefined;
 }
