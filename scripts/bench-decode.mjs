@@ -115,6 +115,7 @@ for (const b of selected) {
   // Warm up every path once so the medians measure optimized code.
   btf.ownTypes();
   const json = dumpRawJson(btf);
+  if (validateBtf) for (let i = 0; i < 3; i++) validateBtf(parse());
   const tParse = timeIt(parse);
   const tValidate = validateBtf ? timeIt(() => validateBtf(parse())) : undefined;
   const tDecode = timeWithSetup(parse, (x) => x.ownTypes());

@@ -38,7 +38,8 @@ export class StringTable {
     return this.end - this.start;
   }
 
-  private latin1(): string {
+  /** The whole own section as text with one char per byte (latin1), made once and shared by every reader. */
+  latin1(): string {
     if (this.text === undefined) this.text = this.buf.toString('latin1', this.start, this.end);
     return this.text;
   }

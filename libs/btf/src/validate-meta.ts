@@ -128,7 +128,7 @@ export class ValidationContext {
     this.strEnd = btf.header.strEnd;
     this.strFirstOff = btf.strings.startOffset;
     this.strLimit = Math.min(btf.strings.endOffset, BTF_MAX_NAME_OFFSET + 1);
-    this.spoiled = spoiledOffsets(this.strBytes, this.strStart, this.strEnd);
+    this.spoiled = spoiledOffsets(btf.strings.latin1());
   }
 
   /**
@@ -256,35 +256,44 @@ const CHAR_CLASS = (() => {
   return t;
 })();
 
-/** 1 for the bytes that may not continue an identifier (all but letters, digits, `_` and `.`). */
-const NOT_REST = (() => {
-  const t = new Uint8Array(256);
-  for (let c = 0; c < 256; c++) t[c] = (CHAR_CLASS[c] & REST) === 0 ? 1 : 0;
-  return t;
-})();
+/** A character that may not continue an identifier (all but NUL, letters, digits, `_` and `.`; see CHAR_CLASS). */
+const NOT_REST_CHAR = /[^\0A-Za-z0-9_.\xc0-\xd6\xd8-\xf6\xf8-\xff]/g;
 
 /**
  * For every offset of the string section at once: 1 when the string starting there cannot be an identifier
  * whatever its first character, because a later character may not continue one (a space, `-`, `*`, a control
  * byte…) or because more than KSYM_NAME_LEN characters come before its NUL. With a first character that may
  * start an identifier, the other offsets name valid identifiers (btf_name_valid_identifier). Offsets may point
- * into the middle of a string, so every offset gets an answer: one backward pass carries, for the tail of the
- * current string, whether it holds a bad character and where its NUL is. The section ends with NUL (checked by
- * Btf.parse).
+ * into the middle of a string, so every offset gets an answer. `text` is the section with one char per byte;
+ * the scanning is done by the regular expression engine and `indexOf` (native code even on a cold start), so
+ * JS touches only the strings that are spoiled and one step per string.
  */
-function spoiledOffsets(b: Uint8Array, start: number, end: number): Uint8Array {
-  const out = new Uint8Array(end - start);
-  let bad = 0;
-  let nul = end;
-  for (let p = end - 1; p >= start; p--) {
-    const c = b[p];
-    if (c === 0) {
-      bad = 0;
-      nul = p;
-      continue;
+function spoiledOffsets(text: string): Uint8Array {
+  const n = text.length;
+  const out = new Uint8Array(n);
+  // A bad character spoils the offsets from its string's start up to itself; runs of them in one string are
+  // marked once, up to the last.
+  let first = 0;
+  let end = -1;
+  let last = -1;
+  NOT_REST_CHAR.lastIndex = 0;
+  for (let m = NOT_REST_CHAR.exec(text); m !== null; m = NOT_REST_CHAR.exec(text)) {
+    const q = m.index;
+    if (q >= end) {
+      if (last >= 0) out.fill(1, first, last + 1);
+      first = text.lastIndexOf('\0', q) + 1;
+      end = text.indexOf('\0', q);
+      if (end < 0) end = n;
     }
-    bad |= NOT_REST[c];
-    if ((bad | (nul - p > KSYM_NAME_LEN ? 1 : 0)) !== 0) out[p - start] = 1;
+    last = q;
+  }
+  if (last >= 0) out.fill(1, first, last + 1);
+  // Too long: the offsets with more than KSYM_NAME_LEN characters before the NUL.
+  for (let p = 0; p < n;) {
+    let nul = text.indexOf('\0', p);
+    if (nul < 0) nul = n;
+    if (nul - p > KSYM_NAME_LEN) out.fill(1, p, nul - KSYM_NAME_LEN);
+    p = nul + 1;
   }
   return out;
 }
