@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     alias: {
+      '@btf-atlas/btf/core': fileURLToPath(new URL('./libs/btf/src/core.ts', import.meta.url)),
       '@btf-atlas/btf': fileURLToPath(new URL('./libs/btf/src/index.ts', import.meta.url)),
       '@btf-atlas/catalog': fileURLToPath(new URL('./libs/catalog/src/index.ts', import.meta.url)),
       '@btf-atlas/diff': fileURLToPath(new URL('./libs/diff/src/index.ts', import.meta.url)),

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { Btf, BtfError, dumpC, dumpRawJson, dumpRawText, extractBtf } from '@btf-atlas/btf';
+import { Btf, BtfError, extractBtf } from '@btf-atlas/btf/core';
 import { CliError, QuietExit } from './errors.js';
 
 export { CliError };
@@ -81,6 +81,7 @@ function buildProgram(registrations: readonly Register[]): Command {
       if (opts.attributeTypeTags && opts.format !== 'c') throw new CommanderError(EXIT_USAGE, 'usage', '--attribute-type-tags goes with --format c');
       const base = opts.base ? await loadBtfFile(opts.base) : undefined;
       const btf = await loadBtfFile(file, base);
+      const { dumpC, dumpRawJson, dumpRawText } = await import('@btf-atlas/btf');
       if (opts.format === 'c') await writeOut(dumpC(btf, { typeTagAttributes: opts.attributeTypeTags === true }));
       else await writeOut(opts.json ? dumpRawJson(btf) : dumpRawText(btf));
     });

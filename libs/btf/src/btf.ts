@@ -59,7 +59,8 @@ export class Btf {
    * `(offsets[i] - header.typeStart) / 4` starts the record of own type i (records of known kinds are whole words).
    */
   readonly typeWords: Uint32Array;
-  private readonly cache: (BtfType | undefined)[];
+  /** Decoded types by id - startId, made on the first decode (validation and raw dumps never need it). */
+  private cache: (BtfType | undefined)[] | undefined = undefined;
 
   private constructor(bytes: Uint8Array, opts: ParseOptions) {
     const limits: BtfLimits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -84,7 +85,6 @@ export class Btf {
     const { offsets, count } = indexTypes(this.dv, this.typeWords, h, this.kindLayouts, this.startId, limits);
     this.offsets = offsets;
     this.ownTypeCount = count;
-    this.cache = new Array<BtfType | undefined>(count);
   }
 
   /** Parses raw BTF bytes (either byte order). Throws {@link BtfError}; never anything else. */
@@ -145,10 +145,11 @@ export class Btf {
     if (idx >= this.ownTypeCount) {
       throw new BtfError(BtfErrorCode.BadTypeRef, `type id ${id} is out of range (last is ${this.nextId - 1})`, { typeId: id });
     }
-    let t = this.cache[idx];
+    const cache = (this.cache ??= new Array<BtfType | undefined>(this.ownTypeCount));
+    let t = cache[idx];
     if (t === undefined) {
       t = this.decode(id, this.offsets[idx]);
-      this.cache[idx] = t;
+      cache[idx] = t;
     }
     return t;
   }

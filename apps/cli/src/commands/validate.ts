@@ -1,5 +1,5 @@
 import { CommanderError, type Command } from 'commander';
-import { BtfError, validateBtf } from '@btf-atlas/btf';
+import { BtfError, validateBtf } from '@btf-atlas/btf/core';
 import { loadBtfFile } from '../cli.js';
 
 async function writeOut(data: string): Promise<void> {
