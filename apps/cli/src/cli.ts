@@ -1,7 +1,9 @@
+import { writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { Btf, BtfError, extractBtf } from '@btf-atlas/btf/core';
+import type { Btf, BtfError } from '@btf-atlas/btf/core';
 import { CliError, QuietExit } from './errors.js';
 
 export { CliError };
@@ -20,12 +22,14 @@ export async function loadBtfFile(path: string, base?: Btf): Promise<Btf> {
   } catch (err) {
     throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'FILE_UNREADABLE');
   }
+  // Loaded here, not up front: `--help` and the catalog commands never read a BTF file.
+  const { Btf, extractBtf } = await import('@btf-atlas/btf/core');
   const blobs = await extractBtf(bytes, basename(path));
   const blob = blobs[0];
   try {
     return Btf.parse(blob.bytes, { base });
   } catch (err) {
-    if (err instanceof BtfError) throw err.withSource(blobs.length > 1 || blob.name !== basename(path) ? `${path}:${blob.name}` : path);
+    if (isBtfError(err)) throw err.withSource(blobs.length > 1 || blob.name !== basename(path) ? `${path}:${blob.name}` : path);
     throw err;
   }
 }
@@ -34,6 +38,25 @@ async function writeOut(data: string | Uint8Array): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
   });
+}
+
+/**
+ * Writes a chunk to stdout before returning (the chunk's buffer is reused for the next one). A reader that closed
+ * the pipe (`| head`) ends the process quietly, as `process.stdout` does (main.ts).
+ */
+function writeStdoutSync(chunk: Uint8Array): void {
+  let done = 0;
+  while (done < chunk.length) {
+    try {
+      done += writeSync(1, chunk, done, chunk.length - done);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      // stdout left non-blocking by whoever started us: wait for the reader, then go on.
+      if (code === 'EAGAIN') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      else throw err;
+    }
+  }
 }
 
 type Register = (program: Command) => void;
@@ -52,10 +75,14 @@ const COMMAND_MODULES: { names: readonly string[]; load: () => Promise<Register>
   { names: ['sync'], load: async () => (await import('./commands/sync.js')).registerSyncCommand },
 ];
 
+/** The version of this command line (its package.json), for `--version`. */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
 /** The registrations the command line needs: the module naming argv's command, else every module. */
 async function commandRegistrations(argv: string[]): Promise<Register[]> {
   const name = argv.find((a) => !a.startsWith('-'));
   if (name === 'dump') return [];
+  if (name === undefined && (argv.includes('--version') || argv.includes('-V'))) return [];
   const own = COMMAND_MODULES.find((m) => name !== undefined && m.names.includes(name));
   return Promise.all((own ? [own] : COMMAND_MODULES).map((m) => m.load()));
 }
@@ -63,6 +90,7 @@ async function commandRegistrations(argv: string[]): Promise<Register[]> {
 function buildProgram(registrations: readonly Register[]): Command {
   const program = new Command('btf-atlas')
     .description('Index and diff Linux kernel BTF across kernels')
+    .version(`btf-atlas ${VERSION}`, '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -81,13 +109,19 @@ function buildProgram(registrations: readonly Register[]): Command {
       if (opts.attributeTypeTags && opts.format !== 'c') throw new CommanderError(EXIT_USAGE, 'usage', '--attribute-type-tags goes with --format c');
       const base = opts.base ? await loadBtfFile(opts.base) : undefined;
       const btf = await loadBtfFile(file, base);
-      const { dumpC, dumpRawJson, dumpRawText } = await import('@btf-atlas/btf');
+      const { dumpC, dumpRawText, writeRawJson } = await import('@btf-atlas/btf');
       if (opts.format === 'c') await writeOut(dumpC(btf, { typeTagAttributes: opts.attributeTypeTags === true }));
-      else await writeOut(opts.json ? dumpRawJson(btf) : dumpRawText(btf));
+      else if (opts.json) writeRawJson(btf, writeStdoutSync);
+      else await writeOut(dumpRawText(btf));
     });
 
   for (const register of registrations) register(program);
   return program;
+}
+
+/** A BtfError, recognized without loading libs/btf (`--help` and the catalog commands never load it). */
+export function isBtfError(err: unknown): err is BtfError {
+  return err instanceof Error && err.name === 'BtfError' && typeof (err as { code?: unknown }).code === 'string';
 }
 
 /** A CatalogError, recognized without loading the catalog library (dump and validate never load it). */
@@ -108,7 +142,7 @@ export async function run(argv: string[]): Promise<number> {
       if (err.code === 'usage') process.stderr.write(`btf-atlas: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    if (err instanceof BtfError || err instanceof CliError || isCatalogError(err)) {
+    if (isBtfError(err) || err instanceof CliError || isCatalogError(err)) {
       const code = err instanceof CliError && err.code === 'CLI_ERROR' ? '' : `${err.code}: `;
       const hint = isCatalogError(err) && err.suggestions.length > 0 ? ` (did you mean ${err.suggestions.join(', ')}?)` : '';
       process.stderr.write(`btf-atlas: ${code}${err.message}${hint}\n`);

@@ -14,15 +14,28 @@ import type { StringTable } from './strings.js';
  * helpers that take and return the write position, so no intermediate strings are made.
  */
 export function dumpRawJson(btf: Btf): Uint8Array {
+  // bpftool's JSON runs to about 5.5 bytes per byte of type section on kernels; start above that so the
+  // buffer never has to grow (a grow copies everything written so far).
+  return dump(btf, undefined, Math.min(Math.max(1 << 16, Math.ceil(btf.header.typeLen * 6)), 1 << 28));
+}
+
+/**
+ * {@link dumpRawJson} handed out in chunks of about `chunkSize` bytes as it is made, through one reused buffer:
+ * `write` must consume each chunk before it returns (a synchronous write), as the next chunk overwrites it.
+ * Whoever streams the dump (the CLI to stdout) then touches one chunk of memory instead of the whole 16 MB.
+ */
+export function writeRawJson(btf: Btf, write: (chunk: Uint8Array) => void, chunkSize = 1 << 20): void {
+  dump(btf, write, chunkSize);
+}
+
+function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: number): Uint8Array {
   checkLibbpfSanity(btf);
   const dv = btf.dv;
   const le = btf.littleEndian;
   const strings = btf.strings;
   // Room for one entry's fixed text and numbers plus one name, escaped (each byte at most doubles).
   const entryRoom = 256 + 2 * longestString(btf);
-  // bpftool's JSON runs to about 5.5 bytes per byte of type section on kernels; start above that so the
-  // buffer never has to grow (a grow copies everything written so far).
-  let buf: Uint8Array = new Uint8Array(Math.min(Math.max(1 << 16, Math.ceil(btf.header.typeLen * 6)), 1 << 28));
+  let buf: Uint8Array = new Uint8Array(Math.max(size, 2 * entryRoom));
   let pos = put(buf, 0, F.open);
   for (let i = 0; i < btf.ownTypeCount; i++) {
     const off = btf.offsets[i];
@@ -32,7 +45,12 @@ export function dumpRawJson(btf: Btf): Uint8Array {
     const kflag = (info & 0x80000000) !== 0;
     const t = dv.getUint32(off + 8, le);
     const p = off + 12;
-    if (pos + entryRoom > buf.length) buf = grow(buf, pos, entryRoom);
+    if (pos + entryRoom > buf.length) {
+      if (sink) {
+        sink(buf.subarray(0, pos));
+        pos = 0;
+      } else buf = grow(buf, pos, entryRoom);
+    }
     if (i > 0) buf[pos++] = COMMA;
     pos = put(buf, pos, F.id);
     pos = putUint(buf, pos, btf.startId + i);
@@ -73,7 +91,12 @@ export function dumpRawJson(btf: Btf): Uint8Array {
         pos = putUint(buf, pos, vlen);
         pos = put(buf, pos, F.members);
         for (let j = 0, m = p; j < vlen; j++, m += 12) {
-          if (pos + entryRoom > buf.length) buf = grow(buf, pos, entryRoom);
+          if (pos + entryRoom > buf.length) {
+      if (sink) {
+        sink(buf.subarray(0, pos));
+        pos = 0;
+      } else buf = grow(buf, pos, entryRoom);
+    }
           const raw = dv.getUint32(m + 8, le);
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.nameOpen);
@@ -100,7 +123,12 @@ export function dumpRawJson(btf: Btf): Uint8Array {
         pos = put(buf, pos, F.values);
         const stride = kind === 6 ? 8 : 12;
         for (let j = 0, m = p; j < vlen; j++, m += stride) {
-          if (pos + entryRoom > buf.length) buf = grow(buf, pos, entryRoom);
+          if (pos + entryRoom > buf.length) {
+      if (sink) {
+        sink(buf.subarray(0, pos));
+        pos = 0;
+      } else buf = grow(buf, pos, entryRoom);
+    }
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.nameOpen);
           pos = putName(buf, pos, strings, dv.getUint32(m, le));
@@ -128,7 +156,12 @@ export function dumpRawJson(btf: Btf): Uint8Array {
         pos = putUint(buf, pos, vlen);
         pos = put(buf, pos, F.params);
         for (let j = 0, m = p; j < vlen; j++, m += 8) {
-          if (pos + entryRoom > buf.length) buf = grow(buf, pos, entryRoom);
+          if (pos + entryRoom > buf.length) {
+      if (sink) {
+        sink(buf.subarray(0, pos));
+        pos = 0;
+      } else buf = grow(buf, pos, entryRoom);
+    }
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.nameOpen);
           pos = putName(buf, pos, strings, dv.getUint32(m, le));
@@ -152,7 +185,12 @@ export function dumpRawJson(btf: Btf): Uint8Array {
         pos = putUint(buf, pos, vlen);
         pos = put(buf, pos, F.vars);
         for (let j = 0, m = p; j < vlen; j++, m += 12) {
-          if (pos + entryRoom > buf.length) buf = grow(buf, pos, entryRoom);
+          if (pos + entryRoom > buf.length) {
+      if (sink) {
+        sink(buf.subarray(0, pos));
+        pos = 0;
+      } else buf = grow(buf, pos, entryRoom);
+    }
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.typeIdOpen);
           pos = putUint(buf, pos, dv.getUint32(m, le));
@@ -183,7 +221,9 @@ export function dumpRawJson(btf: Btf): Uint8Array {
   }
   if (pos + 8 > buf.length) buf = grow(buf, pos, 8);
   pos = put(buf, pos, F.end);
-  return buf.subarray(0, pos);
+  if (!sink) return buf.subarray(0, pos);
+  sink(buf.subarray(0, pos));
+  return buf.subarray(0, 0);
 }
 
 /** Largest dump produced (typed arrays and strings stop short of this anyway). */
@@ -206,13 +246,14 @@ function grow(buf: Uint8Array, pos: number, need: number): Uint8Array {
 function longestString(btf: Btf): number {
   let longest = 0;
   for (let b: Btf | undefined = btf; b; b = b.base) {
-    const s = b.strings.bytes();
+    // indexOf on the section's text (a builtin), not on its bytes (a call into C++ per string).
+    const text = b.strings.latin1();
     let start = 0;
-    for (let i = s.indexOf(0); i !== -1; i = s.indexOf(0, i + 1)) {
+    for (let i = text.indexOf('\0'); i !== -1; i = text.indexOf('\0', i + 1)) {
       if (i - start > longest) longest = i - start;
       start = i + 1;
     }
-    if (s.length - start > longest) longest = s.length - start;
+    if (text.length - start > longest) longest = text.length - start;
   }
   return longest;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dumpRawJson } from '@btf-atlas/btf';
+import { dumpRawJson, writeRawJson } from '@btf-atlas/btf';
 import { corpusKernels, corpusOracle, firstDifference, loadKernel, loadModule } from './support/corpus.js';
 
 // `btf-atlas dump --json` must print exactly what `bpftool -j btf dump file … format raw` printed for every
@@ -9,8 +9,20 @@ describe('dumpRawJson equals bpftool 7.5 on every corpus blob', () => {
     it(`${k.archive}`, async () => {
       const btf = await loadKernel(k);
       expect(btf.ownTypeCount).toBe(k.types);
-      const diff = firstDifference(dumpRawJson(btf), await corpusOracle(`${k.oraclePrefix}.raw.json.xz`));
+      const oracle = await corpusOracle(`${k.oraclePrefix}.raw.json.xz`);
+      const diff = firstDifference(dumpRawJson(btf), oracle);
       expect(diff, diff).toBeUndefined();
+      // Streamed through one reused buffer (the CLI's path): the chunks copied out as they come add up to the same.
+      const chunks: Buffer[] = [];
+      let sizes = 0;
+      writeRawJson(btf, (c) => {
+        chunks.push(Buffer.from(c));
+        sizes = Math.max(sizes, c.length);
+      }, 4096);
+      expect(chunks.length).toBeGreaterThan(100);
+      expect(sizes).toBeLessThan(4096 * 2);
+      const streamed = firstDifference(Buffer.concat(chunks), oracle);
+      expect(streamed, streamed).toBeUndefined();
     });
     for (const m of k.modules) {
       it(`${m.archive} on its kernel`, async () => {

@@ -3,6 +3,7 @@ export * from './kernel-ref.js';
 export * from './schema.js';
 export * from './db.js';
 export * from './normalize.js';
+export * from './normalize-btf.js';
 export * from './blob-store.js';
 export * from './archive.js';
 export * from './tarball.js';

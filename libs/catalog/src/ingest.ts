@@ -6,7 +6,8 @@ import { BlobStore, sha256Hex } from './blob-store.js';
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { flavourOf, formatKref, versionKey, type KernelRef } from './kernel-ref.js';
-import { BUCKETS, bucketOf, normalizeBtf, type Shape } from './normalize.js';
+import { BUCKETS, bucketOf, type Shape } from './normalize.js';
+import { normalizeBtf } from './normalize-btf.js';
 import { moduleIdOf } from './sets.js';
 
 /** A file given to ingest: its bytes and where it came from. */

@@ -1,6 +1,5 @@
 import { CommanderError, type Command } from 'commander';
-import { BtfError, validateBtf } from '@btf-atlas/btf/core';
-import { loadBtfFile } from '../cli.js';
+import { isBtfError, loadBtfFile } from '../cli.js';
 
 async function writeOut(data: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -27,6 +26,7 @@ export function registerValidateCommand(program: Command): void {
       try {
         const base = opts.base ? await loadBtfFile(opts.base) : undefined;
         const btf = await loadBtfFile(file, base);
+        const { validateBtf } = await import('@btf-atlas/btf/core');
         const r = validateBtf(btf, { tagKindFlag: opts.rules === 'newest' });
         if (opts.json) {
           await writeOut(`${JSON.stringify({ file, valid: true, types: r.types, start_id: r.startId, byte_order: btf.littleEndian ? 'little' : 'big' })}\n`);
@@ -34,8 +34,8 @@ export function registerValidateCommand(program: Command): void {
           await writeOut(`${file}: valid btf, ${r.types} types${btf.base ? ` (ids ${r.startId}..${r.startId + r.types - 1} on its base)` : ''}\n`);
         }
       } catch (err) {
-        if (err instanceof BtfError && err.source === undefined) err.withSource(file);
-        if (opts.json && err instanceof BtfError) await writeOut(`${JSON.stringify({ file, valid: false, error: err.toJSON() })}\n`);
+        if (isBtfError(err) && err.source === undefined) err.withSource(file);
+        if (opts.json && isBtfError(err)) await writeOut(`${JSON.stringify({ file, valid: false, error: err.toJSON() })}\n`);
         throw err;
       }
     });

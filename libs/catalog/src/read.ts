@@ -1,0 +1,14 @@
+/**
+ * `@btf-atlas/catalog/read`: opening a catalog and every read answer over it (kernels, field and type histories,
+ * lookup), without the ingest side (libs/btf, libs/pkg, archives). What a short-lived `field` or `kernels`
+ * process loads; the package's main entry exports all of it too.
+ */
+export * from './errors.js';
+export * from './kernel-ref.js';
+export * from './db.js';
+export * from './normalize.js';
+export * from './queries.js';
+export * from './suggest.js';
+export * from './lookup.js';
+export * from './sets.js';
+export * from './failed.js';
