@@ -1,5 +1,4 @@
-import { writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -18,7 +17,8 @@ export const EXIT_USAGE = 2;
 export async function loadBtfFile(path: string, base?: Btf): Promise<Btf> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // One file for one command: read it at once (node:fs/promises would load streams and readline first).
+    bytes = readFileSync(path);
   } catch (err) {
     throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'FILE_UNREADABLE');
   }
