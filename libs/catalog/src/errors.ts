@@ -2,6 +2,11 @@
 export type CatalogErrorCode =
   | 'CATALOG_BAD_KREF'
   | 'KERNEL_NOT_FOUND'
+  /**
+   * A `distro`, `release` or `arch` filter that selects none of the catalog's kernels (`--arch x86-64`); the
+   * message names the values that exist, the suggestions the closest of them.
+   */
+  | 'NO_MATCHING_KERNELS'
   | 'TYPE_NOT_FOUND'
   | 'FIELD_NOT_FOUND'
   | 'KERNEL_CONFLICT'

@@ -1,4 +1,5 @@
 import { CatalogError } from './errors.js';
+import { closestNames } from './suggest.js';
 
 /** A kernel reference (KREF): `DISTRO/RELEASE/ARCH/UNAME_R`, the btfhub-archive path without its suffix. */
 export interface KernelRef {
@@ -108,12 +109,63 @@ export interface KernelFilter {
 }
 
 /**
- * The rows a filter selects. An arch as `uname -m` spells it (aarch64, amd64, i686) means the archive's folder
- * (arm64, x86_64, i386) unless the rows have a folder of that very name.
+ * The rows a filter selects (none when nothing matches: see {@link checkKernelFilter} for the error). An arch as
+ * `uname -m` spells it (aarch64, amd64, i686) means the archive's folder (arm64, x86_64, i386) unless the rows have
+ * a folder of that very name.
  */
 export function filterKernels<T extends { distro: string; release: string; arch: string }>(rows: T[], f: KernelFilter): T[] {
   if (f.distro === undefined && f.release === undefined && f.arch === undefined) return rows;
-  let arch = f.arch;
-  if (arch !== undefined && !rows.some((r) => r.arch === arch)) arch = own(ARCH_ALIASES, arch.toLowerCase()) ?? arch;
+  const arch = archOf(rows, f.arch);
   return rows.filter((r) => (f.distro === undefined || r.distro === f.distro) && (f.release === undefined || r.release === f.release) && (arch === undefined || r.arch === arch));
+}
+
+/**
+ * Throws NO_MATCHING_KERNELS when a filter selects none of `known`, the kernels the catalog knows of (ingested
+ * ones and those whose ingest failed, which histories and listings name too), naming the value that matches
+ * nothing and the values that exist, closest first (`no kernels with arch x86-64; arches: x86_64, arm64`), with
+ * the closest as suggestions. The values are checked in the order distro, release, arch, each among the kernels
+ * the previous ones selected (`no kernels with release 22.04 (distro debian); releases: 12, 13`). Nothing to
+ * check in an empty catalog: its filters select no kernels without error.
+ *
+ * Not part of {@link filterKernels}, which sees only the rows it is given: a release whose only kernel failed to
+ * ingest selects no ingested kernel, and is still a selection whose histories name that failure.
+ */
+export function checkKernelFilter<T extends { distro: string; release: string; arch: string }>(known: T[], f: KernelFilter): void {
+  if (known.length === 0 || (f.distro === undefined && f.release === undefined && f.arch === undefined)) return;
+  if (filterKernels(known, f).length > 0) return;
+  throw noMatchingKernels(known, f);
+}
+
+function archOf(rows: readonly { arch: string }[], arch: string | undefined): string | undefined {
+  if (arch === undefined || rows.some((r) => r.arch === arch)) return arch;
+  return own(ARCH_ALIASES, arch.toLowerCase()) ?? arch;
+}
+
+const PLURAL = { distro: 'distros', release: 'releases', arch: 'arches' } as const;
+
+/** At most this many existing values are named in the message. */
+const MAX_NAMED = 20;
+
+/** NO_MATCHING_KERNELS for a filter that selects none of `rows` (which are not empty). */
+function noMatchingKernels(rows: readonly { distro: string; release: string; arch: string }[], f: KernelFilter): CatalogError {
+  let current = rows;
+  const applied: string[] = [];
+  for (const key of ['distro', 'release', 'arch'] as const) {
+    const given = f[key];
+    if (given === undefined) continue;
+    const wanted = key === 'arch' ? archOf(rows, given) : given;
+    const next = current.filter((r) => r[key] === wanted);
+    if (next.length === 0) {
+      const values = [...new Set(current.map((r) => r[key]))];
+      const suggestions = closestNames(given, values, 3);
+      const ordered = [...suggestions, ...values.filter((v) => !suggestions.includes(v))];
+      const named = ordered.length > MAX_NAMED ? `${ordered.slice(0, MAX_NAMED).join(', ')}, … (${ordered.length - MAX_NAMED} more)` : ordered.join(', ');
+      const among = applied.length > 0 ? ` (${applied.join(', ')})` : '';
+      return new CatalogError('NO_MATCHING_KERNELS', `no kernels with ${key} ${given}${among}; ${PLURAL[key]}: ${named}`, suggestions);
+    }
+    current = next;
+    applied.push(`${key} ${given}`);
+  }
+  // Not reached: a filter that selects nothing fails at one of its values.
+  return new CatalogError('NO_MATCHING_KERNELS', 'no kernels match the filter');
 }

@@ -10,12 +10,44 @@ import archiveRoutes from './routes/archive.js';
 import catalogRoutes from './routes/catalog.js';
 import diffRoutes from './routes/diff.js';
 import healthRoutes from './routes/health.js';
+import rootRoutes from './routes/root.js';
 import ingestRoutes from './routes/ingest.js';
 import syncRoutes from './routes/sync.js';
 import lookupRoutes from './routes/lookup.js';
 import vmlinuxHRoutes from './routes/vmlinux-h.js';
 import { problemOf } from './errors.js';
 import { SHARED_SCHEMAS } from './schemas.js';
+
+/**
+ * The query string parser of every route: `%XX` is decoded, but a literal `+` stays a `+` (form decoding would
+ * make it a space). Kernel references hold `+` (Debian's `6.12.117+deb13-amd64`) and never a space, so
+ * `?kernel=debian/13/x86_64/6.12.117+deb13-amd64` and `…%2Bdeb13…` mean the same kernel. Otherwise as
+ * fastify's default parser: `&`-separated pairs, a key without `=` has the value `''`, repeated keys make an
+ * array, malformed percent-encoding is kept as written (and refused by the route's schema).
+ */
+export function parseQuerystring(input: string): Record<string, string | string[]> {
+  const out = Object.create(null) as Record<string, string | string[]>;
+  for (const pair of input.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = decodeKeepingPlus(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : decodeKeepingPlus(pair.slice(eq + 1));
+    const prev = out[key];
+    if (prev === undefined) out[key] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[key] = [prev, value];
+  }
+  return out;
+}
+
+function decodeKeepingPlus(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
 
 /** What {@link buildApp} needs: the catalog file, the admin token, and fastify's logger options. */
 export interface AppOptions {
@@ -46,7 +78,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     // Refuse unknown query parameters (a typo such as ?arc= must not silently widen the answer).
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
-    routerOptions: { maxParamLength: 512 },
+    // A literal `+` in a query string stays a `+` (KREFs hold it); see parseQuerystring.
+    routerOptions: { maxParamLength: 512, querystringParser: parseQuerystring },
     // Errors the router raises before any route or hook runs: problem+json like every other error.
     frameworkErrors: (err, request, reply: FastifyReply) => {
       const code = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'URI_TOO_LONG' : 'BAD_PARAMETER';
@@ -66,6 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(jobsPlugin, { dbPath: opts.dbPath, redisUrl: opts.redisUrl, queuePrefix: opts.queuePrefix });
   await app.register(openapi, { version: opts.version ?? '0.1.0' });
   await app.register(healthRoutes);
+  await app.register(rootRoutes);
   await app.register(catalogRoutes);
   await app.register(diffRoutes);
   await app.register(archiveRoutes);

@@ -9,10 +9,12 @@ export const API_ERRORS = {
   BAD_PARAMETER: { status: 400, title: 'Bad parameter' },
   /** The request body is not what the route accepts (bad JSON, wrong content type). */
   BAD_BODY: { status: 400, title: 'Bad request body' },
-  /** A write route without `Authorization: Bearer TOKEN`. */
+  /** A write route without `Authorization: Bearer TOKEN` (answered with `WWW-Authenticate: Bearer`). */
   ADMIN_TOKEN_MISSING: { status: 401, title: 'Admin token required' },
-  /** A write route with a token that is not BTF_ATLAS_ADMIN_TOKEN, or while no token is configured. */
-  ADMIN_TOKEN_INVALID: { status: 403, title: 'Admin token refused' },
+  /** A write route with a token that is not BTF_ATLAS_ADMIN_TOKEN (answered with `WWW-Authenticate: Bearer`). */
+  ADMIN_TOKEN_INVALID: { status: 401, title: 'Admin token refused' },
+  /** A write route while the server has no BTF_ATLAS_ADMIN_TOKEN: write routes are off, whatever the request sends. */
+  WRITE_ROUTES_DISABLED: { status: 403, title: 'Write routes disabled' },
   /** An upload larger than BTF_ATLAS_MAX_UPLOAD_BYTES. */
   UPLOAD_TOO_LARGE: { status: 413, title: 'Upload too large' },
   /** A JSON `path` to ingest that is off (no ingest root), absolute, or outside the ingest root. */
@@ -37,6 +39,7 @@ export const API_ERRORS = {
   CATALOG_BAD_KREF: { status: 400, title: 'Bad kernel reference' },
   BAD_FIELD_PATH: { status: 400, title: 'Bad field path' },
   KERNEL_NOT_FOUND: { status: 404, title: 'Kernel not found' },
+  NO_MATCHING_KERNELS: { status: 404, title: 'No matching kernels' },
   OS_RELEASE_INVALID: { status: 400, title: 'Bad os-release' },
   UNAME_R_INVALID: { status: 400, title: 'Bad uname -r' },
   ARCH_INVALID: { status: 400, title: 'Bad arch' },

@@ -77,10 +77,10 @@ describe('POST /v1/ingest and GET /v1/jobs/{id}, jobs in process (no REDIS_URL)'
     await app?.close();
   });
 
-  it('refuses without the token before reading the body (401), and with another token (403)', async () => {
+  it('refuses without the token before reading the body (401), and with another token (401)', async () => {
     expect(problemCode(await upload(app, `/v1/ingest?kernel=${K47}`, tarball(K47), {}))).toBe('ADMIN_TOKEN_MISSING');
     const res = await upload(app, `/v1/ingest?kernel=${K47}`, tarball(K47), { authorization: 'Bearer not-the-token-at-all' });
-    expect(res.statusCode).toBe(403);
+    expect(res.statusCode).toBe(401);
     expect(problemCode(res)).toBe('ADMIN_TOKEN_INVALID');
     expect((await app.inject({ method: 'GET', url: '/v1/jobs/1' })).statusCode).toBe(401);
     // Nothing reached the blob store's incoming folder or the catalog.
