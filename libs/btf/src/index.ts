@@ -13,3 +13,4 @@ export * from './format.js';
 export * from './validate.js';
 export * from './dump-text.js';
 export * from './dump-c.js';
+export * from './pahole.js';
