@@ -6,6 +6,7 @@ export default defineConfig({
     alias: {
       '@btf-atlas/btf/core': fileURLToPath(new URL('./libs/btf/src/core.ts', import.meta.url)),
       '@btf-atlas/btf': fileURLToPath(new URL('./libs/btf/src/index.ts', import.meta.url)),
+      '@btf-atlas/catalog/type-text': fileURLToPath(new URL('./libs/catalog/src/type-text.ts', import.meta.url)),
       '@btf-atlas/catalog/read': fileURLToPath(new URL('./libs/catalog/src/read.ts', import.meta.url)),
       '@btf-atlas/catalog': fileURLToPath(new URL('./libs/catalog/src/index.ts', import.meta.url)),
       '@btf-atlas/diff': fileURLToPath(new URL('./libs/diff/src/index.ts', import.meta.url)),

@@ -1,4 +1,4 @@
-import type { FailedKernelNote, FieldHistoryJson, TypeHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
+import type { FailedKernelNote, FieldHistoryJson, NotIngestedNote, TypeHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
 
 const CACHELINE = 64;
 
@@ -61,10 +61,22 @@ function brief(side: unknown): string {
   return parts.length > 0 ? parts.join(', ') : '-';
 }
 
-/** Text of `field`: one line per kernel, then the changes. */
+/** ` (probably renamed to NAME)` after a change that carries a probable rename. */
+function renameText(c: { probable_rename?: string }): string {
+  return c.probable_rename !== undefined ? ` (probably renamed to ${c.probable_rename})` : '';
+}
+
+/** The kernels left out of a module type's history, one line (empty when none). */
+function notIngestedText(n: NotIngestedNote | undefined): string {
+  if (!n || n.kernels.length === 0) return '';
+  const which = n.modules.join(', ');
+  return `\n${n.kernels.length} kernel${n.kernels.length === 1 ? '' : 's'} of this selection left out: no BTF of module ${which} ingested with ${n.kernels.length === 1 ? 'it' : 'them'}: ${n.kernels.join(', ')}\n`;
+}
+
+/** Text of `field`: the summary, one line per kernel, then the changes. */
 export function formatFieldText(h: FieldHistoryJson): string {
   const width = Math.max(6, ...h.kernels.map((k) => k.kernel.length));
-  const lines = [`${'KERNEL'.padEnd(width)}  OFFSET  BITS   SIZE  TYPE`];
+  const lines = [h.summary, '', `${'KERNEL'.padEnd(width)}  OFFSET  BITS   SIZE  TYPE`];
   for (const k of h.kernels) {
     if (k.status === 'present') {
       const bits = k.bitfield_size ? `${k.bits_offset}:${k.bitfield_size}` : String(k.bits_offset);
@@ -76,9 +88,9 @@ export function formatFieldText(h: FieldHistoryJson): string {
   if (h.changes.length === 0) lines.push('', `${h.field}: no changes between neighbouring kernels`);
   else {
     lines.push('', 'changes:');
-    for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what}: ${brief(c.before)} -> ${brief(c.after)}`);
+    for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what}: ${brief(c.before)} -> ${brief(c.after)}${renameText(c)}`);
   }
-  return `${lines.join('\n')}\n${failedText(h.failed_kernels)}`;
+  return `${lines.join('\n')}\n${notIngestedText(h.not_ingested)}${failedText(h.failed_kernels)}`;
 }
 
 /** The kernels missing from a history because their ingest failed, one line each (empty when none). */
@@ -88,10 +100,10 @@ export function failedText(failed: FailedKernelNote[] | undefined): string {
   return head + failed.map((f) => `  ${f.kernel}: ${f.code}: ${f.message}\n`).join('');
 }
 
-/** Text of `type --history`: one line per kernel (kind, size, members), then the changes. */
+/** Text of `type --history`: the summary, one line per kernel (kind, size, members), then the changes. */
 export function formatTypeHistoryText(h: TypeHistoryJson): string {
   const width = Math.max(6, ...h.kernels.map((k) => k.kernel.length));
-  const lines = [`${'KERNEL'.padEnd(width)}  KIND    SIZE  MEMBERS`];
+  const lines = [h.summary, '', `${'KERNEL'.padEnd(width)}  KIND    SIZE  MEMBERS`];
   for (const k of h.kernels) {
     if (k.status === 'missing') {
       lines.push(`${k.kernel.padEnd(width)}  (not defined)`);
@@ -106,8 +118,8 @@ export function formatTypeHistoryText(h: TypeHistoryJson): string {
     lines.push('', 'changes:');
     for (const c of h.changes) {
       const what = c.member !== undefined ? `${c.member}: ${c.what}` : c.what;
-      lines.push(`  ${c.from} -> ${c.to}: ${what}: ${brief(c.before)} -> ${brief(c.after)}`);
+      lines.push(`  ${c.from} -> ${c.to}: ${what}: ${brief(c.before)} -> ${brief(c.after)}${renameText(c)}`);
     }
   }
-  return `${lines.join('\n')}\n${failedText(h.failed_kernels)}`;
+  return `${lines.join('\n')}\n${notIngestedText(h.not_ingested)}${failedText(h.failed_kernels)}`;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,9 +47,34 @@ describe('catalog commands in-process (no REDIS_URL)', () => {
     const h = JSON.parse(r.stdout) as { field: string; kernels: Record<string, unknown>[]; changes: unknown[] };
     expect(h.field).toBe('pt_regs.di');
     expect(h.kernels[0]).toEqual({
-      kernel: 'debian/12/x86_64/6.1.0-47-amd64', status: 'present', offset: 112, bits_offset: 896, bitfield_size: 0, size: 8, type: 'long unsigned int',
+      kernel: 'debian/12/x86_64/6.1.0-47-amd64', series: 'debian/12/x86_64/amd64', status: 'present', offset: 112, bits_offset: 896, bitfield_size: 0, size: 8,
+      type: 'long unsigned int',
     });
     expect(h.changes).toEqual([]);
+  });
+
+  it('field prints the summary first, then the kernels; --json has the timeline and the same summary', () => {
+    const r = cli('field', 'pt_regs.di');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('pt_regs.di on x86_64: 112 from 6.1.0-47-amd64 to 6.1.0-50-amd64');
+    expect(lines[1]).toBe('');
+    expect(lines[2]).toMatch(/^KERNEL\s+OFFSET\s+BITS\s+SIZE\s+TYPE$/);
+    const h = JSON.parse(cli('field', 'pt_regs.di', '--json').stdout) as { summary: string; timeline: { arch: string; flavour: string; spans: { count: number }[] }[] };
+    expect(h.summary).toBe(lines[0]);
+    expect(h.timeline.map((l) => [l.arch, l.flavour, l.spans.map((s) => s.count)])).toEqual([['x86_64', 'amd64', [2]]]);
+  });
+
+  it('type --history prints the summary first', () => {
+    const r = cli('type', 'task_struct', '--history');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['task_struct on x86_64: 9792 bytes/251 members at 6.1.0-47-amd64, 9792 bytes/253 members at 6.1.0-50-amd64', '']);
+  });
+
+  it('a typo in a nested field path is corrected in that segment', () => {
+    const r = cli('field', 'task_struct.se.vruntim');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/FIELD_NOT_FOUND: .*\btask_struct\.se\.vruntime\b/);
   });
 
   it('field reports where a bitfield moved between neighbouring kernels', () => {
@@ -61,12 +86,20 @@ describe('catalog commands in-process (no REDIS_URL)', () => {
     expect(Math.abs(c.after.bits_offset - c.before.bits_offset)).toBe(1);
   });
 
-  it('type prints a pahole-like layout, and --json the flattened members', () => {
-    const text = cli('type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-50-amd64');
-    expect(text.status).toBe(0);
-    expect(text.stdout).toMatch(/struct pt_regs \{/);
-    expect(text.stdout).toMatch(/long unsigned int\s+di;\s+\/\*\s+112\s+8 \*\//);
-    expect(text.stdout).toMatch(/size: 168, cachelines: 3, members: 21/);
+  it('type prints what `pahole -C NAME` prints, --flat the flattened members, and --json those members', () => {
+    // pahole 1.30's output for these kernels (the corpus oracle), byte for byte.
+    const oracle = readFileSync(join(REPO, 'fixtures/corpus/oracle/debian/12/x86_64/6.1.0-50-amd64.pahole.txt'), 'latin1');
+    for (const name of ['task_struct', 'sk_buff']) {
+      const section = oracle.split(/^### pahole .*$/m).find((x) => x.startsWith(`\nstruct ${name} {`))!;
+      const text = cli('type', name, '--kernel', 'debian/12/x86_64/6.1.0-50-amd64');
+      expect(text.status).toBe(0);
+      expect(`\n${text.stdout}\n`).toBe(section);
+    }
+    const flat = cli('type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-50-amd64', '--flat');
+    expect(flat.status).toBe(0);
+    expect(flat.stdout).toMatch(/struct pt_regs \{/);
+    expect(flat.stdout).toMatch(/long unsigned int\s+di;\s+\/\*\s+112\s+8 \*\//);
+    expect(cli('type', 'pt_regs', '--history', '--flat').status).toBe(2);
     const json = JSON.parse(cli('type', 'pt_regs', '--kernel', 'debian/12/x86_64/6.1.0-50-amd64', '--json').stdout) as { types: { size: number; members: unknown[] }[] };
     expect(json.types).toHaveLength(1);
     expect(json.types[0].size).toBe(168);
@@ -96,6 +129,11 @@ describe('catalog commands in-process (no REDIS_URL)', () => {
     expect(k.stderr).toMatch(/KERNEL_NOT_FOUND.*6\.1\.0-4[07]-amd64|KERNEL_NOT_FOUND.*6\.1\.0-50-amd64/);
     expect(cli('type', 'pt_regs', '--kernel', 'not-a-kref').status).toBe(1);
     expect(cli('field').status).toBe(2);
+    // A filter value no kernel has: exit 1, one line naming the values there are.
+    const arch = cli('field', 'pt_regs.di', '--arch', 'x86-64');
+    expect(arch.status).toBe(1);
+    expect(arch.stderr.trim().split('\n')).toHaveLength(1);
+    expect(arch.stderr).toMatch(/NO_MATCHING_KERNELS: no kernels with arch x86-64; arches: x86_64/);
   });
 
   it('re-ingesting the same files is a no-op reported as skipped', () => {

@@ -1,10 +1,14 @@
 import { catalogVersion, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
-import { compareUnameR, filterKernels, formatKref, parseKref, type KernelFilter, type KernelRef } from './kernel-ref.js';
+import { checkKernelFilter, compareUnameR, filterKernels, formatKref, parseKref, type KernelFilter, type KernelRef } from './kernel-ref.js';
 import { bucketOf, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type TypedefBody } from './normalize.js';
 import { readSets } from './sets.js';
 import { closestNames } from './suggest.js';
 import { failedKernels, kernelNotFound, type FailedKernel } from './failed.js';
+import {
+  buildTimeline, probableRename, seriesOf, spanRange, timelineSummary, unameOfKref,
+  type RenameSide, type TimelineLine,
+} from './timeline.js';
 
 /** A kernel as the contract lists it (`GET /v1/kernels`, `kernels --json`). */
 export interface KernelInfo {
@@ -25,6 +29,7 @@ interface KernelRow {
   unameR: string;
   btfSha256: string;
   typeCount: number;
+  flavour: string;
 }
 
 /**
@@ -39,15 +44,25 @@ function allKernelRows(catalog: Catalog): KernelRow[] {
   const hit = kernelCache.get(catalog);
   if (hit && hit.version === version) return hit.rows;
   const rows = catalog.sqlite
-    .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, type_count AS typeCount
+    .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, type_count AS typeCount, flavour
               FROM kernels ORDER BY distro, release, arch, version_key, uname_r`)
     .all() as KernelRow[];
   kernelCache.set(catalog, { version, rows });
   return rows;
 }
 
+/**
+ * The catalog's kernels a filter selects. A distro, release or arch that no kernel has (ingested or failed) is
+ * NO_MATCHING_KERNELS naming the values that exist (`--arch x86-64`: `arches: arm64, x86_64`), not an empty
+ * answer; an empty catalog selects nothing without error.
+ */
 function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
-  return filterKernels(allKernelRows(catalog), f);
+  const all = allKernelRows(catalog);
+  if (f.distro !== undefined || f.release !== undefined || f.arch !== undefined) {
+    const known: { distro: string; release: string; arch: string }[] = [...all, ...failedKernels(catalog)];
+    checkKernelFilter(known, f);
+  }
+  return filterKernels(all, f);
 }
 
 function info(r: KernelRow): KernelInfo {
@@ -113,6 +128,8 @@ interface Definition {
   module: string;
   copies: number;
   shapeId: number;
+  /** The shape's content hash (kind, name, size, body), first 8 bytes in hex: equal layouts, equal digests. */
+  digest: string;
 }
 
 /**
@@ -123,8 +140,8 @@ interface Definition {
 function definitionsByKernel(catalog: Catalog, name: string, kinds: readonly ShapeKind[]): Map<number, Definition[]> {
   const out = new Map<number, Definition[]>();
   const shapes = catalog.sqlite
-    .prepare(`SELECT id, kind, size, body FROM shapes WHERE name = ? AND kind IN (${kinds.map(() => '?').join(',')})`)
-    .all(name, ...kinds) as { id: number; kind: ShapeKind; size: number; body: string }[];
+    .prepare(`SELECT id, kind, size, body, hash FROM shapes WHERE name = ? AND kind IN (${kinds.map(() => '?').join(',')})`)
+    .all(name, ...kinds) as { id: number; kind: ShapeKind; size: number; body: string; hash: Buffer }[];
   if (shapes.length === 0) return out;
   const byId = new Map(shapes.map((r) => [r.id, r]));
   const kernelSets = catalog.sqlite
@@ -136,7 +153,9 @@ function definitionsByKernel(catalog: Catalog, name: string, kinds: readonly Sha
     const defs: Definition[] = [];
     for (const e of entries) {
       const shape = byId.get(e.shapeId);
-      if (shape) defs.push({ kind: shape.kind, size: shape.size, body: shape.body, module: e.module, copies: e.copies, shapeId: e.shapeId });
+      if (shape) {
+        defs.push({ kind: shape.kind, size: shape.size, body: shape.body, module: e.module, copies: e.copies, shapeId: e.shapeId, digest: shape.hash.subarray(0, 8).toString('hex') });
+      }
     }
     if (defs.length > 0) {
       defs.sort((a, b) => (a.module < b.module ? -1 : a.module > b.module ? 1 : a.shapeId - b.shapeId));
@@ -212,25 +231,49 @@ export function typeLayout(catalog: Catalog, typeName: string, kref: string): Ty
   return { kernel: kernel.kernel, types };
 }
 
-/** A field's state in one kernel (`field --json`). */
+/** A field's state in one kernel (`field --json`); `module` when the struct used is a module's. */
 export type FieldEntry =
-  | ({ kernel: string; status: 'present' } & Omit<MemberJson, 'name'>)
-  | { kernel: string; status: 'missing_field' | 'missing_struct' };
+  | ({ kernel: string; series: string; status: 'present' } & Omit<MemberJson, 'name'> & { module?: string })
+  | { kernel: string; series: string; status: 'missing_field' | 'missing_struct' };
 
+/**
+ * A change between neighbours of one series. A `removed` whose container gained, in the same kernel, a member of
+ * compatible type at the same offset (see {@link renameScore}) names it in `probable_rename`.
+ */
 export interface FieldChange {
   from: string;
   to: string;
+  series: string;
   what: 'offset' | 'size' | 'type' | 'added' | 'removed';
   before: Record<string, unknown>;
   after: Record<string, unknown>;
+  probable_rename?: string;
+}
+
+/** A field's value in a timeline span. */
+export type FieldValue =
+  | { status: 'present'; offset: number; bits_offset: number; bitfield_size: number; size: number; type: string }
+  | { status: 'missing_field' | 'missing_struct' };
+
+/**
+ * Kernels of the selection left out of a module type's answer because that module's BTF was not ingested with
+ * them (no `modules` row): for them the type is unknown, neither missing nor present.
+ */
+export interface NotIngestedNote {
+  modules: string[];
+  kernels: string[];
 }
 
 export interface FieldHistoryJson {
   field: string;
   kernels: FieldEntry[];
   changes: FieldChange[];
+  timeline: TimelineLine<FieldValue>[];
+  summary: string;
   /** Kernels of the selection that failed to ingest, so are in no answer: present only when there are some. */
   failed_kernels?: FailedKernelNote[];
+  /** Present only for a module's struct when some kernels of the selection lack that module's BTF. */
+  not_ingested?: NotIngestedNote;
 }
 
 /** A kernel missing from an answer because its ingest failed, and why. */
@@ -246,6 +289,38 @@ function failedOf(catalog: Catalog, f: KernelFilter): { failed_kernels?: FailedK
   const failed: FailedKernel[] = failedKernels(catalog, f);
   if (failed.length === 0) return {};
   return { failed_kernels: failed.map(({ kernel, code, message, failed_at }) => ({ kernel, code, message, failed_at })) };
+}
+
+/**
+ * Module scoping of a name's answer: when no kernel of the catalog defines the name in vmlinux (every definition
+ * is a module's), a kernel without a definition is only "missing" if it has the BTF of at least one of those
+ * modules; the others are left out and listed. `undefined` when nothing is left out.
+ */
+function moduleScope(
+  catalog: Catalog,
+  byKernel: Map<number, Definition[]>,
+  kernels: KernelRow[],
+): { note: NotIngestedNote; kept: KernelRow[]; modules: string[] } | { note: undefined; kept: KernelRow[]; modules: string[] } {
+  const modules = new Set<string>();
+  for (const defs of new Set(byKernel.values())) {
+    for (const d of defs) {
+      if (d.module === '') return { note: undefined, kept: kernels, modules: [] };
+      modules.add(d.module);
+    }
+  }
+  const names = [...modules].sort();
+  if (names.length === 0 || kernels.every((k) => byKernel.has(k.id))) return { note: undefined, kept: kernels, modules: names };
+  const withModule = new Set(catalog.sqlite
+    .prepare('SELECT DISTINCT kernel_id FROM modules WHERE name IN (SELECT value FROM json_each(?))')
+    .pluck()
+    .all(JSON.stringify(names)) as number[]);
+  const kept: KernelRow[] = [];
+  const left: string[] = [];
+  for (const k of kernels) {
+    if (byKernel.has(k.id) || withModule.has(k.id)) kept.push(k);
+    else left.push(formatKref(k));
+  }
+  return { note: left.length > 0 ? { modules: names, kernels: left } : undefined, kept, modules: names };
 }
 
 /** Splits `STRUCT.MEMBER[.MEMBER…]` (optionally `struct `/`union ` first); BAD_FIELD_PATH when malformed. */
@@ -268,15 +343,29 @@ function typeBaseName(type: string): string | undefined {
   return /^(?:(?:const|volatile|struct|union|enum) )*([A-Za-z_][A-Za-z0-9_]*)(?: ?\*)*(?: const)?$/.exec(type)?.[1];
 }
 
+type DefsOf = (name: string, kinds: readonly ShapeKind[]) => Map<number, Definition[]>;
+
+/** The field's value in a timeline span, from its entry. */
+function fieldValue(e: FieldEntry): FieldValue {
+  return e.status === 'present'
+    ? { status: 'present', offset: e.offset, bits_offset: e.bits_offset, bitfield_size: e.bitfield_size, size: e.size, type: e.type }
+    : { status: e.status };
+}
+
+function renameSide(m: StoredMember): RenameSide {
+  return { name: m[0], bits_offset: m[1], bitfield_size: m[2], size: m[3], type: m[4] };
+}
+
 /**
  * The history of a field across the catalog's kernels (`field --json`): per kernel in kernel order, whether the
- * struct and field exist and where; and the changes between neighbours of each distro/release/arch series.
+ * struct and field exist and where; the changes between neighbours of each distro/release/arch/flavour series;
+ * the timeline per arch and flavour across releases, and its summary.
  */
 export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilter = {}): FieldHistoryJson {
   const path = parseFieldPath(fieldPath);
-  const kernels = kernelRows(catalog, f);
+  const selected = kernelRows(catalog, f);
   const cache = new Map<string, Map<number, Definition[]>>();
-  const defsOf = (name: string, kinds: readonly ShapeKind[]): Map<number, Definition[]> => {
+  const defsOf: DefsOf = (name, kinds) => {
     const key = `${kinds.join(',')}:${name}`;
     let m = cache.get(key);
     if (!m) cache.set(key, (m = definitionsByKernel(catalog, name, kinds)));
@@ -286,87 +375,211 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
   if (top.size === 0) {
     throw new CatalogError('TYPE_NOT_FOUND', `no struct or union named ${path.type} in the catalog`, closestNames(path.type, allNames(catalog, path.kinds)));
   }
+  const scope = moduleScope(catalog, top, selected);
+  const kernels = scope.kept;
   const entries: FieldEntry[] = [];
-  const sameSet = new Map<Definition[], StoredMember | undefined>();
+  const sameSet = new Map<Definition[], { hit: StoredMember; module: string } | undefined>();
   let everFound = false;
   for (const k of kernels) {
     const kernel = formatKref(k);
+    const series = seriesOf(k);
     const defs = top.get(k.id);
     if (!defs) {
-      entries.push({ kernel, status: 'missing_struct' });
+      entries.push({ kernel, series, status: 'missing_struct' });
       continue;
     }
     // A one-member path depends only on the definitions, which kernels sharing a shape set share.
-    let hit: StoredMember | undefined;
-    if (path.members.length === 1 && sameSet.has(defs)) hit = sameSet.get(defs);
+    let found: { hit: StoredMember; module: string } | undefined;
+    if (path.members.length === 1 && sameSet.has(defs)) found = sameSet.get(defs);
     else {
-      hit = resolveIn(defs, path.members, k.id, defsOf);
-      if (path.members.length === 1) sameSet.set(defs, hit);
+      found = resolveTop(defs, path.members, k.id, defsOf);
+      if (path.members.length === 1) sameSet.set(defs, found);
     }
-    if (!hit) {
-      entries.push({ kernel, status: 'missing_field' });
+    if (!found) {
+      entries.push({ kernel, series, status: 'missing_field' });
       continue;
     }
     everFound = true;
+    const { hit, module } = found;
     // Key order as the contract shows it.
-    entries.push({ kernel, status: 'present', offset: Math.floor(hit[1] / 8), bits_offset: hit[1], bitfield_size: hit[2], size: hit[3], type: hit[4] });
+    const entry: FieldEntry = { kernel, series, status: 'present', offset: Math.floor(hit[1] / 8), bits_offset: hit[1], bitfield_size: hit[2], size: hit[3], type: hit[4] };
+    if (module !== '') entry.module = module;
+    entries.push(entry);
   }
   if (!everFound && kernels.some((k) => top.has(k.id))) {
-    const members = new Set<string>();
-    // Members whose type the user named instead of the member (`task_struct.pid_t` → pid, tgid) come first.
-    const ofThatType = new Set<string>();
-    const last = path.members[path.members.length - 1];
-    for (const defs of top.values()) {
-      for (const d of defs) {
-        for (const m of (JSON.parse(d.body) as CompositeBody).members) {
-          members.add(m[0]);
-          if (m[0] !== '' && typeBaseName(m[4]) === last) ofThatType.add(m[0]);
-        }
-      }
-    }
-    const names = [...new Set([...[...ofThatType].sort(), ...closestNames(last, members)])].slice(0, 5);
     throw new CatalogError(
       'FIELD_NOT_FOUND',
       `${path.type} has no member ${path.members.join('.')} in any kernel`,
-      names.map((n) => (path.members.length === 1 ? n : `${path.members.slice(0, -1).join('.')}.${n}`)),
+      fieldSuggestions(path, new Map(kernels.filter((k) => top.has(k.id)).map((k) => [k.id, top.get(k.id) as Definition[]])), defsOf),
     );
   }
-  return { field: fieldPath.trim(), kernels: entries, changes: fieldChanges(kernels, entries), ...failedOf(catalog, f) };
+
+  // The member that most probably took over the field's place where it vanished between kernels a and b.
+  const byKref = new Map(kernels.map((k) => [formatKref(k), k]));
+  const renames = new Map<string, string | undefined>();
+  const renameAt = (a: KernelRow, b: KernelRow, old: FieldEntry): string | undefined => {
+    if (old.status !== 'present') return undefined;
+    const key = `${a.id}:${b.id}`;
+    if (renames.has(key)) return renames.get(key);
+    let name: string | undefined;
+    const defsB = top.get(b.id);
+    const prefix = path.members.slice(0, -1);
+    const after = defsB ? containerMembers(defsB, prefix, b.id, defsOf) : undefined;
+    if (after) {
+      const defsA = top.get(a.id);
+      const before = new Set((defsA ? containerMembers(defsA, prefix, a.id, defsOf) : undefined)?.map((m) => m[0]) ?? []);
+      const gained = after.filter((m) => !before.has(m[0])).map(renameSide);
+      name = probableRename({ name: path.members[path.members.length - 1], bits_offset: old.bits_offset, bitfield_size: old.bitfield_size, size: old.size, type: old.type }, gained);
+    }
+    renames.set(key, name);
+    return name;
+  };
+
+  const changes = fieldChanges(kernels, entries, renameAt);
+  const timeline = buildTimeline(kernels.map((k, i) => ({ row: k, kernel: entries[i].kernel, value: fieldValue(entries[i]) })));
+  const entryAt = new Map(entries.map((e) => [e.kernel, e]));
+  const subject = fieldPath.trim() + (scope.modules.length > 0 ? ` (module ${scope.modules.join(', ')})` : '');
+  const summary = timelineSummary(
+    subject,
+    timeline,
+    (span, prev, line) => {
+      const v = span.value;
+      if (v.status === 'present') return `${fieldWords(v, line)} ${spanRange(span)}`;
+      if (prev && prev.value.status === 'present') {
+        const a = byKref.get(prev.last);
+        const b = byKref.get(span.first);
+        const old = entryAt.get(prev.last);
+        const rename = a && b && old ? renameAt(a, b, old) : undefined;
+        return `removed in ${unameOfKref(span.first)}${v.status === 'missing_struct' ? ' (no such struct)' : ''}${rename ? `: probably renamed to ${rename}` : ''}`;
+      }
+      return `${fieldWords(v, line)} ${spanRange(span)}`;
+    },
+    fieldWords,
+  );
+  return {
+    field: fieldPath.trim(), kernels: entries, changes, timeline, summary,
+    ...failedOf(catalog, f),
+    ...(scope.note ? { not_ingested: scope.note } : {}),
+  };
+}
+
+/**
+ * A field value in words: its byte offset (`208`), a bitfield's bit too (`2344 (bit 18754, 1 bit)`), and its
+ * type when the line's present spans do not all share one size and type (`16 as long int`).
+ */
+function fieldWords(v: FieldValue, line: TimelineLine<FieldValue>): string {
+  if (v.status !== 'present') return v.status === 'missing_field' ? 'no such field' : 'no such struct';
+  let text = v.bitfield_size ? `${v.offset} (bit ${v.bits_offset}, ${v.bitfield_size} bit${v.bitfield_size === 1 ? '' : 's'})` : String(v.offset);
+  const kinds = new Set(line.spans.map((s) => (s.value.status === 'present' ? `${s.value.size}:${s.value.type}` : '')).filter((x) => x !== ''));
+  if (kinds.size > 1) text += ` as ${v.type}`;
+  return text;
+}
+
+/**
+ * FIELD_NOT_FOUND's suggestions: the path corrected at the first segment no kernel resolves (`task_struct.se.vruntim`
+ * → `task_struct.se.vruntime`), from the members of what the segments before it lead to; members whose type the
+ * user named instead of the member (`task_struct.pid_t` → pid, tgid) first. A one-member path is suggested as the
+ * member's name (`di`), a longer one as the whole corrected path; only when no correction makes the following
+ * segments resolve, the corrections up to the corrected segment.
+ */
+function fieldSuggestions(path: { type: string; members: string[] }, top: Map<number, Definition[]>, defsOf: DefsOf): string[] {
+  const segs = path.members;
+  // One kernel per distinct definition list: nested structs are read in that kernel.
+  const distinct = new Map<Definition[], number>();
+  for (const [kernelId, defs] of top) if (!distinct.has(defs)) distinct.set(defs, kernelId);
+  let depth = -1;
+  let lists: StoredMember[][] = [];
+  for (const [defs, kernelId] of distinct) {
+    for (let i = segs.length - 1; i >= Math.max(0, depth); i--) {
+      const list = containerMembers(defs, segs.slice(0, i), kernelId, defsOf);
+      if (!list) continue;
+      if (i > depth) {
+        depth = i;
+        lists = [];
+      }
+      lists.push(list);
+      break;
+    }
+  }
+  if (depth < 0) return [];
+  const wanted = segs[depth];
+  const members = new Set<string>();
+  const ofThatType = new Set<string>();
+  for (const list of lists) {
+    for (const m of list) {
+      if (m[0] === '') continue;
+      members.add(m[0]);
+      if (typeBaseName(m[4]) === wanted) ofThatType.add(m[0]);
+    }
+  }
+  const names = [...new Set([...[...ofThatType].sort(), ...closestNames(wanted, members)])];
+  if (segs.length === 1) return names.slice(0, 5);
+  const before = segs.slice(0, depth);
+  const rest = segs.slice(depth + 1);
+  const whole: string[] = [];
+  const partial: string[] = [];
+  for (const n of names) {
+    const candidate = [...before, n, ...rest];
+    if (rest.length === 0 || [...distinct].some(([defs, kernelId]) => resolveTop(defs, candidate, kernelId, defsOf))) whole.push(`${path.type}.${candidate.join('.')}`);
+    else partial.push(`${path.type}.${[...before, n].join('.')}`);
+  }
+  return [...new Set(whole.length > 0 ? whole : partial)].slice(0, 5);
 }
 
 /** Parsed bodies of definitions (one Definition object serves every kernel whose set holds it). */
-const parsedBodies = new WeakMap<Definition, CompositeBody | TypedefBody>();
+const parsedBodies = new WeakMap<Definition, CompositeBody | TypedefBody | EnumBody>();
+
+/** A definition's parsed body, parsed once per Definition object. */
+function bodyOf(d: Definition): CompositeBody | TypedefBody | EnumBody {
+  let body = parsedBodies.get(d);
+  if (body === undefined) parsedBodies.set(d, (body = JSON.parse(d.body) as CompositeBody | TypedefBody | EnumBody));
+  return body;
+}
+
+/** A definition's members (struct, union, typedef of an unnamed struct/union), else undefined. */
+function membersOf(d: Definition): StoredMember[] | undefined {
+  if (d.kind !== 'struct' && d.kind !== 'union' && d.kind !== 'typedef') return undefined;
+  const body = bodyOf(d);
+  return 'members' in body && body.members ? body.members : undefined;
+}
+
+/** Definitions in the order paths are resolved in: vmlinux's first, then modules'. */
+function vmlinuxFirst(defs: Definition[]): Definition[] {
+  return defs.length < 2 ? defs : [...defs].sort((a, b) => (a.module === '' ? 0 : 1) - (b.module === '' ? 0 : 1));
+}
+
+/** Finds a member path in one kernel's definitions of the top struct, and the module of the one it is in. */
+function resolveTop(defs: Definition[], members: string[], kernelId: number, defsOf: DefsOf): { hit: StoredMember; module: string } | undefined {
+  for (const d of vmlinuxFirst(defs)) {
+    const list = membersOf(d);
+    if (!list) continue;
+    const hit = walkMembers(list, members, 0, kernelId, defsOf, 0);
+    if (hit) return { hit, module: d.module };
+  }
+  return undefined;
+}
 
 /** Finds a member path in one kernel's definitions (vmlinux first), following structs held by value. */
-function resolveIn(
-  defs: Definition[],
-  members: string[],
-  kernelId: number,
-  defsOf: (name: string, kinds: readonly ShapeKind[]) => Map<number, Definition[]>,
-  depth = 0,
-): StoredMember | undefined {
+function resolveIn(defs: Definition[], members: string[], kernelId: number, defsOf: DefsOf, depth = 0): StoredMember | undefined {
   if (depth > 32) return undefined;
-  const ordered = [...defs].sort((a, b) => (a.module === '' ? 0 : 1) - (b.module === '' ? 0 : 1));
-  for (const d of ordered) {
-    if (d.kind !== 'struct' && d.kind !== 'union' && d.kind !== 'typedef') continue;
-    // Kernels of a series share a few definitions: parse each body once, not once per kernel.
-    let body = parsedBodies.get(d);
-    if (body === undefined) parsedBodies.set(d, (body = JSON.parse(d.body) as CompositeBody | TypedefBody));
-    if (!('members' in body) || !body.members) continue;
-    const hit = walkMembers(body.members, members, 0, kernelId, defsOf, depth);
+  for (const d of vmlinuxFirst(defs)) {
+    const list = membersOf(d);
+    if (!list) continue;
+    const hit = walkMembers(list, members, 0, kernelId, defsOf, depth);
     if (hit) return hit;
   }
   return undefined;
 }
 
-function walkMembers(
-  list: StoredMember[],
-  members: string[],
-  base: number,
-  kernelId: number,
-  defsOf: (name: string, kinds: readonly ShapeKind[]) => Map<number, Definition[]>,
-  depth: number,
-): StoredMember | undefined {
+/** The definitions of the struct/union/typedef a member's type names by value, in one kernel. */
+function aggregateDefs(type: string, kernelId: number, defsOf: DefsOf): Definition[] | undefined {
+  const agg = namedAggregate(type);
+  if (agg) return defsOf(agg.name, [agg.kind]).get(kernelId);
+  const td = TYPEDEF_NAME.exec(type);
+  return td ? defsOf(td[1], ['typedef', 'struct', 'union']).get(kernelId) : undefined;
+}
+
+function walkMembers(list: StoredMember[], members: string[], base: number, kernelId: number, defsOf: DefsOf, depth: number): StoredMember | undefined {
   const m = list.find((x) => x[0] === members[0]);
   if (!m) return undefined;
   const here: StoredMember = [m[0], m[1] + base, m[2], m[3], m[4], m[5]];
@@ -376,43 +589,81 @@ function walkMembers(
     // Children of an unnamed struct type already carry offsets absolute in the outer struct.
     return walkMembers(m[6], rest, base, kernelId, defsOf, depth + 1);
   }
-  const agg = namedAggregate(m[4]);
-  let defs: Definition[] | undefined;
-  if (agg) defs = defsOf(agg.name, [agg.kind]).get(kernelId);
-  else {
-    const td = TYPEDEF_NAME.exec(m[4]);
-    if (td) defs = defsOf(td[1], ['typedef', 'struct', 'union']).get(kernelId);
-  }
+  const defs = aggregateDefs(m[4], kernelId, defsOf);
   if (!defs) return undefined;
   const inner = resolveIn(defs, rest, kernelId, defsOf, depth + 1);
   return inner ? [inner[0], inner[1] + here[1], inner[2], inner[3], inner[4], inner[5]] : undefined;
 }
 
-/** Each index i >= 1 whose kernel follows kernel i - 1 in the same distro/release/arch series (kernel order). */
-function neighbourIndexes(kernels: KernelRow[]): number[] {
-  const out: number[] = [];
-  for (let i = 1; i < kernels.length; i++) {
-    const a = kernels[i - 1];
-    const b = kernels[i];
-    if (a.distro === b.distro && a.release === b.release && a.arch === b.arch) out.push(i);
+/**
+ * The members of what a path prefix leads to in one kernel, offsets absolute in the outermost struct: the top
+ * struct's own flattened members for an empty prefix, `sched_entity`'s for `se`. Undefined when the prefix does
+ * not resolve to a struct or union.
+ */
+function containerMembers(defs: Definition[], prefix: string[], kernelId: number, defsOf: DefsOf): StoredMember[] | undefined {
+  for (const d of vmlinuxFirst(defs)) {
+    const list = membersOf(d);
+    if (!list) continue;
+    const found = membersAlong(list, prefix, 0, kernelId, defsOf, 0);
+    if (found) return found;
   }
+  return undefined;
+}
+
+function membersAlong(list: StoredMember[], path: string[], base: number, kernelId: number, defsOf: DefsOf, depth: number): StoredMember[] | undefined {
+  if (path.length === 0) return base === 0 ? list : list.map((m): StoredMember => [m[0], m[1] + base, m[2], m[3], m[4], m[5]]);
+  if (depth > 32) return undefined;
+  const m = list.find((x) => x[0] === path[0]);
+  if (!m) return undefined;
+  const rest = path.slice(1);
+  if (m.length === 7) return membersAlong(m[6], rest, base, kernelId, defsOf, depth + 1);
+  const defs = aggregateDefs(m[4], kernelId, defsOf);
+  if (!defs) return undefined;
+  for (const d of vmlinuxFirst(defs)) {
+    const inner = membersOf(d);
+    if (!inner) continue;
+    const found = membersAlong(inner, rest, base + m[1], kernelId, defsOf, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Pairs [i, j] of kernels where j follows i in the same distro/release/arch/flavour series (kernel order). */
+function seriesNeighbours(kernels: KernelRow[]): [number, number][] {
+  const out: [number, number][] = [];
+  const last = new Map<string, number>();
+  kernels.forEach((k, j) => {
+    const series = seriesOf(k);
+    const i = last.get(series);
+    if (i !== undefined) out.push([i, j]);
+    last.set(series, j);
+  });
   return out;
 }
 
-/** Changes between neighbours in kernel order within each distro/release/arch series. */
-function fieldChanges(kernels: KernelRow[], entries: FieldEntry[]): FieldChange[] {
+/** Changes between neighbours in kernel order within each distro/release/arch/flavour series. */
+function fieldChanges(
+  kernels: KernelRow[],
+  entries: FieldEntry[],
+  renameAt: (a: KernelRow, b: KernelRow, old: FieldEntry) => string | undefined,
+): FieldChange[] {
   const changes: FieldChange[] = [];
-  for (const i of neighbourIndexes(kernels)) {
-    const x = entries[i - 1];
-    const y = entries[i];
+  for (const [i, j] of seriesNeighbours(kernels)) {
+    const x = entries[i];
+    const y = entries[j];
     const from = x.kernel;
     const to = y.kernel;
-    if (x.status !== 'present' && y.status === 'present') changes.push({ from, to, what: 'added', before: { status: x.status }, after: { offset: y.offset, bits_offset: y.bits_offset, size: y.size, type: y.type } });
-    else if (x.status === 'present' && y.status !== 'present') changes.push({ from, to, what: 'removed', before: { offset: x.offset, bits_offset: x.bits_offset, size: x.size, type: x.type }, after: { status: y.status } });
-    else if (x.status === 'present' && y.status === 'present') {
-      if (x.bits_offset !== y.bits_offset) changes.push({ from, to, what: 'offset', before: { offset: x.offset, bits_offset: x.bits_offset }, after: { offset: y.offset, bits_offset: y.bits_offset } });
-      if (x.size !== y.size || x.bitfield_size !== y.bitfield_size) changes.push({ from, to, what: 'size', before: { size: x.size, bitfield_size: x.bitfield_size }, after: { size: y.size, bitfield_size: y.bitfield_size } });
-      if (x.type !== y.type) changes.push({ from, to, what: 'type', before: { type: x.type }, after: { type: y.type } });
+    const series = y.series;
+    if (x.status !== 'present' && y.status === 'present') changes.push({ from, to, series, what: 'added', before: { status: x.status }, after: { offset: y.offset, bits_offset: y.bits_offset, size: y.size, type: y.type } });
+    else if (x.status === 'present' && y.status !== 'present') {
+      const c: FieldChange = { from, to, series, what: 'removed', before: { offset: x.offset, bits_offset: x.bits_offset, size: x.size, type: x.type }, after: { status: y.status } };
+      const rename = renameAt(kernels[i], kernels[j], x);
+      if (rename !== undefined) c.probable_rename = rename;
+      changes.push(c);
+    } else if (x.status === 'present' && y.status === 'present') {
+      if (x.bits_offset !== y.bits_offset) changes.push({ from, to, series, what: 'offset', before: { offset: x.offset, bits_offset: x.bits_offset }, after: { offset: y.offset, bits_offset: y.bits_offset } });
+      if (x.size !== y.size || x.bitfield_size !== y.bitfield_size) changes.push({ from, to, series, what: 'size', before: { size: x.size, bitfield_size: x.bitfield_size }, after: { size: y.size, bitfield_size: y.bitfield_size } });
+      if (x.type !== y.type) changes.push({ from, to, series, what: 'type', before: { type: x.type }, after: { type: y.type } });
     }
   }
   return changes;
@@ -435,32 +686,52 @@ export function listFailures(catalog: Catalog, limit = 100): FailureJson[] {
     .all(limit) as FailureJson[];
 }
 
-/** A type's state in one kernel (`type NAME --history --json`, `GET /v1/types/{name}/history`). */
+/**
+ * A type's state in one kernel (`type NAME --history --json`, `GET /v1/types/{name}/history`); `module` when the
+ * definition shown is a module's.
+ */
 export type TypeHistoryEntry =
-  | { kernel: string; status: 'present'; kind: 'struct' | 'union'; size: number; definitions: number; members: MemberJson[] }
-  | { kernel: string; status: 'present'; kind: 'enum'; size: number; definitions: number; values: { name: string; value: string }[] }
-  | { kernel: string; status: 'missing' };
+  | { kernel: string; series: string; status: 'present'; kind: 'struct' | 'union'; size: number; definitions: number; members: MemberJson[]; module?: string }
+  | { kernel: string; series: string; status: 'present'; kind: 'enum'; size: number; definitions: number; values: { name: string; value: string }[]; module?: string }
+  | { kernel: string; series: string; status: 'missing' };
 
 /**
  * One change between neighbouring kernels of a series. Without `member` it concerns the whole type (`added`,
  * `removed`, `kind`, `size`); with `member` (a member's name, or an enum value's) it concerns that member:
- * `added`, `removed`, `offset` (moved), `size`, `type`, or `value` (enum).
+ * `added`, `removed`, `offset` (moved), `size`, `type`, or `value` (enum). A removed member and an added one that
+ * look like a rename (same offset, compatible type: {@link renameScore}) each name the other in `probable_rename`.
  */
 export interface TypeChange {
   from: string;
   to: string;
+  series: string;
   what: 'added' | 'removed' | 'kind' | 'size' | 'offset' | 'type' | 'value';
   member?: string;
   before: Record<string, unknown>;
   after: Record<string, unknown>;
+  probable_rename?: string;
 }
+
+/**
+ * A type's value in a timeline span: kind, size, how many (flattened) members or values, and `digest`, the first
+ * 8 bytes (hex) of the content hash of the definition (kind, name, size, every member's name, offset, bitfield
+ * size, size and type; an enum's values): equal digests, equal layouts.
+ */
+export type TypeValue =
+  | { status: 'present'; kind: 'struct' | 'union'; size: number; members: number; digest: string }
+  | { status: 'present'; kind: 'enum'; size: number; values: number; digest: string }
+  | { status: 'missing' };
 
 export interface TypeHistoryJson {
   type: string;
   kernels: TypeHistoryEntry[];
   changes: TypeChange[];
+  timeline: TimelineLine<TypeValue>[];
+  summary: string;
   /** As {@link FieldHistoryJson.failed_kernels}. */
   failed_kernels?: FailedKernelNote[];
+  /** As {@link FieldHistoryJson.not_ingested}. */
+  not_ingested?: NotIngestedNote;
 }
 
 /** The definition a history follows in one kernel: vmlinux's before modules', then struct, union, enum. */
@@ -469,11 +740,37 @@ function primaryDefinition(defs: Definition[]): Definition {
   return [...defs].sort((a, b) => rank(a) - rank(b))[0];
 }
 
+/** What kernels sharing a definition share of their history entries, made once per Definition object. */
+interface DefinitionView {
+  members?: MemberJson[];
+  values?: { name: string; value: string }[];
+  value: TypeValue;
+}
+const definitionViews = new WeakMap<Definition, DefinitionView>();
+
+function viewOf(d: Definition): DefinitionView {
+  let v = definitionViews.get(d);
+  if (v) return v;
+  const body = bodyOf(d);
+  if (d.kind === 'enum') {
+    const values = (body as EnumBody).values.map(([n, x]) => ({ name: n, value: x }));
+    v = { values, value: { status: 'present', kind: 'enum', size: d.size, values: values.length, digest: d.digest } };
+  } else {
+    const members = (body as CompositeBody).members.map(memberJson);
+    v = { members, value: { status: 'present', kind: d.kind as 'struct' | 'union', size: d.size, members: members.length, digest: d.digest } };
+  }
+  definitionViews.set(d, v);
+  return v;
+}
+
+const MISSING_TYPE: TypeValue = { status: 'missing' };
+
 /**
  * The history of a struct/union/enum across the catalog's kernels (`type NAME --history --json`): per kernel in
  * kernel order its kind, size and flattened members (enum: values) — the vmlinux definition when modules define
- * the name too, `definitions` counting them all — and the changes between neighbours of each distro/release/arch
- * series. TYPE_NOT_FOUND with close names when no kernel of the catalog defines the name.
+ * the name too, `definitions` counting them all — the changes between neighbours of each
+ * distro/release/arch/flavour series, and the timeline and its summary. TYPE_NOT_FOUND with close names when no
+ * kernel of the catalog defines the name.
  */
 export function typeHistory(catalog: Catalog, typeName: string, f: KernelFilter = {}): TypeHistoryJson {
   const { name, kinds } = parseTypeName(typeName);
@@ -481,21 +778,50 @@ export function typeHistory(catalog: Catalog, typeName: string, f: KernelFilter 
   if (byKernel.size === 0) {
     throw new CatalogError('TYPE_NOT_FOUND', `no struct, union or enum named ${name} in the catalog`, closestNames(name, allNames(catalog, kinds)));
   }
-  const kernels = kernelRows(catalog, f);
+  const scope = moduleScope(catalog, byKernel, kernelRows(catalog, f));
+  const kernels = scope.kept;
+  const values: TypeValue[] = [];
   const entries: TypeHistoryEntry[] = kernels.map((k): TypeHistoryEntry => {
     const kernel = formatKref(k);
+    const series = seriesOf(k);
     const defs = byKernel.get(k.id);
-    if (!defs) return { kernel, status: 'missing' };
+    if (!defs) {
+      values.push(MISSING_TYPE);
+      return { kernel, series, status: 'missing' };
+    }
     const definitions = defs.reduce((n, d) => n + d.copies, 0);
     const d = primaryDefinition(defs);
-    if (d.kind === 'enum') {
-      const body = JSON.parse(d.body) as EnumBody;
-      return { kernel, status: 'present', kind: 'enum', size: d.size, definitions, values: body.values.map(([n, v]) => ({ name: n, value: v })) };
-    }
-    const body = JSON.parse(d.body) as CompositeBody;
-    return { kernel, status: 'present', kind: d.kind as 'struct' | 'union', size: d.size, definitions, members: body.members.map(memberJson) };
+    const view = viewOf(d);
+    values.push(view.value);
+    const mod = d.module !== '' ? { module: d.module } : {};
+    if (d.kind === 'enum') return { kernel, series, status: 'present', kind: 'enum', size: d.size, definitions, values: view.values ?? [], ...mod };
+    return { kernel, series, status: 'present', kind: d.kind as 'struct' | 'union', size: d.size, definitions, members: view.members ?? [], ...mod };
   });
-  return { type: typeName.trim(), kernels: entries, changes: typeChanges(kernels, entries), ...failedOf(catalog, f) };
+  const timeline = buildTimeline(kernels.map((k, i) => ({ row: k, kernel: entries[i].kernel, value: values[i] })));
+  const subject = typeName.trim() + (scope.modules.length > 0 ? ` (module ${scope.modules.join(', ')})` : '');
+  const summary = timelineSummary(
+    subject,
+    timeline,
+    (span, prev) => {
+      const v = span.value;
+      if (v.status === 'missing' && prev && prev.value.status === 'present') return `removed in ${unameOfKref(span.first)}`;
+      const words = typeWords(v);
+      const changed = prev && prev.value.status === 'present' && v.status === 'present' && typeWords(prev.value) === words;
+      return `${words}${changed ? ' (other layout)' : ''} ${spanRange(span)}`;
+    },
+    typeWords,
+  );
+  return {
+    type: typeName.trim(), kernels: entries, changes: typeChanges(kernels, entries), timeline, summary,
+    ...failedOf(catalog, f),
+    ...(scope.note ? { not_ingested: scope.note } : {}),
+  };
+}
+
+/** A type value in words: `9792 bytes/250 members`, `4 bytes/33 values`, `not defined`. */
+function typeWords(v: TypeValue): string {
+  if (v.status === 'missing') return 'not defined';
+  return v.kind === 'enum' ? `${v.size} bytes/${v.values} values` : `${v.size} bytes/${v.members} members`;
 }
 
 /** Members keyed by name, a repeated name (unnamed padding) by its occurrence: `name`, `name#2`, … */
@@ -514,58 +840,81 @@ function memberPlace(m: MemberJson): Record<string, unknown> {
   return { offset: m.offset, bits_offset: m.bits_offset, bitfield_size: m.bitfield_size, size: m.size, type: m.type };
 }
 
-/** Changes between neighbours in kernel order within each distro/release/arch series (see {@link TypeChange}). */
+/** Changes between neighbours in kernel order within each distro/release/arch/flavour series (see {@link TypeChange}). */
 function typeChanges(kernels: KernelRow[], entries: TypeHistoryEntry[]): TypeChange[] {
   const changes: TypeChange[] = [];
-  for (const i of neighbourIndexes(kernels)) {
-    const x = entries[i - 1];
-    const y = entries[i];
+  for (const [i, j] of seriesNeighbours(kernels)) {
+    const x = entries[i];
+    const y = entries[j];
     const from = x.kernel;
     const to = y.kernel;
+    const series = y.series;
     if (x.status === 'missing' && y.status === 'missing') continue;
     if (x.status === 'missing' && y.status === 'present') {
-      changes.push({ from, to, what: 'added', before: { status: 'missing' }, after: { kind: y.kind, size: y.size } });
+      changes.push({ from, to, series, what: 'added', before: { status: 'missing' }, after: { kind: y.kind, size: y.size } });
       continue;
     }
     if (x.status === 'present' && y.status === 'missing') {
-      changes.push({ from, to, what: 'removed', before: { kind: x.kind, size: x.size }, after: { status: 'missing' } });
+      changes.push({ from, to, series, what: 'removed', before: { kind: x.kind, size: x.size }, after: { status: 'missing' } });
       continue;
     }
     if (x.status !== 'present' || y.status !== 'present') continue;
     if (x.kind !== y.kind) {
-      changes.push({ from, to, what: 'kind', before: { kind: x.kind }, after: { kind: y.kind } });
+      changes.push({ from, to, series, what: 'kind', before: { kind: x.kind }, after: { kind: y.kind } });
       continue;
     }
-    if (x.size !== y.size) changes.push({ from, to, what: 'size', before: { size: x.size }, after: { size: y.size } });
+    if (x.size !== y.size) changes.push({ from, to, series, what: 'size', before: { size: x.size }, after: { size: y.size } });
     if (x.kind === 'enum' && y.kind === 'enum') {
+      if (x.values === y.values) continue;
       const before = keyed(x.values);
       const after = keyed(y.values);
       for (const [key, v] of before) {
         const w = after.get(key);
-        if (!w) changes.push({ from, to, what: 'removed', member: key, before: { value: v.value }, after: {} });
-        else if (w.value !== v.value) changes.push({ from, to, what: 'value', member: key, before: { value: v.value }, after: { value: w.value } });
+        if (!w) changes.push({ from, to, series, what: 'removed', member: key, before: { value: v.value }, after: {} });
+        else if (w.value !== v.value) changes.push({ from, to, series, what: 'value', member: key, before: { value: v.value }, after: { value: w.value } });
       }
-      for (const [key, w] of after) if (!before.has(key)) changes.push({ from, to, what: 'added', member: key, before: {}, after: { value: w.value } });
+      for (const [key, w] of after) if (!before.has(key)) changes.push({ from, to, series, what: 'added', member: key, before: {}, after: { value: w.value } });
       continue;
     }
     if (x.kind === 'enum' || y.kind === 'enum') continue;
+    // Kernels sharing a definition share its member list: nothing changed.
+    if (x.members === y.members) continue;
     const before = keyed(x.members);
     const after = keyed(y.members);
+    const removed: { m: MemberJson; c: TypeChange }[] = [];
     for (const [key, m] of before) {
       const n = after.get(key);
       if (!n) {
-        changes.push({ from, to, what: 'removed', member: key, before: memberPlace(m), after: {} });
+        const c: TypeChange = { from, to, series, what: 'removed', member: key, before: memberPlace(m), after: {} };
+        changes.push(c);
+        if (key === m.name) removed.push({ m, c });
         continue;
       }
       if (m.bits_offset !== n.bits_offset) {
-        changes.push({ from, to, what: 'offset', member: key, before: { offset: m.offset, bits_offset: m.bits_offset }, after: { offset: n.offset, bits_offset: n.bits_offset } });
+        changes.push({ from, to, series, what: 'offset', member: key, before: { offset: m.offset, bits_offset: m.bits_offset }, after: { offset: n.offset, bits_offset: n.bits_offset } });
       }
       if (m.size !== n.size || m.bitfield_size !== n.bitfield_size) {
-        changes.push({ from, to, what: 'size', member: key, before: { size: m.size, bitfield_size: m.bitfield_size }, after: { size: n.size, bitfield_size: n.bitfield_size } });
+        changes.push({ from, to, series, what: 'size', member: key, before: { size: m.size, bitfield_size: m.bitfield_size }, after: { size: n.size, bitfield_size: n.bitfield_size } });
       }
-      if (m.type !== n.type) changes.push({ from, to, what: 'type', member: key, before: { type: m.type }, after: { type: n.type } });
+      if (m.type !== n.type) changes.push({ from, to, series, what: 'type', member: key, before: { type: m.type }, after: { type: n.type } });
     }
-    for (const [key, n] of after) if (!before.has(key)) changes.push({ from, to, what: 'added', member: key, before: {}, after: memberPlace(n) });
+    const added: { m: MemberJson; c: TypeChange }[] = [];
+    for (const [key, n] of after) {
+      if (before.has(key)) continue;
+      const c: TypeChange = { from, to, series, what: 'added', member: key, before: {}, after: memberPlace(n) };
+      changes.push(c);
+      if (key === n.name) added.push({ m: n, c });
+    }
+    // A removed member and an added one in its place, of a compatible type: a rename, each naming the other.
+    const taken = new Set<string>();
+    for (const r of removed) {
+      const name = probableRename(r.m, added.filter((a) => !taken.has(a.m.name)).map((a) => a.m));
+      if (name === undefined) continue;
+      taken.add(name);
+      r.c.probable_rename = name;
+      const a = added.find((x) => x.m.name === name);
+      if (a) a.c.probable_rename = r.m.name;
+    }
   }
   return changes;
 }

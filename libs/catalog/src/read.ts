@@ -8,6 +8,7 @@ export * from './kernel-ref.js';
 export * from './db.js';
 export * from './normalize.js';
 export * from './queries.js';
+export * from './timeline.js';
 export * from './suggest.js';
 export * from './lookup.js';
 export * from './sets.js';

@@ -55,8 +55,10 @@ function unchanged(g: Group): boolean {
 /**
  * Compares the named types of two kernels (or the parts of them that differ): types are matched by
  * (module, kind, name), members by name in their flattened member lists, enum constants by name, functions by
- * name. A name defined more than once in either kernel is listed in `ambiguous` and not compared, as the corpus
- * oracle does. Changes come ordered by kind, name and module, then: the type's own change (added, removed,
+ * name. A name defined more than once in both kernels (and more than once in one of them) is listed in
+ * `ambiguous` and not compared, as the corpus oracle does; a name only one kernel has is `added` or `removed`
+ * however many definitions it has (its state then carries `count` and each definition's state in
+ * `definitions`). Changes come ordered by kind, name and module, then: the type's own change (added, removed,
  * size, type, signature), removed members in old order, then per new member in new order its added, offset,
  * bitfield and type changes.
  */
@@ -84,7 +86,9 @@ export function diffShapes(before: readonly ShapeDef[], after: readonly ShapeDef
     if (unchanged(g)) continue;
     const oldCount = countOf(g.before);
     const newCount = countOf(g.after);
-    if (oldCount > 1 || newCount > 1) {
+    // Several definitions in both kernels: which one became which is unknown (the corpus oracle does not compare
+    // them either). A name that appears or vanishes is added/removed whatever its number of definitions.
+    if ((oldCount > 1 || newCount > 1) && oldCount > 0 && newCount > 0) {
       ambiguous.push({ kind: g.kind, name: g.name, ...(g.module ? { module: g.module } : {}), old_count: oldCount, new_count: newCount });
       continue;
     }
@@ -122,8 +126,7 @@ function compareOne(g: Group, lookups: Lookups): DiffChange[] {
   const a = g.before[0];
   const b = g.after[0];
   if (!a || !b) {
-    const d = (a ?? b)!;
-    const state = typeState(d);
+    const state = presentState(a ? g.before : g.after);
     if (a) emit('removed', g.kind === 'func' ? RULES.funcRemoved : RULES.typeRemoved, state, {});
     else emit('added', g.kind === 'func' ? RULES.funcAdded : RULES.typeAdded, {}, state);
     return out;
@@ -171,6 +174,19 @@ function typeState(d: ShapeDef): Record<string, unknown> {
     default:
       return { size: d.size };
   }
+}
+
+/**
+ * The state of a type that only one kernel has: its definition's state; for a name with several definitions (or
+ * identical copies), the first one's (smallest size, then body) with `count` (definitions, copies included) and
+ * `definitions` (the state of each, in that order).
+ */
+function presentState(defs: ShapeDef[]): Record<string, unknown> {
+  const count = countOf(defs);
+  if (count === 1) return typeState(defs[0]);
+  const ordered = [...defs].sort((x, y) => x.size - y.size || cmp(bodyText(x), bodyText(y)));
+  const states = ordered.flatMap((d) => Array.from({ length: d.copies ?? 1 }, () => typeState(d)));
+  return { ...states[0], count, definitions: states };
 }
 
 function memberState(m: StoredMember): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { bucketOf, findKernel, parseKref, readSets, selectByIds, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog';
+import { bucketOf, findKernel, parseKref, readSets, selectByIds, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog/read';
 import type { TypedefLookup } from './c-type.js';
 import { diffShapes, summarize } from './compare.js';
 import type { KernelDiff, ShapeDef } from './types.js';

@@ -73,3 +73,41 @@ export interface KernelDiff {
   summary: DiffSummary;
   ambiguous: AmbiguousName[];
 }
+
+/** Counts of changes per kind of type, each by severity (`summary.kinds` of a `--summary` answer). */
+export type KindSummary = Record<ShapeKind, DiffSummary>;
+
+/**
+ * The filters of a diff answer (contract: `diff --severity/--kind/--name`, `GET /v1/diff?severity=&kind=&name=`).
+ * Absent keys do not filter. Severities and kinds are kept deduplicated, in the contract's order.
+ */
+export interface DiffFilter {
+  /** Only changes of these severities. */
+  severity?: Severity[];
+  /** Only changes (and not-compared names) of these kinds of type. */
+  kind?: ShapeKind[];
+  /** Only changes (and not-compared names) of types whose name matches this shell glob (`*`, `?`, `[abc]`). */
+  name?: string;
+}
+
+/** `summary` of a filtered (or `--summary`) answer: the counts of the changes shown, and of the whole diff. */
+export interface DiffViewSummary extends DiffSummary {
+  /** With `--summary`: the shown changes counted per kind of type (every kind, zeros included). */
+  kinds?: KindSummary;
+  /** With a filter: the counts of the whole, unfiltered diff. */
+  total?: DiffSummary;
+}
+
+/**
+ * A diff answer as shown: with no filter and no `--summary` it is the {@link KernelDiff} itself (same keys, same
+ * order). With filters, `changes` and `ambiguous` hold what passes them, `summary` counts the changes shown (plus
+ * `total`), and `filters` echoes the filters (last key); with `--summary` there is no `changes`.
+ */
+export interface DiffView {
+  from: string;
+  to: string;
+  changes?: DiffChange[];
+  summary: DiffViewSummary;
+  ambiguous: AmbiguousName[];
+  filters?: DiffFilter;
+}

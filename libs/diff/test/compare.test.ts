@@ -127,14 +127,32 @@ describe('struct and union changes', () => {
     expect(changes.find((c) => c.name === 'gone')).toMatchObject({ change: 'removed', before: { size: 4 }, after: {} });
   });
 
-  it('is empty for identical lists and lists names defined twice as ambiguous', () => {
+  it('is empty for identical lists and lists names defined twice in both kernels as ambiguous', () => {
     expect(diffShapes(before, before)).toEqual({ changes: [], ambiguous: [] });
     const twice = [struct('dup', 4, [m('a', 0, 4, 'int')]), struct('dup', 8, [m('a', 0, 8, 'long int')])];
     const r = diffShapes([struct('dup', 4, [m('a', 0, 4, 'int')])], twice);
     expect(r.changes).toEqual([]);
     expect(r.ambiguous).toEqual([{ kind: 'struct', name: 'dup', old_count: 1, new_count: 2 }]);
+    const both = diffShapes(twice, [twice[0], struct('dup', 8, [m('b', 0, 8, 'long int')])]);
+    expect(both).toEqual({ changes: [], ambiguous: [{ kind: 'struct', name: 'dup', old_count: 2, new_count: 2 }] });
+  });
+
+  it('a name with several definitions that appears or vanishes is added or removed, with its count', () => {
+    const twice = [struct('dup', 8, [m('a', 0, 8, 'long int')]), struct('dup', 4, [m('a', 0, 4, 'int')])];
+    const gone = diffShapes(twice, []);
+    expect(gone.ambiguous).toEqual([]);
+    expect(brief(gone.changes)).toEqual(['struct dup removed breaking']);
+    // The smallest definition first, then each definition's state.
+    expect(gone.changes[0]).toMatchObject({ before: { size: 4, count: 2, definitions: [{ size: 4 }, { size: 8 }] }, after: {} });
+    expect(summarize(gone.changes)).toEqual({ breaking: 1, layout: 0, additive: 0 });
     // Identical copies count too (BTF may define a name twice, identically).
-    expect(diffShapes([], [{ ...struct('dup', 4, []), copies: 2 }]).ambiguous).toEqual([{ kind: 'struct', name: 'dup', old_count: 0, new_count: 2 }]);
+    const copies = diffShapes([], [{ ...struct('dup', 4, []), copies: 2 }]);
+    expect(copies.ambiguous).toEqual([]);
+    expect(copies.changes).toEqual([{ kind: 'struct', name: 'dup', change: 'added', before: {}, after: { size: 4, count: 2, definitions: [{ size: 4 }, { size: 4 }] }, severity: 'additive', reason: 'new type' }]);
+    // Other kinds alike: a function defined twice (two static functions) that vanishes is breaking.
+    const funcs = diffShapes([func('helper', 'int', []), func('helper', 'void', [['x', 'int']])], []);
+    expect(brief(funcs.changes)).toEqual(['func helper removed breaking']);
+    expect(funcs.changes[0].before).toMatchObject({ count: 2, definitions: [{ ret: 'int' }, { ret: 'void' }] });
   });
 
   it('keys module types by module', () => {

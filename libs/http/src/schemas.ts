@@ -117,9 +117,79 @@ const failedKernelsSchema = {
   },
 } as const;
 
+/** A kernel's series: DISTRO/RELEASE/ARCH/FLAVOUR. */
+const seriesProp = { type: 'string', description: 'DISTRO/RELEASE/ARCH/FLAVOUR (flavour from uname -r: amd64, rt-amd64, generic; empty when none)' } as const;
+
+/** Kernels left out of a module type's history: the module's BTF was not ingested with them (present only then). */
+const notIngestedSchema = {
+  type: 'object',
+  description: "kernels of the selection left out because the BTF of the module(s) defining the type was not ingested with them",
+  required: ['modules', 'kernels'],
+  additionalProperties: false,
+  properties: { modules: { type: 'array', items: { type: 'string' } }, kernels: { type: 'array', items: { type: 'string' } } },
+} as const;
+
+/** A history's `timeline`: per arch and flavour, across distros and releases, spans of equal value. */
+function timelineSchema(value: Record<string, unknown>) {
+  const span = {
+    type: 'object',
+    required: ['first', 'last', 'count', 'value'],
+    additionalProperties: false,
+    properties: { first: { type: 'string' }, last: { type: 'string' }, count: { type: 'integer' }, value },
+  };
+  const difference = {
+    type: 'object',
+    required: ['first', 'last', 'count', 'value', 'main_value'],
+    additionalProperties: false,
+    properties: { ...span.properties, main_value: value },
+  };
+  return {
+    type: 'array',
+    description: "one line per arch and flavour across every distro and release, in kernel version order; the arch's main flavour first",
+    items: {
+      type: 'object',
+      required: ['arch', 'flavour', 'main', 'kernels', 'spans'],
+      additionalProperties: false,
+      properties: {
+        arch: { type: 'string' },
+        flavour: { type: 'string' },
+        main: { type: 'boolean', description: "the arch's main flavour (most kernels)" },
+        kernels: { type: 'integer' },
+        spans: { type: 'array', items: span, description: 'consecutive kernels with equal value' },
+        compared_with_main: { type: 'integer', description: 'other flavours: kernels with a main-flavour kernel of the same distro, release and version' },
+        differs_from_main: { type: 'array', items: difference, description: 'other flavours: runs of those whose value differs from the main flavour at the same version' },
+      },
+    },
+  };
+}
+
+const fieldValueSchema = {
+  anyOf: [
+    {
+      type: 'object',
+      required: ['status', 'offset', 'bits_offset', 'bitfield_size', 'size', 'type'],
+      additionalProperties: false,
+      properties: {
+        status: { type: 'string', enum: ['present'] },
+        offset: { type: 'integer' },
+        bits_offset: { type: 'integer' },
+        bitfield_size: { type: 'integer' },
+        size: { type: 'integer' },
+        type: { type: 'string' },
+      },
+    },
+    {
+      type: 'object',
+      required: ['status'],
+      additionalProperties: false,
+      properties: { status: { type: 'string', enum: ['missing_field', 'missing_struct'] } },
+    },
+  ],
+};
+
 export const fieldHistorySchema = {
   type: 'object',
-  required: ['field', 'kernels', 'changes'],
+  required: ['field', 'kernels', 'changes', 'timeline', 'summary'],
   additionalProperties: false,
   properties: {
     field: { type: 'string' },
@@ -130,23 +200,25 @@ export const fieldHistorySchema = {
         anyOf: [
           {
             type: 'object',
-            required: ['kernel', 'status', 'offset', 'bits_offset', 'bitfield_size', 'size', 'type'],
+            required: ['kernel', 'series', 'status', 'offset', 'bits_offset', 'bitfield_size', 'size', 'type'],
             additionalProperties: false,
             properties: {
               kernel: { type: 'string' },
+              series: seriesProp,
               status: { type: 'string', enum: ['present'] },
               offset: { type: 'integer' },
               bits_offset: { type: 'integer' },
               bitfield_size: { type: 'integer' },
               size: { type: 'integer' },
               type: { type: 'string' },
+              module: { type: 'string', description: 'the module whose struct it is (absent for vmlinux)' },
             },
           },
           {
             type: 'object',
-            required: ['kernel', 'status'],
+            required: ['kernel', 'series', 'status'],
             additionalProperties: false,
-            properties: { kernel: { type: 'string' }, status: { type: 'string', enum: ['missing_field', 'missing_struct'] } },
+            properties: { kernel: { type: 'string' }, series: seriesProp, status: { type: 'string', enum: ['missing_field', 'missing_struct'] } },
           },
         ],
       },
@@ -155,17 +227,22 @@ export const fieldHistorySchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['from', 'to', 'what', 'before', 'after'],
+        required: ['from', 'to', 'series', 'what', 'before', 'after'],
         additionalProperties: false,
         properties: {
           from: { type: 'string' },
           to: { type: 'string' },
+          series: seriesProp,
           what: { type: 'string', enum: ['offset', 'size', 'type', 'added', 'removed'] },
           before: changeSide,
           after: changeSide,
+          probable_rename: { type: 'string', description: 'on removed: the member that took its place in the same kernel (same offset, compatible type)' },
         },
       },
     },
+    timeline: timelineSchema(fieldValueSchema),
+    summary: { type: 'string', description: 'the main lines in one sentence' },
+    not_ingested: notIngestedSchema,
   },
 } as const;
 
@@ -205,9 +282,39 @@ export const typeLayoutSchema = {
   },
 } as const;
 
+const typeValueSchema = {
+  anyOf: [
+    {
+      type: 'object',
+      required: ['status', 'kind', 'size', 'members', 'digest'],
+      additionalProperties: false,
+      properties: {
+        status: { type: 'string', enum: ['present'] },
+        kind: { type: 'string', enum: ['struct', 'union'] },
+        size: { type: 'integer' },
+        members: { type: 'integer', description: 'how many flattened members' },
+        digest: { type: 'string', description: 'first 8 bytes (hex) of the layout content hash: equal digests, equal layouts' },
+      },
+    },
+    {
+      type: 'object',
+      required: ['status', 'kind', 'size', 'values', 'digest'],
+      additionalProperties: false,
+      properties: {
+        status: { type: 'string', enum: ['present'] },
+        kind: { type: 'string', enum: ['enum'] },
+        size: { type: 'integer' },
+        values: { type: 'integer', description: 'how many values' },
+        digest: { type: 'string' },
+      },
+    },
+    { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { type: 'string', enum: ['missing'] } } },
+  ],
+};
+
 export const typeHistorySchema = {
   type: 'object',
-  required: ['type', 'kernels', 'changes'],
+  required: ['type', 'kernels', 'changes', 'timeline', 'summary'],
   additionalProperties: false,
   properties: {
     type: { type: 'string' },
@@ -219,52 +326,57 @@ export const typeHistorySchema = {
         anyOf: [
           {
             type: 'object',
-            required: ['kernel', 'status', 'kind', 'size', 'definitions', 'members'],
+            required: ['kernel', 'series', 'status', 'kind', 'size', 'definitions', 'members'],
             additionalProperties: false,
             properties: {
               kernel: { type: 'string' },
+              series: seriesProp,
               status: { type: 'string', enum: ['present'] },
               kind: { type: 'string', enum: ['struct', 'union'] },
               size: { type: 'integer' },
               definitions: { type: 'integer', description: 'how many definitions of the name the kernel holds' },
               members: { type: 'array', items: { $ref: 'member#' } },
+              module: { type: 'string', description: 'the module of the definition shown (absent for vmlinux)' },
             },
           },
           {
             type: 'object',
-            required: ['kernel', 'status', 'kind', 'size', 'definitions', 'values'],
+            required: ['kernel', 'series', 'status', 'kind', 'size', 'definitions', 'values'],
             additionalProperties: false,
             properties: {
               kernel: { type: 'string' },
+              series: seriesProp,
               status: { type: 'string', enum: ['present'] },
               kind: { type: 'string', enum: ['enum'] },
               size: { type: 'integer' },
               definitions: { type: 'integer' },
               values: { type: 'array', items: enumValue },
+              module: { type: 'string', description: 'the module of the definition shown (absent for vmlinux)' },
             },
           },
           {
             type: 'object',
-            required: ['kernel', 'status'],
+            required: ['kernel', 'series', 'status'],
             additionalProperties: false,
-            properties: { kernel: { type: 'string' }, status: { type: 'string', enum: ['missing'] } },
+            properties: { kernel: { type: 'string' }, series: seriesProp, status: { type: 'string', enum: ['missing'] } },
           },
         ],
       },
     },
     changes: {
       type: 'array',
-      description: 'between neighbours in kernel order within each distro/release/arch series',
+      description: 'between neighbours in kernel order within each distro/release/arch/flavour series',
       items: {
         anyOf: [
           {
             type: 'object',
             description: 'a change of the whole type',
-            required: ['from', 'to', 'what', 'before', 'after'],
+            required: ['from', 'to', 'series', 'what', 'before', 'after'],
             additionalProperties: false,
             properties: {
               from: { type: 'string' },
               to: { type: 'string' },
+              series: seriesProp,
               what: { type: 'string', enum: ['added', 'removed', 'kind', 'size'] },
               before: changeSide,
               after: changeSide,
@@ -273,20 +385,25 @@ export const typeHistorySchema = {
           {
             type: 'object',
             description: 'a change of one member (enum: one value)',
-            required: ['from', 'to', 'what', 'member', 'before', 'after'],
+            required: ['from', 'to', 'series', 'what', 'member', 'before', 'after'],
             additionalProperties: false,
             properties: {
               from: { type: 'string' },
               to: { type: 'string' },
+              series: seriesProp,
               what: { type: 'string', enum: ['added', 'removed', 'offset', 'size', 'type', 'value'] },
               member: { type: 'string', description: 'the member (or enum value); a repeated name is NAME#2, NAME#3, …' },
               before: changeSide,
               after: changeSide,
+              probable_rename: { type: 'string', description: 'a removed and an added member that look like a rename: the other one' },
             },
           },
         ],
       },
     },
+    timeline: timelineSchema(typeValueSchema),
+    summary: { type: 'string', description: 'the main lines in one sentence' },
+    not_ingested: notIngestedSchema,
   },
 } as const;
 
@@ -336,7 +453,56 @@ export function orderedObject(props: Prop[], description?: string): Record<strin
 const str = { type: 'string' };
 const kindOfType = { type: 'string', enum: ['struct', 'union', 'enum', 'func', 'typedef'] };
 
-/** `diff --json` / `GET /v1/diff` (libs/diff `KernelDiff`). */
+const diffCounts = {
+  type: 'object',
+  required: ['breaking', 'layout', 'additive'],
+  additionalProperties: false,
+  properties: { breaking: { type: 'integer' }, layout: { type: 'integer' }, additive: { type: 'integer' } },
+} as const;
+
+/** `summary` of a diff answer: counts of the changes shown; `kinds` with summary=true, `total` with a filter. */
+const diffSummarySchema = {
+  type: 'object',
+  required: ['breaking', 'layout', 'additive'],
+  additionalProperties: false,
+  properties: {
+    ...diffCounts.properties,
+    kinds: {
+      type: 'object',
+      description: 'with summary=true: the changes shown, counted per kind of type',
+      required: ['struct', 'union', 'enum', 'func', 'typedef'],
+      additionalProperties: false,
+      properties: { struct: diffCounts, union: diffCounts, enum: diffCounts, func: diffCounts, typedef: diffCounts },
+    },
+    total: { ...diffCounts, description: 'with a filter: the counts of the whole, unfiltered diff' },
+  },
+} as const;
+
+const diffAmbiguousSchema = {
+  type: 'array',
+  description: 'names with several definitions in both kernels (more than one in either): not compared',
+  items: orderedObject([
+    ['kind', kindOfType],
+    ['name', str],
+    ['module', str, 'optional'],
+    ['old_count', { type: 'integer' }],
+    ['new_count', { type: 'integer' }],
+  ]),
+} as const;
+
+/** The filters of a diff answer, echoed (only those given). */
+const diffFiltersSchema = {
+  type: 'object',
+  description: 'with a filter: the filters applied',
+  additionalProperties: false,
+  properties: {
+    severity: { type: 'array', items: { type: 'string', enum: ['breaking', 'layout', 'additive'] } },
+    kind: { type: 'array', items: kindOfType },
+    name: { type: 'string', description: 'shell glob on the type name' },
+  },
+} as const;
+
+/** `diff --json` / `GET /v1/diff` (libs/diff `KernelDiff`, or its filtered `DiffView`). */
 export const kernelDiffSchema = {
   type: 'object',
   required: ['from', 'to', 'changes', 'summary', 'ambiguous'],
@@ -359,22 +525,16 @@ export const kernelDiffSchema = {
         ['reason', { type: 'string', description: 'why this severity' }],
       ], 'one classified change'),
     },
-    summary: {
-      type: 'object',
-      required: ['breaking', 'layout', 'additive'],
-      additionalProperties: false,
-      properties: { breaking: { type: 'integer' }, layout: { type: 'integer' }, additive: { type: 'integer' } },
-    },
-    ambiguous: {
-      type: 'array',
-      description: 'names with several definitions in either kernel: not compared',
-      items: orderedObject([
-        ['kind', kindOfType],
-        ['name', str],
-        ['module', str, 'optional'],
-        ['old_count', { type: 'integer' }],
-        ['new_count', { type: 'integer' }],
-      ]),
-    },
+    summary: diffSummarySchema,
+    ambiguous: diffAmbiguousSchema,
+    filters: diffFiltersSchema,
   },
+} as const;
+
+/** `diff --summary --json` / `GET /v1/diff?summary=true`: the counts only, no `changes`. */
+export const kernelDiffSummarySchema = {
+  type: 'object',
+  required: ['from', 'to', 'summary', 'ambiguous'],
+  additionalProperties: false,
+  properties: { from: str, to: str, summary: diffSummarySchema, ambiguous: diffAmbiguousSchema, filters: diffFiltersSchema },
 } as const;

@@ -14,7 +14,7 @@ async function writeText(text: string): Promise<void> {
 /** Opens an existing catalog (applying migrations); the catalog library loads only for commands that need it. */
 async function open(dbFlag?: string) {
   const path = existingCatalogPath(dbFlag);
-  const lib = await import('@btf-atlas/catalog');
+  const lib = await import('@btf-atlas/catalog/read');
   const catalog = lib.openCatalog(path);
   return { lib, catalog };
 }
@@ -99,19 +99,22 @@ export function registerCatalogCommands(program: Command): void {
 
   program
     .command('type')
-    .description('one struct/union/enum layout in one kernel (pahole-style text by default); --history: across kernels')
+    .description("one struct/union/enum layout in one kernel, as `pahole -C NAME` prints it; --flat: flattened members; --history: across kernels")
     .argument('<name>', 'type name (struct NAME, union NAME, enum NAME, or NAME)')
     .option('--kernel <kref>', 'DISTRO/RELEASE/ARCH/UNAME_R (required without --history)')
     .option('--history', "the type's size and members across the catalog's kernels, and where they changed")
     .option('--arch <arch>', 'with --history: only this architecture')
     .option('--distro <distro>', 'with --history: only this distro')
     .option('--release <release>', 'with --history: only this release')
+    .option('--flat', 'with --kernel: the flattened members (unnamed structs and unions opened, offsets absolute) instead of pahole\'s text')
+    .option('--all', 'with --kernel: every definition of the name (vmlinux, then modules), where pahole prints the first')
     .option('--db <file>', 'catalog file')
     .option('--json', 'JSON output')
-    .action(async (name: string, opts: { db?: string; kernel?: string; history?: boolean; distro?: string; release?: string; arch?: string; json?: boolean }) => {
+    .action(async (name: string, opts: { db?: string; kernel?: string; history?: boolean; distro?: string; release?: string; arch?: string; json?: boolean; flat?: boolean; all?: boolean }) => {
       if (opts.history && opts.kernel !== undefined) throw new CommanderError(2, 'usage', '--kernel and --history do not go together');
       if (!opts.history && opts.kernel === undefined) throw new CommanderError(2, 'usage', "required option '--kernel <kref>' not specified (or pass --history)");
       if (!opts.history && (opts.arch ?? opts.distro ?? opts.release) !== undefined) throw new CommanderError(2, 'usage', '--arch, --distro and --release go with --history');
+      if (opts.history && (opts.flat || opts.all)) throw new CommanderError(2, 'usage', '--flat and --all go with --kernel');
       const { lib, catalog } = await open(opts.db);
       try {
         if (opts.history) {
@@ -120,9 +123,15 @@ export function registerCatalogCommands(program: Command): void {
           else await writeText(formatTypeHistoryText(history));
           return;
         }
-        const layout = lib.typeLayout(catalog, name, opts.kernel as string);
-        if (opts.json) await writeJson(layout);
-        else await writeText(formatTypeText(layout));
+        if (opts.json || opts.flat) {
+          const layout = lib.typeLayout(catalog, name, opts.kernel as string);
+          if (opts.json) await writeJson(layout);
+          else await writeText(formatTypeText(layout));
+          return;
+        }
+        // pahole's own text, from the kernel's stored BTF (libs/btf loads only for this).
+        const { typeText } = await import('@btf-atlas/catalog/type-text');
+        await writeText(await typeText(catalog, name, opts.kernel as string, { all: opts.all === true }));
       } finally {
         catalog.close();
       }

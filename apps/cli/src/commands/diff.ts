@@ -1,9 +1,18 @@
-import type { Command } from 'commander';
-import type { DiffChange, KernelDiff } from '@btf-atlas/diff';
+import { once } from 'node:events';
+import { CommanderError, type Command } from 'commander';
+import type { DiffChange, DiffFilter, DiffView, KernelDiff } from '@btf-atlas/diff';
 import { existingCatalogPath } from '../config.js';
 
 async function write(text: string): Promise<void> {
   await new Promise<void>((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
+}
+
+/** Writes chunks to stdout as they come, waiting for `drain` when the reader is slower (backpressure). */
+async function writeChunks(chunks: Iterable<string>): Promise<void> {
+  for (const chunk of chunks) {
+    if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+  }
+  await write('');
 }
 
 /** `before`/`after` of a change in a few words. */
@@ -38,9 +47,11 @@ function presence(c: DiffChange, s: Record<string, unknown>): string {
     if (c.kind === 'enum') return `= ${String(s.value)}`;
     return `${String(s.type)} at ${String(s.offset)}${s.bitfield_size ? `:${String(s.bitfield_size)} (bit ${String(s.bits_offset)})` : ''}, ${String(s.size)} bytes`;
   }
-  if (c.kind === 'func') return signatureText(c, s);
-  if (c.kind === 'typedef') return String(s.type);
-  return `${String(s.size)} bytes`;
+  // A name that appears or vanishes with several definitions: the first one, and how many there are.
+  const several = typeof s.count === 'number' && s.count > 1 ? ` (${s.count} definitions)` : '';
+  if (c.kind === 'func') return `${signatureText(c, s)}${several}`;
+  if (c.kind === 'typedef') return `${String(s.type)}${several}`;
+  return `${String(s.size)} bytes${several}`;
 }
 
 /** One line per change: what, where, before → after, and why it has its severity. */
@@ -54,19 +65,64 @@ export function formatChange(c: DiffChange): string {
   return `  ${where}  ${what}${rename}  -- ${c.reason}`;
 }
 
-/** The text of `diff`: a summary line, then the changes grouped by severity, one line each. */
-export function formatDiffText(d: KernelDiff): string {
-  const out = [`${d.from} → ${d.to}: ${d.summary.breaking} breaking, ${d.summary.layout} layout, ${d.summary.additive} additive`];
-  for (const severity of ['breaking', 'layout', 'additive'] as const) {
-    const list = d.changes.filter((c) => c.severity === severity);
-    if (list.length === 0) continue;
-    out.push('', `${severity} (${list.length}):`, ...list.map(formatChange));
+const SEVERITY_ORDER = ['breaking', 'layout', 'additive'] as const;
+const KIND_ORDER = ['struct', 'union', 'enum', 'func', 'typedef'] as const;
+
+const counts = (s: { breaking: number; layout: number; additive: number }): string => `${s.breaking} breaking, ${s.layout} layout, ${s.additive} additive`;
+
+/** The filters as the user would write them: `severity=breaking,layout kind=struct name=sk_*`. */
+export function filterText(f: DiffFilter): string {
+  const parts: string[] = [];
+  if (f.severity) parts.push(`severity=${f.severity.join(',')}`);
+  if (f.kind) parts.push(`kind=${f.kind.join(',')}`);
+  if (f.name !== undefined) parts.push(`name=${f.name}`);
+  return parts.join(' ');
+}
+
+/**
+ * The text of `diff`, line by line (each ending in `\n`): a summary line, then the changes grouped by severity,
+ * one line each, then the names not compared. With filters the summary line names them and the whole diff's
+ * counts; with `--summary` the changes are counted per kind instead of listed, and the names not compared counted.
+ */
+export function* diffTextLines(d: DiffView): Generator<string> {
+  const s = d.summary;
+  const filtered = d.filters ? `  (filtered: ${filterText(d.filters)}; whole diff: ${counts(s.total ?? s)})` : '';
+  yield `${d.from} → ${d.to}: ${counts(s)}${filtered}\n`;
+  if (s.kinds) {
+    yield '\nby kind:\n';
+    for (const kind of KIND_ORDER) yield `  ${kind}: ${counts(s.kinds[kind])}\n`;
   }
-  if (d.ambiguous.length > 0) {
-    out.push('', `not compared, defined more than once (${d.ambiguous.length}):`);
-    for (const a of d.ambiguous) out.push(`  ${a.kind} ${a.name}${a.module ? ` [${a.module}]` : ''}  ${a.old_count} → ${a.new_count} definitions`);
+  if (d.changes) {
+    for (const severity of SEVERITY_ORDER) {
+      const n = s[severity];
+      if (n === 0) continue;
+      yield `\n${severity} (${n}):\n`;
+      for (const c of d.changes) if (c.severity === severity) yield `${formatChange(c)}\n`;
+    }
   }
-  return `${out.join('\n')}\n`;
+  if (d.ambiguous.length > 0 && !d.changes) {
+    // --summary: counts only.
+    yield `\nnot compared, defined more than once: ${d.ambiguous.length}\n`;
+  } else if (d.ambiguous.length > 0) {
+    yield `\nnot compared, defined more than once (${d.ambiguous.length}):\n`;
+    for (const a of d.ambiguous) yield `  ${a.kind} ${a.name}${a.module ? ` [${a.module}]` : ''}  ${a.old_count} → ${a.new_count} definitions\n`;
+  }
+}
+
+/** The text of `diff` as one string (see {@link diffTextLines}). */
+export function formatDiffText(d: KernelDiff | DiffView): string {
+  return [...diffTextLines(d)].join('');
+}
+
+interface DiffOptions {
+  db?: string;
+  json?: boolean;
+  ndjson?: boolean;
+  vmlinuxOnly?: boolean;
+  severity?: string;
+  kind?: string;
+  name?: string;
+  summary?: boolean;
 }
 
 /** `diff KREF_A KREF_B`: every layout change between two kernels, classified (contract). */
@@ -78,15 +134,31 @@ export function registerDiffCommand(program: Command): void {
     .argument('<kref_b>', 'the new kernel, DISTRO/RELEASE/ARCH/UNAME_R')
     .option('--db <file>', 'catalog file (default $BTF_ATLAS_DB or ./data/atlas.db)')
     .option('--vmlinux-only', 'compare vmlinux types only (default: also the modules ingested with both kernels)')
+    .option('--severity <list>', 'only changes of these severities: breaking, layout, additive (comma-separated)')
+    .option('--kind <list>', 'only types of these kinds: struct, union, enum, func, typedef (comma-separated)')
+    .option('--name <glob>', "only types whose name matches this shell glob (*, ?, [abc]; quote it: 'sk_*')")
+    .option('--summary', 'only the counts, per severity and per kind; no change list')
     .option('--json', 'JSON output')
-    .action(async (krefA: string, krefB: string, opts: { db?: string; json?: boolean; vmlinuxOnly?: boolean }) => {
+    .option('--ndjson', 'NDJSON output, streamed: a header line {from,to,filters}, one line per change, then {summary,ambiguous}')
+    .action(async (krefA: string, krefB: string, opts: DiffOptions) => {
+      if (opts.json && opts.ndjson) throw new CommanderError(2, 'usage', '--json and --ndjson do not go together');
       // Loaded here, not at start-up: `dump` and `validate` never load the catalog.
+      const diffLib = await import('@btf-atlas/diff');
+      let filter: DiffFilter;
+      try {
+        filter = diffLib.parseDiffFilter({ severity: opts.severity, kind: opts.kind, name: opts.name });
+      } catch (err) {
+        if (err instanceof diffLib.DiffFilterError) throw new CommanderError(2, 'usage', `--${err.param}: ${err.message}`);
+        throw err;
+      }
       const path = existingCatalogPath(opts.db);
-      const [catalogLib, diffLib] = await Promise.all([import('@btf-atlas/catalog'), import('@btf-atlas/diff')]);
+      const catalogLib = await import('@btf-atlas/catalog/read');
       const catalog = catalogLib.openCatalog(path);
       try {
         const d = diffLib.diffKernels(catalog, krefA, krefB, { modules: opts.vmlinuxOnly ? 'none' : 'common' });
-        await write(opts.json ? `${JSON.stringify(d, null, 2)}\n` : formatDiffText(d));
+        const view = diffLib.filterDiff(d, filter, { summary: opts.summary });
+        if (opts.json) await write(`${JSON.stringify(view, null, 2)}\n`);
+        else await writeChunks(diffLib.chunked(opts.ndjson ? diffLib.ndjsonLines(view) : diffTextLines(view)));
       } finally {
         catalog.close();
       }

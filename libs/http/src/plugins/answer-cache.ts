@@ -5,8 +5,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Cache this route's 200 answers as serialized bytes, per URL, until the catalog changes. */
-    cacheAnswers?: boolean;
+    /**
+     * Cache this route's 200 answers as serialized bytes, per URL, until the catalog changes. A function decides
+     * per request: a route that answers some requests in another representation (a stream chosen by `Accept`)
+     * says which requests the cached JSON may answer.
+     */
+    cacheAnswers?: boolean | ((request: FastifyRequest) => boolean);
   }
 }
 
@@ -80,8 +84,13 @@ async function answerCache(app: FastifyInstance, opts: AnswerCacheOptions): Prom
   const version = (): number => app.catalog.sqlite.pragma('data_version', { simple: true }) as number;
   const sizeOf = (e: Entry): number => e.body.length + (e.gzip?.length ?? 0);
 
+  const cacheable = (request: FastifyRequest): boolean => {
+    const c = request.routeOptions.config.cacheAnswers;
+    return request.method === 'GET' && (typeof c === 'function' ? c(request) : c === true);
+  };
+
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' || !request.routeOptions.config.cacheAnswers) return;
+    if (!cacheable(request)) return;
     const hit = entries.get(request.url);
     if (!hit || hit.version !== version()) return;
     // Refresh its place as most recently used.
@@ -92,7 +101,7 @@ async function answerCache(app: FastifyInstance, opts: AnswerCacheOptions): Prom
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.method !== 'GET' || reply.statusCode !== 200 || !request.routeOptions.config.cacheAnswers) return payload;
+    if (reply.statusCode !== 200 || !cacheable(request)) return payload;
     if (reply.getHeader('x-cache') === 'hit' || typeof payload !== 'string') return payload;
     const body = Buffer.from(payload, 'utf8');
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
