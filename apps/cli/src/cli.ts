@@ -1,7 +1,7 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 import type { Btf, BtfError } from '@btf-atlas/btf/core';
 import { CliError, QuietExit } from './errors.js';
 

@@ -1,4 +1,4 @@
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, type Command } from '../commander.js';
 import { CliError } from '../errors.js';
 import { catalogPath, existingCatalogPath } from '../config.js';
 import { formatTypeText, formatFieldText, formatTypeHistoryText } from '../text.js';

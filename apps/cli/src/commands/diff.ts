@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, type Command } from '../commander.js';
 import type { DiffChange, DiffFilter, DiffView, KernelDiff } from '@btf-atlas/diff';
 import { existingCatalogPath } from '../config.js';
 

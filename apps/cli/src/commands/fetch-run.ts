@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { machine, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CommanderError } from 'commander';
+import { CommanderError } from '../commander.js';
 import { CliError } from '../errors.js';
 
 /** Where a machine says what it is (os-release(5): /etc first, /usr/lib when /etc has none). */

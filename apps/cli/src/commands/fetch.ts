@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { CliError } from '../errors.js';
 import type { FetchOptions } from './fetch-run.js';
 

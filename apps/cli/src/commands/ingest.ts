@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import { catalogPath, redisUrl } from '../config.js';
 import { QuietExit } from '../errors.js';
 

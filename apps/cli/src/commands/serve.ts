@@ -1,4 +1,4 @@
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, type Command } from '../commander.js';
 import { CliError } from '../errors.js';
 
 /** `serve`: the HTTP API (apps/api) on PORT/HOST over the catalog; runs until SIGINT/SIGTERM. */

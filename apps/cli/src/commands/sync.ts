@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import { catalogPath, redisUrl } from '../config.js';
 import { CliError, QuietExit } from '../errors.js';
 

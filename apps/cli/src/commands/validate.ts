@@ -1,4 +1,4 @@
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, type Command } from '../commander.js';
 import { isBtfError, loadBtfFile } from '../cli.js';
 
 async function writeOut(data: string): Promise<void> {
