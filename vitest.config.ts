@@ -1,20 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const LIBS = fileURLToPath(new URL('./libs', import.meta.url));
+
 export default defineConfig({
   resolve: {
-    alias: {
-      '@btf-atlas/btf/core': fileURLToPath(new URL('./libs/btf/src/core.ts', import.meta.url)),
-      '@btf-atlas/btf': fileURLToPath(new URL('./libs/btf/src/index.ts', import.meta.url)),
-      '@btf-atlas/catalog/type-text': fileURLToPath(new URL('./libs/catalog/src/type-text.ts', import.meta.url)),
-      '@btf-atlas/catalog/read': fileURLToPath(new URL('./libs/catalog/src/read.ts', import.meta.url)),
-      '@btf-atlas/catalog': fileURLToPath(new URL('./libs/catalog/src/index.ts', import.meta.url)),
-      '@btf-atlas/diff': fileURLToPath(new URL('./libs/diff/src/index.ts', import.meta.url)),
-      '@btf-atlas/http': fileURLToPath(new URL('./libs/http/src/index.ts', import.meta.url)),
-      '@btf-atlas/pkg': fileURLToPath(new URL('./libs/pkg/src/index.ts', import.meta.url)),
-      '@btf-atlas/queue': fileURLToPath(new URL('./libs/queue/src/index.ts', import.meta.url)),
-      '@btf-atlas/sync': fileURLToPath(new URL('./libs/sync/src/index.ts', import.meta.url)),
-    },
+    // The workspace packages from their sources: `@btf-atlas/NAME` is libs/NAME/src/index.ts, and a subpath
+    // (`@btf-atlas/btf/core`, `@btf-atlas/catalog/read`) the module of that name, as the packages' `./*` exports say.
+    alias: [
+      { find: /^@btf-atlas\/([a-z]+)$/, replacement: `${LIBS}/$1/src/index.ts` },
+      { find: /^@btf-atlas\/([a-z]+)\/([a-z0-9-]+)$/, replacement: `${LIBS}/$1/src/$2.ts` },
+    ],
   },
   test: {
     globalSetup: ['./vitest.global-setup.ts'],

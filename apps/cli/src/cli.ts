@@ -109,10 +109,12 @@ function buildProgram(registrations: readonly Register[]): Command {
       if (opts.attributeTypeTags && opts.format !== 'c') throw new CommanderError(EXIT_USAGE, 'usage', '--attribute-type-tags goes with --format c');
       const base = opts.base ? await loadBtfFile(opts.base) : undefined;
       const btf = await loadBtfFile(file, base);
-      const { dumpC, dumpRawText, writeRawJson } = await import('@btf-atlas/btf');
-      if (opts.format === 'c') await writeOut(dumpC(btf, { typeTagAttributes: opts.attributeTypeTags === true }));
-      else if (opts.json) writeRawJson(btf, writeStdoutSync);
-      else await writeOut(dumpRawText(btf));
+      // Only the formatter asked for is loaded (vmlinux.h's is the largest module of libs/btf).
+      if (opts.format === 'c') {
+        const { dumpC } = await import('@btf-atlas/btf/dump-c');
+        await writeOut(dumpC(btf, { typeTagAttributes: opts.attributeTypeTags === true }));
+      } else if (opts.json) (await import('@btf-atlas/btf/dump-json')).writeRawJson(btf, writeStdoutSync);
+      else await writeOut((await import('@btf-atlas/btf/dump-text')).dumpRawText(btf));
     });
 
   for (const register of registrations) register(program);
