@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestTinyKernels, TINY_NEW, TINY_OLD } from '../../../libs/diff/test/support/tiny-kernels.js';
+import { AMBIGUOUS, ingestTinyKernels, KIND_COUNTS, TINY_NEW, TINY_OLD, TOTAL } from '../../../libs/diff/test/support/tiny-kernels.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = join(REPO, 'apps/cli/bin/btf-atlas.js');
@@ -107,11 +107,6 @@ function ndjson(...args: string[]): Record<string, unknown>[] {
 const brief = (changes: Record<string, unknown>[] | undefined): string[] =>
   (changes ?? []).map((c) => `${String(c.kind)} ${String(c.name)}${c.member !== undefined ? `.${String(c.member)}` : ''} ${String(c.change)} ${String(c.severity)}`);
 
-const TOTAL = { breaking: 7, layout: 5, additive: 5 };
-const AMBIGUOUS = [
-  { kind: 'struct', name: 'dup_both', old_count: 2, new_count: 2 },
-  { kind: 'struct', name: 'dup_grows', old_count: 1, new_count: 2 },
-];
 
 describe('btf-atlas diff filters, --summary and --ndjson', () => {
   it('duplicate-named types that vanish or appear are removed (breaking) / added (additive)', () => {
@@ -189,13 +184,7 @@ describe('btf-atlas diff filters, --summary and --ndjson', () => {
       to: TINY_NEW,
       summary: {
         ...TOTAL,
-        kinds: {
-          struct: { breaking: 4, layout: 3, additive: 3 },
-          union: { breaking: 0, layout: 1, additive: 1 },
-          enum: { breaking: 0, layout: 1, additive: 1 },
-          func: { breaking: 2, layout: 0, additive: 0 },
-          typedef: { breaking: 1, layout: 0, additive: 0 },
-        },
+        kinds: KIND_COUNTS,
       },
       ambiguous: AMBIGUOUS,
     });

@@ -7,7 +7,7 @@ import {
   chunked, DiffFilterError, diffKernels, filterDiff, globToRegExp, ndjsonLines, parseDiffFilter, type DiffChange, type DiffFilterInput,
   type DiffView, type KernelDiff,
 } from '@btf-atlas/diff';
-import { ingestTinyKernels, TINY_NEW, TINY_OLD } from './support/tiny-kernels.js';
+import { AMBIGUOUS, ingestTinyKernels, KIND_COUNTS, TINY_NEW, TINY_OLD, TOTAL } from './support/tiny-kernels.js';
 
 /** The changes as compact tuples. */
 const brief = (changes: DiffChange[] | undefined): string[] =>
@@ -32,11 +32,6 @@ const ALL = [
   'typedef sk_len_t type breaking',
   'union sk_addr size layout',
   'union sk_addr.v6 added additive',
-];
-const TOTAL = { breaking: 7, layout: 5, additive: 5 };
-const AMBIGUOUS = [
-  { kind: 'struct', name: 'dup_both', old_count: 2, new_count: 2 },
-  { kind: 'struct', name: 'dup_grows', old_count: 1, new_count: 2 },
 ];
 
 let dir: string;
@@ -158,13 +153,7 @@ describe('filterDiff', () => {
       to: TINY_NEW,
       summary: {
         ...TOTAL,
-        kinds: {
-          struct: { breaking: 4, layout: 3, additive: 3 },
-          union: { breaking: 0, layout: 1, additive: 1 },
-          enum: { breaking: 0, layout: 1, additive: 1 },
-          func: { breaking: 2, layout: 0, additive: 0 },
-          typedef: { breaking: 1, layout: 0, additive: 0 },
-        },
+        kinds: KIND_COUNTS,
       },
       ambiguous: AMBIGUOUS,
     });

@@ -11,7 +11,7 @@ import { diffKernels, filterDiff, parseDiffFilter, type DiffFilterInput, type Ke
 import { buildApp } from '../src/app.js';
 import { wantsNdjson } from '../src/routes/diff.js';
 import { ingestInto, problem } from './support.js';
-import { ingestTinyKernels, TINY_NEW, TINY_OLD } from '../../diff/test/support/tiny-kernels.js';
+import { AMBIGUOUS, ingestTinyKernels, KIND_COUNTS, TINY_NEW, TINY_OLD, TOTAL } from '../../diff/test/support/tiny-kernels.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const ARCHIVE = join(REPO, 'fixtures/corpus/archive');
@@ -19,11 +19,6 @@ const K47 = 'debian/12/x86_64/6.1.0-47-amd64';
 const K50 = 'debian/12/x86_64/6.1.0-50-amd64';
 const NDJSON = { accept: 'application/x-ndjson' };
 
-const TOTAL = { breaking: 7, layout: 5, additive: 5 };
-const AMBIGUOUS = [
-  { kind: 'struct', name: 'dup_both', old_count: 2, new_count: 2 },
-  { kind: 'struct', name: 'dup_grows', old_count: 1, new_count: 2 },
-];
 
 let dir: string;
 let db: string;
@@ -163,13 +158,7 @@ describe('GET /v1/diff filters', () => {
       to: TINY_NEW,
       summary: {
         ...TOTAL,
-        kinds: {
-          struct: { breaking: 4, layout: 3, additive: 3 },
-          union: { breaking: 0, layout: 1, additive: 1 },
-          enum: { breaking: 0, layout: 1, additive: 1 },
-          func: { breaking: 2, layout: 0, additive: 0 },
-          typedef: { breaking: 1, layout: 0, additive: 0 },
-        },
+        kinds: KIND_COUNTS,
       },
       ambiguous: AMBIGUOUS,
     });

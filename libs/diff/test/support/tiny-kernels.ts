@@ -79,3 +79,19 @@ export async function ingestTinyKernels(dir: string, db: string): Promise<void> 
     catalog.close();
   }
 }
+
+/** What the diff TINY_OLD -> TINY_NEW holds (checked by the library, CLI and HTTP tests alike). */
+export const TOTAL = { breaking: 7, layout: 5, additive: 5 };
+/** Its counts per kind and severity (`--summary`, `summary=true`). */
+export const KIND_COUNTS = {
+  struct: { breaking: 4, layout: 3, additive: 3 },
+  union: { breaking: 0, layout: 1, additive: 1 },
+  enum: { breaking: 0, layout: 1, additive: 1 },
+  func: { breaking: 2, layout: 0, additive: 0 },
+  typedef: { breaking: 1, layout: 0, additive: 0 },
+};
+/** The names defined more than once in both kernels: not compared. */
+export const AMBIGUOUS = [
+  { kind: 'struct', name: 'dup_both', old_count: 2, new_count: 2 },
+  { kind: 'struct', name: 'dup_grows', old_count: 1, new_count: 2 },
+];
