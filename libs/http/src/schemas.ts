@@ -163,20 +163,22 @@ function timelineSchema(value: Record<string, unknown>) {
   };
 }
 
+/** Where a present field is (field history entries and timeline values). */
+const fieldPlace = {
+  offset: { type: 'integer' },
+  bits_offset: { type: 'integer' },
+  bitfield_size: { type: 'integer' },
+  size: { type: 'integer' },
+  type: { type: 'string' },
+} as const;
+
 const fieldValueSchema = {
   anyOf: [
     {
       type: 'object',
       required: ['status', 'offset', 'bits_offset', 'bitfield_size', 'size', 'type'],
       additionalProperties: false,
-      properties: {
-        status: { type: 'string', enum: ['present'] },
-        offset: { type: 'integer' },
-        bits_offset: { type: 'integer' },
-        bitfield_size: { type: 'integer' },
-        size: { type: 'integer' },
-        type: { type: 'string' },
-      },
+      properties: { status: { type: 'string', enum: ['present'] }, ...fieldPlace },
     },
     {
       type: 'object',
@@ -206,11 +208,7 @@ export const fieldHistorySchema = {
               kernel: { type: 'string' },
               series: seriesProp,
               status: { type: 'string', enum: ['present'] },
-              offset: { type: 'integer' },
-              bits_offset: { type: 'integer' },
-              bitfield_size: { type: 'integer' },
-              size: { type: 'integer' },
-              type: { type: 'string' },
+              ...fieldPlace,
               module: { type: 'string', description: 'the module whose struct it is (absent for vmlinux)' },
             },
           },
