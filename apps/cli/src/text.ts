@@ -85,7 +85,7 @@ export function formatFieldText(h: FieldHistoryJson): string {
       lines.push(`${k.kernel.padEnd(width)}  ${k.status === 'missing_struct' ? '(no such struct)' : '(no such field)'}`);
     }
   }
-  if (h.changes.length === 0) lines.push('', `${h.field}: no changes between neighbouring kernels`);
+  if (h.changes.length === 0) lines.push('', `${h.field}: no changes between neighbouring kernels of a series (the summary above compares releases)`);
   else {
     lines.push('', 'changes:');
     for (const c of h.changes) lines.push(`  ${c.from} -> ${c.to}: ${c.what}: ${brief(c.before)} -> ${brief(c.after)}${renameText(c)}`);
@@ -113,7 +113,7 @@ export function formatTypeHistoryText(h: TypeHistoryJson): string {
     const more = k.definitions > 1 ? ` (${k.definitions} definitions)` : '';
     lines.push(`${k.kernel.padEnd(width)}  ${k.kind.padEnd(6)}  ${String(k.size).padStart(5)}  ${count}${more}`);
   }
-  if (h.changes.length === 0) lines.push('', `${h.type}: no changes between neighbouring kernels`);
+  if (h.changes.length === 0) lines.push('', `${h.type}: no changes between neighbouring kernels of a series (the summary above compares releases)`);
   else {
     lines.push('', 'changes:');
     for (const c of h.changes) {
