@@ -349,7 +349,7 @@ describe('OpenAPI and docs', () => {
     const params = (p: string) => (doc.paths[p].get.parameters ?? []).map((x) => `${x.in}:${x.name}`).sort();
     expect(params('/v1/kernels')).toEqual(['query:arch', 'query:distro', 'query:release']);
     expect(params('/v1/fields/{field_path}')).toEqual(['path:field_path', 'query:arch', 'query:distro', 'query:release']);
-    expect(params('/v1/types/{name}')).toEqual(['path:name', 'query:kernel']);
+    expect(params('/v1/types/{name}')).toEqual(['path:name', 'query:all', 'query:format', 'query:kernel']);
     expect(params('/v1/types/{name}/history')).toEqual(['path:name', 'query:arch', 'query:distro', 'query:release']);
     expect(params('/v1/diff')).toEqual(['query:from', 'query:kind', 'query:name', 'query:severity', 'query:summary', 'query:to']);
     expect(doc.paths['/v1/types/{name}'].get.responses['404']).toBeDefined();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,5 +120,34 @@ describe('a filter value that matches no kernel: 404 naming the values that exis
   it('values that match still answer, uname -m spellings included', async () => {
     expect(JSON.parse((await get('/v1/kernels?arch=aarch64')).body).kernels.map((k: { kernel: string }) => k.kernel)).toEqual([ARM]);
     expect((await get('/v1/fields/pt_regs.di?arch=x86_64&release=12')).statusCode).toBe(200);
+  });
+});
+
+describe('GET /v1/types/{name}?format=pahole', () => {
+  /** The section of a corpus pahole oracle for one struct (pahole 1.30's exact output). */
+  const oracleSection = (kref: string, name: string): string => {
+    const [, release, arch, uname] = kref.split('/');
+    const text = readFileSync(join(REPO, `fixtures/corpus/oracle/debian/${release}/${arch}/${uname}.pahole.txt`), 'latin1');
+    return text.split(/^### pahole .*\n/m).find((x) => x.startsWith(`struct ${name} {`))!.replace(/\n$/, '');
+  };
+
+  it('answers text/plain, byte for byte what pahole -C NAME prints, for a KREF with a + too', async () => {
+    for (const [kref, name] of [[K50, 'sk_buff'], [PLUS, 'task_struct'], [ARM, 'pt_regs']] as const) {
+      const res = await get(`/v1/types/${name}?kernel=${kref}&format=pahole`);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(res.body).toBe(oracleSection(kref, name));
+    }
+  });
+
+  it('keeps JSON the default, and the two never mix in the answer cache', async () => {
+    const url = `/v1/types/pt_regs?kernel=${K50}`;
+    for (let i = 0; i < 2; i++) {
+      expect((await get(url)).json()).toMatchObject({ kernel: K50, types: [{ name: 'pt_regs', size: 168 }] });
+      expect((await get(`${url}&format=pahole`)).body).toBe(oracleSection(K50, 'pt_regs'));
+      expect((await get(`${url}&format=json`)).headers['content-type']).toMatch(/^application\/json/);
+    }
+    problem(await get(`${url}&format=yaml`), 400, 'BAD_PARAMETER');
+    problem(await get(`/v1/types/no_such_struct?kernel=${K50}&format=pahole`), 404, 'TYPE_NOT_FOUND');
   });
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { fieldHistory, listKernelStates, typeHistory, typeLayout, type KernelFilter } from '@btf-atlas/catalog';
+import { BlobStore, fieldHistory, listKernelStates, typeHistory, typeLayout, typeText, type KernelFilter } from '@btf-atlas/catalog';
 import {
   fieldHistorySchema, kernelFilterQuery, kernelListSchema, problems, typeHistorySchema, typeLayoutSchema,
 } from '../schemas.js';
@@ -50,10 +50,13 @@ export default async function catalogRoutes(app: FastifyInstance): Promise<void>
     },
   }, async (request) => fieldHistory(app.catalog, request.params.field_path, request.query));
 
-  app.get<{ Params: { name: string }; Querystring: { kernel: string } }>('/v1/types/:name', {
-    config: { cacheAnswers: true },
+  const blobs = BlobStore.forCatalog(app.catalog.path);
+  app.get<{ Params: { name: string }; Querystring: { kernel: string; format?: 'json' | 'pahole'; all?: boolean } }>('/v1/types/:name', {
+    // The JSON answer is cached per URL; pahole's text is read from the kernel's stored BTF each time.
+    config: { cacheAnswers: (request) => (request.query as { format?: string }).format !== 'pahole' },
     schema: {
-      summary: 'one struct/union/enum layout in one kernel (as `btf-atlas type NAME --kernel KREF --json`)',
+      summary: 'one struct/union/enum layout in one kernel (as `btf-atlas type NAME --kernel KREF --json`), or as pahole prints it',
+      description: '`format=pahole` answers `text/plain`: what `pahole -C NAME` prints for the kernel\'s BTF (as `btf-atlas type NAME --kernel KREF`); with `all=true` every definition of the name, vmlinux then modules.',
       tags: ['catalog'],
       params: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: typeName } },
       querystring: {
@@ -62,11 +65,18 @@ export default async function catalogRoutes(app: FastifyInstance): Promise<void>
         additionalProperties: false,
         properties: {
           kernel: { type: 'string', minLength: 1, maxLength: 512, description: 'KREF: DISTRO/RELEASE/ARCH/UNAME_R', examples: ['debian/12/x86_64/6.1.0-50-amd64'] },
+          format: { type: 'string', enum: ['json', 'pahole'], default: 'json', description: 'json (the flattened members) or pahole (text/plain)' },
+          all: { type: 'boolean', default: false, description: 'with format=pahole: every definition of the name, where pahole prints the first' },
         },
       },
       response: { 200: typeLayoutSchema, ...problems(400, 404) },
     },
-  }, async (request) => typeLayout(app.catalog, request.params.name, request.query.kernel));
+  }, async (request, reply) => {
+    const { kernel, format, all } = request.query;
+    if (format !== 'pahole') return typeLayout(app.catalog, request.params.name, kernel);
+    const text = await typeText(app.catalog, request.params.name, kernel, { blobs, all: all === true });
+    return reply.type('text/plain; charset=utf-8').send(text);
+  });
 
   app.get<{ Params: { name: string }; Querystring: KernelFilter }>('/v1/types/:name/history', {
     config: { cacheAnswers: true },
