@@ -35,6 +35,7 @@ import { constants } from 'node:buffer';
 import type { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
 import { BtfKind } from './kinds.js';
+import { DEFAULT_POINTER_SIZE, longSizeOf } from './layout.js';
 import { checkLibbpfSanity } from './sanity.js';
 import type { BtfType, CompositeType, EnumType, Enum64Type, FuncProtoType, RefType } from './types.js';
 
@@ -112,12 +113,6 @@ const MISSING_BASE_TYPES: Record<string, string> = {
   __Poly64_t: 'unsigned long long',
   __Poly128_t: 'unsigned __int128',
 };
-
-/** Names of `long` that libbpf's determine_ptr_size recognises. */
-const LONG_ALIASES = new Set([
-  'long', 'long int', 'int long', 'unsigned long', 'long unsigned', 'unsigned long int', 'unsigned int long',
-  'long unsigned int', 'long int unsigned', 'int unsigned long', 'int long unsigned',
-]);
 
 const HEADER =
   '#ifndef __VMLINUX_H__\n' +
@@ -474,7 +469,8 @@ class CDumper {
     // VOID is always ordered and emitted.
     this.orderState[0] = ORDERED;
     this.emitState[0] = EMITTED;
-    this.ptrSz = this.pointerSize();
+    // libbpf btf_dump: btf__pointer_size (the size of `long`), else the host's sizeof(void *).
+    this.ptrSz = longSizeOf(btf) ?? DEFAULT_POINTER_SIZE;
     this.markReferenced();
   }
 
@@ -485,16 +481,6 @@ class CDumper {
       this.types[id] = t;
     }
     return t;
-  }
-
-  /** libbpf determine_ptr_size: the size of an INT named like `long`, else the host's (8). */
-  private pointerSize(): number {
-    for (let id = 1; id < this.n; id++) {
-      if (this.kinds[id] !== K_INT) continue;
-      const t = this.t(id) as { size: number; name: string };
-      if ((t.size === 4 || t.size === 8) && LONG_ALIASES.has(t.name)) return t.size;
-    }
-    return 8;
   }
 
   /** btf_dump_mark_referenced over every type: anonymous enums nobody references are top-level declarations. */

@@ -58,6 +58,15 @@ export function pointerSize(btf: Btf): number {
   return detectPointerSize(btf) ?? DEFAULT_POINTER_SIZE;
 }
 
+/**
+ * libbpf's `determine_ptr_size` rule alone: the size of the first INT of size 4 or 8 named like `long`, over the
+ * base's types then the BTF's own; undefined when there is none. What libbpf's btf_dump (vmlinux.h) goes by;
+ * {@link detectPointerSize} also looks at pointer-sized DATASEC variables.
+ */
+export function longSizeOf(btf: Btf): number | undefined {
+  return findLongSize(btf);
+}
+
 function findLongSize(btf: Btf): number | undefined {
   for (let id = 1; id < btf.nextId; id++) {
     if (btf.kindOf(id) !== KIND_INT) continue;

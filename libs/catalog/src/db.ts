@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { CatalogError } from './errors.js';
 
 /** The migrations folder at the repo root (the same relative path from src/ and dist/). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.url));
@@ -11,6 +12,25 @@ export interface OpenOptions {
   /** Wait this long for a lock before SQLITE_BUSY (default 10 s). */
   busyTimeoutMs?: number;
   readonly?: boolean;
+}
+
+/**
+ * The version of the code that turns BTF into stored shapes (normalize.ts, normalize-btf.ts): bump it whenever
+ * the bodies, hashes or names it stores for the same BTF would change. A catalog records the version that made
+ * its shapes (`catalog_meta.normalizer_version`); shapes of two versions are never mixed: a catalog made by
+ * another version refuses ingest with CATALOG_NEEDS_REINDEX (reads keep working).
+ */
+export const NORMALIZER_VERSION = 1;
+
+/** The normalizer version of catalogs made before versions were recorded (their shapes are version 1's). */
+const UNRECORDED_NORMALIZER_VERSION = 1;
+
+/** What a catalog records about the code that made it (`catalog_meta`). */
+export interface CatalogVersions {
+  /** How many migrations of migrations/ the catalog has applied; null when not recorded (opened read-only, older). */
+  schemaVersion: number | null;
+  /** The normalizer version of its shapes; null when not recorded (a read-only open of an older catalog). */
+  normalizerVersion: number | null;
 }
 
 /** An open catalog: the better-sqlite3 handle every query of the catalog goes through. */
@@ -24,7 +44,9 @@ export interface Catalog {
  * Opens (creating if needed) the catalog at `path`, in WAL mode with a busy timeout, and applies pending
  * migrations (the SQL files of migrations/, made by drizzle-kit from schema.ts). Every app calls this at
  * start-up. drizzle-orm, which applies them, loads only when one is pending: it takes longer to load than a
- * `field` answer takes to compute.
+ * `field` answer takes to compute. Then records the catalog's versions in `catalog_meta` (`schema_version`; and
+ * `normalizer_version`, the current one for a catalog without kernels), checked by ingest ({@link assertWritable}).
+ * Opened read-only, nothing is migrated nor recorded.
  */
 export function openCatalog(path: string, opts: OpenOptions = {}): Catalog {
   if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
@@ -35,8 +57,76 @@ export function openCatalog(path: string, opts: OpenOptions = {}): Catalog {
     sqlite.pragma('synchronous = NORMAL');
   }
   sqlite.pragma('foreign_keys = ON');
-  if (!opts.readonly && migrationsPending(sqlite)) applyMigrations(sqlite);
+  if (!opts.readonly) {
+    const journal = readJournal();
+    if (migrationsPending(sqlite, journal)) applyMigrations(sqlite);
+    recordVersions(sqlite, journal.entries.length);
+  }
   return { path, sqlite, close: () => sqlite.close() };
+}
+
+function readJournal(): { entries: { when: number }[] } {
+  return JSON.parse(readFileSync(join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] };
+}
+
+/** The schema version this code makes: the number of migrations in migrations/. */
+export function currentSchemaVersion(): number {
+  return readJournal().entries.length;
+}
+
+/**
+ * Records, after the migrations, the schema version and (when the catalog has none yet) the normalizer version:
+ * the current one for a catalog without kernels (a new one), {@link UNRECORDED_NORMALIZER_VERSION} for a catalog
+ * with kernels made before versions were recorded. A recorded normalizer version is never overwritten while the
+ * catalog holds kernels: that is what tells a write it would mix two kinds of shapes.
+ */
+function recordVersions(sqlite: Database.Database, schemaVersion: number): void {
+  const get = sqlite.prepare('SELECT value FROM catalog_meta WHERE key = ?').pluck();
+  const schema = String(schemaVersion);
+  // Decided again inside the write transaction, entered only when something is to be recorded (every open reads).
+  const pending = (): [string, string][] => {
+    const out: [string, string][] = [];
+    // A catalog a newer btf-atlas migrated further keeps its higher number.
+    const recordedSchema = get.get('schema_version') as string | undefined;
+    if (recordedSchema === undefined || Number(recordedSchema) < schemaVersion) out.push(['schema_version', schema]);
+    const recorded = get.get('normalizer_version') as string | undefined;
+    if (recorded === String(NORMALIZER_VERSION)) return out;
+    const hasKernels = sqlite.prepare('SELECT 1 FROM kernels LIMIT 1').get() !== undefined;
+    if (!hasKernels) out.push(['normalizer_version', String(NORMALIZER_VERSION)]);
+    else if (recorded === undefined) out.push(['normalizer_version', String(UNRECORDED_NORMALIZER_VERSION)]);
+    return out;
+  };
+  if (pending().length === 0) return;
+  const set = sqlite.prepare('INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  sqlite.transaction(() => {
+    for (const [key, value] of pending()) set.run(key, value);
+  }).immediate();
+}
+
+/** The versions a catalog records; nulls for what it does not (a read-only open of a catalog made before them). */
+export function catalogVersions(catalog: Catalog): CatalogVersions {
+  const table = catalog.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'catalog_meta'").get();
+  if (!table) return { schemaVersion: null, normalizerVersion: null };
+  const get = catalog.sqlite.prepare('SELECT value FROM catalog_meta WHERE key = ?').pluck();
+  const num = (v: unknown): number | null => (typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : null);
+  return { schemaVersion: num(get.get('schema_version')), normalizerVersion: num(get.get('normalizer_version')) };
+}
+
+/**
+ * Throws CATALOG_NEEDS_REINDEX when the catalog's shapes were made by another normalizer version than this
+ * code's: writing would mix two kinds of shape bodies (the same type stored twice, diffs reporting changes that
+ * are only the normalizer's). Every ingest checks it before writing; reads do not.
+ */
+export function assertWritable(catalog: Catalog): void {
+  const { normalizerVersion } = catalogVersions(catalog);
+  if (normalizerVersion === NORMALIZER_VERSION) return;
+  const made = normalizerVersion === null ? 'an unrecorded normalizer version' : `normalizer version ${normalizerVersion}`;
+  throw new CatalogError(
+    'CATALOG_NEEDS_REINDEX',
+    `the catalog ${catalog.path} was made by ${made}, this btf-atlas writes version ${NORMALIZER_VERSION}: ingesting into it would mix ` +
+      `shapes of both. Its answers can still be read; to ingest, build a new catalog (btf-atlas ingest PATH... --db NEW_FILE) from the ` +
+      `same inputs and use it instead, or ingest with the btf-atlas version that made this one`,
+  );
 }
 
 /**
@@ -44,8 +134,7 @@ export function openCatalog(path: string, opts: OpenOptions = {}): Catalog {
  * migration with its journal timestamp (`created_at`) and applies those newer than the newest recorded: the same
  * test, made without loading it.
  */
-function migrationsPending(sqlite: Database.Database): boolean {
-  const journal = JSON.parse(readFileSync(join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] };
+function migrationsPending(sqlite: Database.Database, journal: { entries: { when: number }[] }): boolean {
   const newest = Math.max(...journal.entries.map((e) => e.when));
   const table = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get();
   if (!table) return true;

@@ -13,6 +13,11 @@ export type CatalogErrorCode =
   | 'BAD_FIELD_PATH'
   | 'ARCHIVE_BAD_LAYOUT'
   | 'CATALOG_CORRUPT'
+  /**
+   * An ingest into a catalog whose shapes another normalizer version made (`catalog_meta.normalizer_version`):
+   * refused rather than mixing two kinds of shapes; the message names both versions and how to rebuild.
+   */
+  | 'CATALOG_NEEDS_REINDEX'
   /** `lookupKernel`: os-release text that is not KEY=VALUE lines, or too big. */
   | 'OS_RELEASE_INVALID'
   /** `lookupKernel`: a uname -r that is empty, too long or has characters a KREF cannot hold. */

@@ -1,9 +1,9 @@
 import { hash as oneShotHash } from 'node:crypto';
-import { Btf, BtfError, BtfErrorCode, extractBtf, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
+import { Btf, BtfError, BtfErrorCode, extractBtf, pointerSize, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
 import { PkgError } from '@btf-atlas/pkg';
 import { planArchive } from './archive.js';
 import { BlobStore, sha256Hex } from './blob-store.js';
-import type { Catalog } from './db.js';
+import { assertWritable, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { flavourOf, formatKref, versionKey, type KernelRef } from './kernel-ref.js';
 import { BUCKETS, bucketOf, type Shape } from './normalize.js';
@@ -63,6 +63,9 @@ export interface PreparedKernel {
   btfSha256: string;
   btfSize: number;
   typeCount: number;
+  /** From the vmlinux BTF itself ({@link kernelLayoutOf}). */
+  pointerSize: 4 | 8;
+  byteOrder: ByteOrder;
   /** The kernel's btfhub-archive file: `bytes` null when it is the source itself, else a reproducible tarball. */
   archive: { bytes: Uint8Array | null; sha256: string; size: number };
   modules: PreparedModule[];
@@ -137,11 +140,85 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
     btfSha256: sameBytes(vmlinuxBlob.bytes, input.file.bytes) ? sourceSha256 : sha256Hex(vmlinuxBlob.bytes),
     btfSize: vmlinuxBlob.bytes.length,
     typeCount: vmlinux.ownTypeCount,
+    ...kernelLayoutOf(vmlinux),
     archive: await archive,
     modules,
     buckets,
     shapeCount: shapes.length,
   };
+}
+
+/** A kernel's byte order, as its BTF's magic says. */
+export type ByteOrder = 'little' | 'big';
+
+/** What a kernel's `kernels` row records of its own BTF: pointer size and byte order. */
+export interface KernelLayout {
+  pointerSize: 4 | 8;
+  byteOrder: ByteOrder;
+}
+
+/**
+ * The pointer size and byte order of a kernel, from its vmlinux BTF: the size of `long` as libbpf's
+ * `determine_ptr_size` finds it (libs/btf layout.ts {@link pointerSize}; 8, libbpf's fallback, when the BTF names
+ * no `long` nor pointer-sized variable) and the byte order of the BTF header's magic.
+ */
+export function kernelLayoutOf(btf: Btf): KernelLayout {
+  return { pointerSize: pointerSize(btf) === 4 ? 4 : 8, byteOrder: btf.littleEndian ? 'little' : 'big' };
+}
+
+/** What {@link fillKernelLayouts} did. */
+export interface FillLayoutsResult {
+  /** KREFs whose pointer size and byte order were filled. */
+  filled: string[];
+  /** KREFs left null: neither their raw BTF nor their source is in the blob store (or it does not parse). */
+  missing: string[];
+}
+
+/**
+ * Fills `pointer_size` and `byte_order` of the kernels that lack them (catalogs made before they were recorded),
+ * from each kernel's stored BTF: the raw vmlinux BTF blob (`btf_sha256`) when the store has it, else extracted
+ * from the source blob (`source_sha256`, sha256 checked against `btf_sha256`). All rows in one transaction; only
+ * rows still null (and of the same BTF) are written. Every ingest runs it first (processIngest, process.ts), so a
+ * catalog of an older version is filled the first time it is written to; until then such rows read as null.
+ */
+export async function fillKernelLayouts(catalog: Catalog, blobs: BlobStore): Promise<FillLayoutsResult> {
+  const rows = catalog.sqlite
+    .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, source_sha256 AS sourceSha256, source
+              FROM kernels WHERE pointer_size IS NULL OR byte_order IS NULL ORDER BY id`)
+    .all() as (KernelRef & { id: number; btfSha256: string; sourceSha256: string; source: string })[];
+  const result: FillLayoutsResult = { filled: [], missing: [] };
+  if (rows.length === 0) return result;
+  const found: { id: number; btfSha256: string; kref: string; layout: KernelLayout }[] = [];
+  for (const row of rows) {
+    const kref = formatKref(row);
+    const bytes = await storedVmlinuxBtf(blobs, row);
+    let layout: KernelLayout | undefined;
+    try {
+      if (bytes) layout = kernelLayoutOf(Btf.parse(bytes));
+    } catch {
+      // Left null: the row's answers do not need it, and a later fill may find the BTF.
+    }
+    if (layout) found.push({ id: row.id, btfSha256: row.btfSha256, kref, layout });
+    else result.missing.push(kref);
+  }
+  const update = catalog.sqlite.prepare(`UPDATE kernels SET pointer_size = ?, byte_order = ?
+    WHERE id = ? AND btf_sha256 = ? AND (pointer_size IS NULL OR byte_order IS NULL)`);
+  catalog.sqlite.transaction(() => {
+    for (const f of found) if (update.run(f.layout.pointerSize, f.layout.byteOrder, f.id, f.btfSha256).changes > 0) result.filled.push(f.kref);
+  }).immediate();
+  return result;
+}
+
+/** A kernel's raw vmlinux BTF from the blob store: its own blob, else extracted from its source; undefined when gone. */
+async function storedVmlinuxBtf(blobs: BlobStore, row: { btfSha256: string; sourceSha256: string; source: string }): Promise<Uint8Array | undefined> {
+  if (blobs.has(row.btfSha256)) return blobs.get(row.btfSha256);
+  if (!blobs.has(row.sourceSha256)) return undefined;
+  try {
+    const vmlinux = (await extractBtf(blobs.get(row.sourceSha256), row.source)).find((b) => b.role === 'vmlinux');
+    return vmlinux && sha256Hex(vmlinux.bytes) === row.btfSha256 ? vmlinux.bytes : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when two arrays are views of the same bytes (raw BTF in: the blob is the file), so one sha256 serves both. */
@@ -199,6 +276,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   const started = performance.now();
   const db = catalog.sqlite;
   const kref = formatKref(p.kref);
+  assertWritable(catalog);
   // Blobs first (atomic renames, content-addressed): the transaction below may then point at them.
   blobs.put(p.sourceBytes, p.sourceSha256);
   if (p.archive.bytes) blobs.put(p.archive.bytes, p.archive.sha256);
@@ -211,8 +289,8 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   const findShape = db.prepare('SELECT id FROM shapes WHERE hash = ?').pluck();
   const insertShape = db.prepare('INSERT INTO shapes (hash, kind, name, size, body) VALUES (?, ?, ?, ?, ?)');
   const insertKernel = db.prepare(`INSERT INTO kernels (distro, release, arch, uname_r, version_key, flavour, btf_sha256, btf_size,
-      type_count, source_sha256, source_size, source_format, source, ingested_at, archive_sha256, archive_size)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      type_count, source_sha256, source_size, source_format, source, ingested_at, archive_sha256, archive_size, pointer_size, byte_order)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertKernelSet = db.prepare('INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
   const insertModule = db.prepare('INSERT INTO modules (kernel_id, name, btf_sha256, btf_size, type_count, source_sha256) VALUES (?, ?, ?, ?, ?, ?)');
 
@@ -238,7 +316,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
     const kernelId = Number(insertKernel.run(
       p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR, versionKey(p.kref.unameR), flavourOf(p.kref.unameR),
       p.btfSha256, p.btfSize, p.typeCount, p.sourceSha256, p.sourceBytes.length, p.sourceFormat, p.source, new Date().toISOString(),
-      p.archive.sha256, p.archive.size,
+      p.archive.sha256, p.archive.size, p.pointerSize, p.byteOrder,
     ).lastInsertRowid);
     for (let bucket = 0; bucket < BUCKETS; bucket++) {
       const { entries, hash } = p.buckets[bucket];
@@ -273,11 +351,13 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
  * cannot fix; false for the catalog's own trouble (CATALOG_CORRUPT) and unexpected errors.
  */
 export function isInputError(err: unknown): boolean {
-  return err instanceof BtfError || err instanceof PkgError || (err instanceof CatalogError && err.code !== 'CATALOG_CORRUPT');
+  return err instanceof BtfError || err instanceof PkgError || (err instanceof CatalogError && err.code !== 'CATALOG_CORRUPT' && err.code !== 'CATALOG_NEEDS_REINDEX');
 }
 
 /** Records an input that failed, with its reason, so the CLI and API can show it. */
 export function recordFailure(catalog: Catalog, source: string, kref: string | null, err: unknown, jobId?: string): void {
+  // The catalog refused the write, the input did not fail: recording it would list the kernel as failed.
+  if (err instanceof CatalogError && err.code === 'CATALOG_NEEDS_REINDEX') return;
   const code = isInputError(err) ? (err as { code: string }).code : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   catalog.sqlite

@@ -8,7 +8,7 @@ export type { ModuleFilter };
 import { CatalogError } from './errors.js';
 import { formatKref, parseKref } from './kernel-ref.js';
 import { krefFromPackage } from './package-kref.js';
-import { prepareKernel, recordFailure, writeKernel, type IngestOptions, type IngestResult } from './ingest.js';
+import { fillKernelLayouts, prepareKernel, recordFailure, writeKernel, type IngestOptions, type IngestResult } from './ingest.js';
 import type { ScanItem } from './scan.js';
 
 /** What an ingest job carries (BullMQ job data, or an in-process call): one kernel found by a scan. */
@@ -113,6 +113,8 @@ export async function processIngest(data: IngestJobData, deps: ProcessDeps): Pro
   if (data.fetch && data.fetch.length > 0) {
     throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${data.kernel || data.source}: the packages must be downloaded before ingest (a queue job does it)`);
   }
+  // Kernels of a catalog made before pointer sizes and byte orders were recorded get theirs before any write.
+  await fillKernelLayouts(deps.catalog, deps.blobs);
   if (data.packages) return processPackages(data, data.packages, deps);
   return recordingFailure(data, () => data.kernel, deps, async () => {
     const kref = parseKref(data.kernel);

@@ -19,6 +19,12 @@ export interface KernelInfo {
   uname_r: string;
   btf_sha256: string;
   types: number;
+  /**
+   * The kernel's pointer size in bytes (4 or 8) and byte order, from its own BTF. Always present in
+   * {@link listKernels}' answers, null for a kernel of an older catalog not yet filled (its first ingest fills it).
+   */
+  pointer_size?: 4 | 8 | null;
+  byte_order?: 'little' | 'big' | null;
 }
 
 interface KernelRow {
@@ -30,6 +36,8 @@ interface KernelRow {
   btfSha256: string;
   typeCount: number;
   flavour: string;
+  pointerSize: 4 | 8 | null;
+  byteOrder: 'little' | 'big' | null;
 }
 
 /**
@@ -44,7 +52,8 @@ function allKernelRows(catalog: Catalog): KernelRow[] {
   const hit = kernelCache.get(catalog);
   if (hit && hit.version === version) return hit.rows;
   const rows = catalog.sqlite
-    .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, type_count AS typeCount, flavour
+    .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, type_count AS typeCount, flavour,
+              pointer_size AS pointerSize, byte_order AS byteOrder
               FROM kernels ORDER BY distro, release, arch, version_key, uname_r`)
     .all() as KernelRow[];
   kernelCache.set(catalog, { version, rows });
@@ -66,7 +75,10 @@ function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
 }
 
 function info(r: KernelRow): KernelInfo {
-  return { kernel: formatKref(r), distro: r.distro, release: r.release, arch: r.arch, uname_r: r.unameR, btf_sha256: r.btfSha256, types: r.typeCount };
+  return {
+    kernel: formatKref(r), distro: r.distro, release: r.release, arch: r.arch, uname_r: r.unameR, btf_sha256: r.btfSha256, types: r.typeCount,
+    pointer_size: r.pointerSize, byte_order: r.byteOrder,
+  };
 }
 
 /** The catalog's kernels in kernel order (distro, release, arch, then version numbers part by part). */
@@ -86,6 +98,8 @@ export type KernelListEntry =
       state: 'failed';
       btf_sha256: null;
       types: null;
+      pointer_size: null;
+      byte_order: null;
       failure: { code: string; message: string; source: string; failed_at: string };
     };
 
@@ -100,6 +114,7 @@ export function listKernelStates(catalog: Catalog, f: KernelFilter = {}): Kernel
   for (const x of failed) {
     out.push({
       kernel: x.kernel, distro: x.distro, release: x.release, arch: x.arch, uname_r: x.uname_r, state: 'failed', btf_sha256: null, types: null,
+      pointer_size: null, byte_order: null,
       failure: { code: x.code, message: x.message, source: x.source, failed_at: x.failed_at },
     });
   }

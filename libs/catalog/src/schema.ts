@@ -45,6 +45,14 @@ export const kernels = sqliteTable(
      */
     archiveSha256: text('archive_sha256'),
     archiveSize: integer('archive_size'),
+    /**
+     * The kernel's pointer size (and size of `long`) in bytes, 4 or 8, and its byte order, read from its own
+     * vmlinux BTF at ingest (libs/btf layout.ts `pointerSize`, the header's magic), never guessed from the arch
+     * name. Null in catalogs made before they were recorded: filled from the kernel's stored BTF by
+     * `fillKernelLayouts` (ingest.ts), which every ingest runs first.
+     */
+    pointerSize: integer('pointer_size'),
+    byteOrder: text('byte_order', { enum: ['little', 'big'] }),
   },
   (t) => [
     uniqueIndex('kernels_kref').on(t.distro, t.release, t.arch, t.unameR),
@@ -136,3 +144,14 @@ export const ingestFailures = sqliteTable(
   },
   (t) => [index('ingest_failures_source').on(t.source)],
 );
+
+/**
+ * What made the catalog, one row per key: `schema_version` (how many migrations of migrations/ it has applied)
+ * and `normalizer_version` (the version of the code that turned BTF into stored shape bodies,
+ * `NORMALIZER_VERSION` in db.ts). A catalog whose shapes another normalizer made refuses writes
+ * (CATALOG_NEEDS_REINDEX) rather than mixing two kinds of bodies; reads keep working.
+ */
+export const catalogMeta = sqliteTable('catalog_meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});

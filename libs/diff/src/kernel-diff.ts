@@ -1,4 +1,4 @@
-import { bucketOf, findKernel, parseKref, readSets, selectByIds, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog/read';
+import { bucketOf, findKernel, readSets, selectByIds, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog/read';
 import type { TypedefLookup } from './c-type.js';
 import { diffShapes, summarize } from './compare.js';
 import type { KernelDiff, ShapeDef } from './types.js';
@@ -114,8 +114,8 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
     lookups: {
       before: typedefLookup(catalog, a.id, stats),
       after: typedefLookup(catalog, b.id, stats),
-      longBytesBefore: longBytesOf(a.kernel),
-      longBytesAfter: longBytesOf(b.kernel),
+      longBytesBefore: longBytesOf(catalog, a.id),
+      longBytesAfter: longBytesOf(catalog, b.id),
     },
   });
   stats.ms = performance.now() - started;
@@ -123,11 +123,14 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
   return { from: a.kernel, to: b.kernel, changes, summary: summarize(changes), ambiguous };
 }
 
-/** Architectures (as btfhub-archive and Debian spell them) whose kernels are 32-bit: `long` is 4 bytes. */
-const ARCH_32 = new Set(['i386', 'i686', 'x86', 'arm', 'armel', 'armhf', 'armv7', 'mips', 'mipsel', 'powerpc', 'ppc', 's390', 'riscv32']);
-
-function longBytesOf(kref: string): number {
-  return ARCH_32.has(parseKref(kref).arch) ? 4 : 8;
+/**
+ * The size of `long` in a kernel: its pointer size as the catalog recorded it from the kernel's own BTF
+ * (`kernels.pointer_size`). Undefined for a kernel of an older catalog not filled yet: the comparison then takes
+ * libbpf's fallback (8).
+ */
+function longBytesOf(catalog: Catalog, kernelId: number): number | undefined {
+  const size = catalog.sqlite.prepare('SELECT pointer_size FROM kernels WHERE id = ?').pluck().get(kernelId) as number | null | undefined;
+  return size === 4 || size === 8 ? size : undefined;
 }
 
 /** Loads shape rows by id. */

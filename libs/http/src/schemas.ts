@@ -76,13 +76,21 @@ export const kernelInfoSchema = {
     uname_r: { type: 'string' },
     btf_sha256: { type: 'string' },
     types: { type: 'integer', description: 'number of BTF types' },
+    pointer_size: {
+      type: ['integer', 'null'], enum: [4, 8, null],
+      description: 'bytes of a pointer (and of `long`), from the kernel\'s own BTF; null until an older catalog\'s next ingest fills it, and for a failed kernel',
+    },
+    byte_order: {
+      type: ['string', 'null'], enum: ['little', 'big', null],
+      description: 'the byte order of the kernel\'s BTF; null until an older catalog\'s next ingest fills it, and for a failed kernel',
+    },
   },
 } as const;
 
 /** A kernel of `GET /v1/kernels`: ingested (kernelInfo's fields), or refused at ingest with its reason. */
 const kernelListEntry = {
   type: 'object',
-  required: ['kernel', 'distro', 'release', 'arch', 'uname_r', 'state', 'btf_sha256', 'types'],
+  required: ['kernel', 'distro', 'release', 'arch', 'uname_r', 'state', 'btf_sha256', 'types', 'pointer_size', 'byte_order'],
   additionalProperties: false,
   properties: {
     ...kernelInfoSchema.properties,
