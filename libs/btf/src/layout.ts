@@ -8,18 +8,16 @@ import type { Btf } from './btf.js';
 import { spellType } from './c-spelling.js';
 import { BtfError, BtfErrorCode } from './errors.js';
 import { BtfKind } from './kinds.js';
+import { longSizeOf } from './long-size.js';
+
+export { longSizeOf };
 import type { CompositeType } from './types.js';
 
-const { INT: KIND_INT, PTR: KIND_PTR, STRUCT: KIND_STRUCT, UNION: KIND_UNION, TYPEDEF: KIND_TYPEDEF, VOLATILE: KIND_VOLATILE, CONST: KIND_CONST, RESTRICT: KIND_RESTRICT, VAR: KIND_VAR, DATASEC: KIND_DATASEC, TYPE_TAG: KIND_TYPE_TAG } = BtfKind;
+const { PTR: KIND_PTR, STRUCT: KIND_STRUCT, UNION: KIND_UNION, TYPEDEF: KIND_TYPEDEF, VOLATILE: KIND_VOLATILE, CONST: KIND_CONST, RESTRICT: KIND_RESTRICT, VAR: KIND_VAR, DATASEC: KIND_DATASEC, TYPE_TAG: KIND_TYPE_TAG } = BtfKind;
 
 /** The pointer size used when a BTF gives no hint (libbpf falls back to the host's `sizeof(void *)`). */
 export const DEFAULT_POINTER_SIZE = 8;
 
-/** Names a C compiler may give `long` / `unsigned long` in debug info (libbpf `determine_ptr_size`). */
-const LONG_NAMES = new Set([
-  'long', 'long int', 'int long', 'unsigned long', 'long unsigned', 'unsigned long int', 'unsigned int long',
-  'long unsigned int', 'long int unsigned', 'int unsigned long', 'int long unsigned',
-]);
 
 interface LayoutCache {
   pointerSize?: number | null;
@@ -48,7 +46,7 @@ export function detectPointerSize(btf: Btf): number | undefined {
   const c = cacheOf(btf);
   if (c.pointerSize !== undefined) return c.pointerSize ?? undefined;
   let found: number | undefined = btf.base ? detectPointerSize(btf.base) : undefined;
-  if (found === undefined) found = findLongSize(btf) ?? findPointerVarSize(btf);
+  if (found === undefined) found = longSizeOf(btf) ?? findPointerVarSize(btf);
   c.pointerSize = found ?? null;
   return found;
 }
@@ -56,24 +54,6 @@ export function detectPointerSize(btf: Btf): number | undefined {
 /** libbpf `btf__pointer_size` semantics with a fallback: {@link detectPointerSize}, else {@link DEFAULT_POINTER_SIZE}. */
 export function pointerSize(btf: Btf): number {
   return detectPointerSize(btf) ?? DEFAULT_POINTER_SIZE;
-}
-
-/**
- * libbpf's `determine_ptr_size` rule alone: the size of the first INT of size 4 or 8 named like `long`, over the
- * base's types then the BTF's own; undefined when there is none. What libbpf's btf_dump (vmlinux.h) goes by;
- * {@link detectPointerSize} also looks at pointer-sized DATASEC variables.
- */
-export function longSizeOf(btf: Btf): number | undefined {
-  return findLongSize(btf);
-}
-
-function findLongSize(btf: Btf): number | undefined {
-  for (let id = 1; id < btf.nextId; id++) {
-    if (btf.kindOf(id) !== KIND_INT) continue;
-    const t = btf.type(id);
-    if (t.kind === 'INT' && (t.size === 4 || t.size === 8) && LONG_NAMES.has(t.name)) return t.size;
-  }
-  return undefined;
 }
 
 function findPointerVarSize(btf: Btf): number | undefined {

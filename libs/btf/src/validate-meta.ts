@@ -223,16 +223,6 @@ export class ValidationContext {
     return p < this.strEnd && this.strBytes[p] !== 0;
   }
 
-  /** The own string at a valid offset when it is at most `max` bytes long (for the `long` lookup), else undefined. */
-  shortName(off: number, max: number): string | undefined {
-    if (off < this.strFirstOff) return undefined;
-    const p = this.strStart + (off - this.strFirstOff);
-    let e = p;
-    while (e < this.strEnd && e - p <= max && this.strBytes[e] !== 0) e++;
-    if (e - p > max || e >= this.strEnd) return undefined;
-    return String.fromCharCode(...this.strBytes.subarray(p, e));
-  }
-
   /** Throws a BtfError about type `id`. */
   fail(code: BtfErrorCode, id: number, reason: string): never {
     throw new BtfError(code, reason, { typeId: id });

@@ -1,4 +1,5 @@
 import { Btf } from './btf.js';
+import { longSizeOf } from './long-size.js';
 import { BtfError, BtfErrorCode } from './errors.js';
 import { BTF_HEADER_LAYOUT_LEN } from './header.js';
 import { BTF_MAX_NAME_OFFSET, K, ValidationContext, checkAllMetas } from './validate-meta.js';
@@ -80,7 +81,8 @@ function validateContext(btf: Btf, opts: ValidateOptions): ValidationContext {
     }
     const ctx = new ValidationContext(btf, baseCtx);
     checkAllMetas(ctx, { tagKindFlag: opts.tagKindFlag ?? true });
-    if (!baseCtx) ctx.ptrSize = guessPointerSize(ctx);
+    // libbpf determine_ptr_size: the size of `long`, else 8 (the kernel itself uses its own sizeof(void *)).
+    if (!baseCtx) ctx.ptrSize = longSizeOf(btf) ?? 8;
     if (!opts.skipResolve) checkAllTypes(ctx, btf.limits.maxResolveDepth);
     checkTypeTags(ctx);
     // A split blob's tables are views of its base's scratch tables, rewritten by the next split blob: never kept.
@@ -193,21 +195,6 @@ function checkTypeTags(ctx: ValidationContext): void {
 
 function isModifier(k: number): boolean {
   return k === K.TYPEDEF || k === K.VOLATILE || k === K.CONST || k === K.RESTRICT || k === K.TYPE_TAG;
-}
-
-const LONG_NAMES = new Set(['long', 'long int', 'long signed int', 'signed long', 'signed long int', 'unsigned long', 'unsigned long int', 'long unsigned int']);
-
-/** libbpf determine_ptr_size: the size of an INT named like `long` (4 or 8), else 8. */
-function guessPointerSize(ctx: ValidationContext): number {
-  const { kinds, sots, words, wordAt } = ctx;
-  for (let id = ctx.start; id < ctx.next; id++) {
-    if (kinds[id] !== K.INT) continue;
-    const size = sots[id];
-    if (size !== 4 && size !== 8) continue;
-    const name = ctx.shortName(words[wordAt[id]], 24);
-    if (name !== undefined && LONG_NAMES.has(name)) return size;
-  }
-  return 8;
 }
 
 /**
