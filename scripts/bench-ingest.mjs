@@ -6,7 +6,9 @@
 // reused across runs), ingests it kernel by kernel into a fresh catalog in a temp folder IN PROCESS
 // (scanPath + jobDataOf + processIngest, as `btf-atlas ingest` does without REDIS_URL, minus process start-up),
 // and prints against the targets:
-//   - ingest time per kernel from tar.xz: first kernel, then median / p90 / max of the others, with phases;
+//   - ingest time per kernel (from tar.xz, or raw BTF with --format btf): first kernel, then median / p90 / max
+//     of the others, with phases; for raw BTF also the tarball that ingest builds (buildBtfTarXz alone, timed
+//     on this thread after the series on up to 20 of its kernels: at ingest it runs on a worker meanwhile);
 //   - catalog bytes per additional kernel: (size after N - size after kernel 1) / (N - 1), the SQLite file plus
 //     its -wal after PRAGMA wal_checkpoint(TRUNCATE), and where they go (dbstat, per table and index);
 //   - blob-store bytes per kernel (the original archives the catalog keeps; not "catalog");
@@ -21,6 +23,8 @@
 //   --seed S          series seed (default 1)
 //   --base FILE       base kernel for the series (default: the generator's, debian 6.1.0-50-amd64)
 //   --xz-level L      xz preset of the generated archives (default 0)
+//   --format F        tar.xz (default: btfhub tarballs, served as ingested) or btf (raw UNAME_R.btf files: each
+//                     ingest also builds the kernel's reproducible .btf.tar.xz, on a worker thread meanwhile)
 //   --reps R          fieldHistory calls per field (default 200)
 //   --regen           regenerate the series even when cached
 //   --keep            keep the catalogs (their paths are printed)
@@ -30,7 +34,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_BASE, ROOT, changingField, fmtMs, quantile, seriesFor, warnIfStale } from './lib/bench-common.mjs';
+import { DEFAULT_BASE, ROOT, SERIES_CACHE, changingField, fmtMs, quantile, seriesFor, seriesKey, warnIfStale } from './lib/bench-common.mjs';
 import { Worker } from 'node:worker_threads';
 
 const CATALOG_DIST = join(ROOT, 'libs/catalog/dist/index.js');
@@ -50,10 +54,15 @@ const SIZES = String(opt('--sizes', '200,1000')).split(',').map(Number);
 const SEED = Number(opt('--seed', 1));
 const BASE = opt('--base', DEFAULT_BASE);
 const XZ_LEVEL = Number(opt('--xz-level', 0));
+const FORMAT = opt('--format', 'tar.xz');
 const REPS = Number(opt('--reps', 200));
 const REGEN = args.includes('--regen');
 const KEEP = args.includes('--keep');
 const JSON_OUT = opt('--json', undefined);
+if (FORMAT !== 'tar.xz' && FORMAT !== 'btf') {
+  console.error('bench-ingest: --format is tar.xz or btf');
+  process.exit(2);
+}
 if (SIZES.some((n) => !Number.isInteger(n) || n < 2)) {
   console.error('bench-ingest: --sizes wants integers >= 2, e.g. --sizes 200,1000');
   process.exit(2);
@@ -66,7 +75,32 @@ for (const dist of [CATALOG_DIST, BTF_DIST]) {
   }
 }
 warnIfStale('bench-ingest', ['libs/btf', 'libs/catalog']);
-const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest } = await import(pathToFileURL(CATALOG_DIST).href);
+const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest, buildBtfTarXz } = await import(pathToFileURL(CATALOG_DIST).href);
+
+/** A series of raw `UNAME_R.btf` files (--format btf), cached beside the tar.xz ones (same BTF for the same key). */
+async function rawSeriesFor(n) {
+  const dir = join(SERIES_CACHE, `${seriesKey({ base: BASE, seed: SEED, xzLevel: 0 })}-btf-n${n}`);
+  const done = join(dir, '.complete');
+  if (!REGEN && existsSync(done)) return { dir, how: 'cached' };
+  rmSync(dir, { recursive: true, force: true });
+  const { main: makeSeries } = await import(pathToFileURL(join(ROOT, 'scripts/make-synthetic-archive.mjs')).href);
+  const { seconds } = await makeSeries(['--out', dir, '--count', String(n), '--base', BASE, '--seed', String(SEED), '--format', 'btf', '--quiet']);
+  writeFileSync(done, '');
+  return { dir, how: `generated in ${seconds.toFixed(1)} s` };
+}
+
+/** buildBtfTarXz alone on up to 20 kernels of the series, evenly spread (ms each). */
+async function tarballTimings(items) {
+  const step = Math.max(1, Math.floor(items.length / 20));
+  const times = [];
+  for (let i = 0; i < items.length && times.length < 20; i += step) {
+    const bytes = readFileSync(items[i].path);
+    const t0 = performance.now();
+    await buildBtfTarXz(items[i].kref.unameR, bytes);
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
 
 const fmtKb = (b) => `${(b / 1024).toFixed(1)} KB`;
 
@@ -127,7 +161,7 @@ function fieldTimings(dbPath, fields, reps) {
 }
 
 async function runSeries(n) {
-  const series = await seriesFor(n, { base: BASE, seed: SEED, xzLevel: XZ_LEVEL, regen: REGEN });
+  const series = FORMAT === 'btf' ? await rawSeriesFor(n) : await seriesFor(n, { base: BASE, seed: SEED, xzLevel: XZ_LEVEL, regen: REGEN });
   const manifest = JSON.parse(readFileSync(join(series.dir, 'manifest.json'), 'utf8'));
   const items = scanPath(series.dir);
   const num = (it) => Number(/^6\.1\.0-(\d+)-/.exec(it.kref.unameR)?.[1] ?? NaN);
@@ -177,6 +211,7 @@ async function runSeries(n) {
   const afterAll = catalogBytes(catalog);
   const statAll = dbstat(catalog);
   const blobBytes = dirBytes(blobs.dir);
+  const tarball = FORMAT === 'btf' ? await tarballTimings(items) : undefined;
 
   const moving = changingField(manifest);
   const perKernel = (afterAll - afterFirst) / (n - 1);
@@ -204,7 +239,9 @@ async function runSeries(n) {
     catalog: KEEP ? dbPath : undefined,
     wallSeconds: (performance.now() - started) / 1000,
     first,
+    format: FORMAT,
     ingest: { median: med(totals), p90: quantile(totals, 0.9), max: Math.max(...totals), phasesMedian: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, med(v)])) },
+    tarballMs: tarball ? { median: med(tarball), max: Math.max(...tarball), kernels: tarball.length } : undefined,
     newShapesPerKernel: newShapes / (n - 1),
     newSetsPerKernel: newSets / (n - 1),
     bytes: { afterFirst, afterAll, perKernel, byName, blobBytes, blobPerKernel: blobBytes / n },
@@ -228,8 +265,12 @@ row('ingest per new kernel, median', results.map((r) => fmtMs(r.ingest.median)),
 row('ingest per new kernel, p90', results.map((r) => fmtMs(r.ingest.p90)), `<= ${TARGET.ingestMs} ms`, results.map((r) => ok(r.ingest.p90 <= TARGET.ingestMs)));
 row('ingest per new kernel, max', results.map((r) => fmtMs(r.ingest.max)), '-', []);
 for (const p of ['read', 'unpack', 'decode', 'modules', 'group', 'write']) {
-  const label = { read: 'read + unchanged check', unpack: 'unxz + untar', decode: 'parse + validate + normalize', modules: 'modules', group: 'group + hash', write: 'write transaction + blob' }[p];
+  const label = { read: 'read + unchanged check', unpack: FORMAT === 'btf' ? 'read raw btf, start tarball' : 'unxz + untar', decode: 'parse + validate + normalize', modules: 'modules', group: FORMAT === 'btf' ? 'group + hash + await tarball' : 'group + hash', write: 'write transaction + blob' }[p];
   row(`  phase: ${label}, median`, results.map((r) => fmtMs(r.ingest.phasesMedian[p])), '-', []);
+}
+if (FORMAT === 'btf') {
+  row('tarball .btf.tar.xz alone (this thread), median', results.map((r) => fmtMs(r.tarballMs.median)), '-', []);
+  row('tarball .btf.tar.xz alone (this thread), max', results.map((r) => fmtMs(r.tarballMs.max)), '-', []);
 }
 row('new shapes / new sets per kernel', results.map((r) => `${r.newShapesPerKernel.toFixed(1)} / ${r.newSetsPerKernel.toFixed(1)}`), '-', []);
 row('catalog after kernel 1 / after N', results.map((r) => `${(r.bytes.afterFirst / 1e6).toFixed(1)} / ${(r.bytes.afterAll / 1e6).toFixed(1)} MB`), '-', []);

@@ -4,10 +4,11 @@
  * kernel ingested from raw BTF or an ELF object gets a stable sha256 that mirrors can check.
  *
  * Formats: POSIX.1-1988 ustar with pax extended headers (POSIX.1-2001) for names past 100 bytes; the .xz file
- * compressed by liblzma itself (below).
+ * compressed by liblzma itself: natively where node-liblzma's prebuilt addon loads, else its WebAssembly build, with
+ * the same bytes from both (./xz-encoder.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { loadLzma } from '@btf-atlas/pkg';
+import { wasmEncode, xzEncoder } from './xz-encoder.js';
 
 const BLOCK = 512;
 
@@ -65,7 +66,7 @@ function zeroPad(length: number): Uint8Array {
  * BTF five to six times faster than xz's default preset 6 (~0.5 s against ~3 s, in liblzma's WebAssembly build as
  * in native xz), for a file 15% larger: preset 6 alone took more than the whole ingest's budget. Any xz decoder
  * reads any preset; what mirrors rely on is that the same BTF always gives the same bytes, which a fixed preset
- * (and the pinned liblzma build) keeps.
+ * (and the pinned liblzma release, whichever of its two builds runs) keeps.
  */
 export const XZ_PRESET = 1;
 
@@ -77,12 +78,11 @@ export const EARLIER_XZ_PRESETS: readonly number[] = [6];
 
 /**
  * An .xz stream of `data` (LZMA2, preset {@link XZ_PRESET} unless told, CRC64 check, as `xz` writes by default).
- * The same bytes in give the same bytes out with the same liblzma and preset; the catalog stores the result and its
- * sha256 once, so what it serves never changes afterwards.
+ * The same bytes in give the same bytes out with the same liblzma and preset, natively or in WebAssembly; the
+ * catalog stores the result and its sha256 once, so what it serves never changes afterwards.
  */
 export async function writeXz(data: Uint8Array, preset = XZ_PRESET): Promise<Uint8Array> {
-  const mod = await loadLzma();
-  return mod.xzAsync(data, { preset });
+  return (await xzEncoder()).encode(data, preset);
 }
 
 /** The btfhub-archive file of a kernel: `UNAME_R.btf.tar.xz` holding `UNAME_R.btf`, reproducibly. */
@@ -93,17 +93,25 @@ export async function buildBtfTarXz(unameR: string, btf: Uint8Array, preset = XZ
 /** BTF from which size on {@link buildBtfTarXzAside} uses a worker thread: below it, starting one costs more than it saves. */
 const ASIDE_MIN_BYTES = 1024 * 1024;
 
-/** The worker: this very module (compiled), building one tarball and handing its bytes back. */
+/** The tarball with liblzma's WebAssembly build on this thread (what the worker below runs). */
+export async function buildBtfTarXzWasm(unameR: string, btf: Uint8Array): Promise<Uint8Array> {
+  return wasmEncode(writeReproducibleTar(`${unameR}.btf`, btf), XZ_PRESET);
+}
+
+/** The worker: this very module (compiled), building one tarball in WebAssembly and handing its bytes back. */
 const ASIDE_SOURCE = `const { parentPort, workerData: d } = require('node:worker_threads');
-import(d.url).then((m) => m.buildBtfTarXz(d.unameR, d.btf)).then((b) => parentPort.postMessage(b, [b.buffer]));`;
+import(d.url).then((m) => m.buildBtfTarXzWasm(d.unameR, d.btf)).then((b) => parentPort.postMessage(b, [b.buffer]));`;
 
 /**
- * {@link buildBtfTarXz} on a worker thread, so that the caller's thread goes on (ingest normalizes the kernel
- * meanwhile): the same bytes, since it is the same liblzma with the same preset. Small BTF, a module that is not
- * compiled JavaScript (under a test runner), or a worker that fails or cannot start: built on this thread.
+ * {@link buildBtfTarXz} off the caller's thread, so that it goes on (ingest normalizes the kernel meanwhile): the
+ * native encoder runs on libuv's thread pool by itself; the WebAssembly one (where the addon does not load) runs on a
+ * worker thread. The same bytes either way. Small BTF, a module that is not compiled JavaScript (under a test runner),
+ * or a worker that fails or cannot start: built on this thread.
  */
-export function buildBtfTarXzAside(unameR: string, btf: Uint8Array): Promise<Uint8Array> {
-  if (btf.length < ASIDE_MIN_BYTES || !import.meta.url.endsWith('.js')) return buildBtfTarXz(unameR, btf);
+export async function buildBtfTarXzAside(unameR: string, btf: Uint8Array): Promise<Uint8Array> {
+  if ((await xzEncoder()).kind === 'native' || btf.length < ASIDE_MIN_BYTES || !import.meta.url.endsWith('.js')) {
+    return buildBtfTarXz(unameR, btf);
+  }
   return new Promise((resolve, reject) => {
     let settled = false;
     const here = (): void => {
