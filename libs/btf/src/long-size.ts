@@ -23,7 +23,7 @@ export function longSizeOf(btf: Btf): number | undefined {
     if (btf.kindOf(id) !== BtfKind.INT) continue;
     const off = btf.recordOffset(id);
     const size = dv.getUint32(off + 8, le);
-    if ((size === 4 || size === 8) && LONG_NAMES.has(strings.tryGet(dv.getUint32(off, le)) ?? '')) return size;
+    if ((size === 4 || size === 8) && LONG_NAMES.has(strings.tryGetRaw(dv.getUint32(off, le)) ?? '')) return size;
   }
   return undefined;
 }
