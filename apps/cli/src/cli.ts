@@ -73,6 +73,7 @@ const COMMAND_MODULES: { names: readonly string[]; load: () => Promise<Register>
   { names: ['serve'], load: async () => (await import('./commands/serve.js')).registerServeCommand },
   { names: ['fetch'], load: async () => (await import('./commands/fetch.js')).registerFetchCommand },
   { names: ['sync'], load: async () => (await import('./commands/sync.js')).registerSyncCommand },
+  { names: ['kernel'], load: async () => (await import('./commands/kernel.js')).registerKernelCommand },
 ];
 
 /** The version of this command line (its package.json), for `--version`. */

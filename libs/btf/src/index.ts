@@ -14,3 +14,4 @@ export * from './validate.js';
 export * from './dump-text.js';
 export * from './dump-c.js';
 export * from './pahole.js';
+export * from './summary.js';

@@ -114,7 +114,7 @@ interface ModuleRow {
  * A module's raw split BTF: from the blob store, else extracted from where it came from (its own file, or the
  * kernel's source archive) and stored, its sha256 checked against the catalog's.
  */
-async function moduleBtf(catalog: Catalog, blobs: BlobStore, kernel: { id: number; kernel: string }, module: string): Promise<Uint8Array> {
+export async function moduleBtf(catalog: Catalog, blobs: BlobStore, kernel: { id: number; kernel: string }, module: string): Promise<Uint8Array> {
   const row = catalog.sqlite
     .prepare('SELECT btf_sha256 AS btfSha256, source_sha256 AS sourceSha256 FROM modules WHERE kernel_id = ? AND name = ?')
     .get(kernel.id, module) as ModuleRow | undefined;

@@ -104,6 +104,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(diffRoutes);
   await app.register(archiveRoutes);
   await app.register(vmlinuxHRoutes, { dbPath: opts.dbPath });
+  await app.register((await import('./routes/kernel-summary.js')).default);
   await app.register(lookupRoutes, { publicUrl: opts.publicUrl });
   await app.register(syncRoutes);
   await app.register(ingestRoutes, { dbPath: opts.dbPath, maxUploadBytes: opts.maxUploadBytes ?? 512 * 1024 * 1024, ingestRoot: opts.ingestRoot });
