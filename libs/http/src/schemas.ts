@@ -11,6 +11,19 @@ export const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
 export const segment = (what: string, example: string) => ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description: what, examples: [example] }) as const;
 
 /** `?distro=&release=&arch=`: the kernel filter of list routes; unknown parameters are refused. */
+/** The path parameters of a kernel's own routes (`/v1/kernels/{distro}/{release}/{arch}/{uname_r}/…`). */
+export const kernelPathParams = {
+  type: 'object',
+  required: ['distro', 'release', 'arch', 'uname_r'],
+  additionalProperties: false,
+  properties: {
+    distro: segment('distro', 'debian'),
+    release: segment('release', '12'),
+    arch: segment('architecture, as btfhub-archive spells it', 'x86_64'),
+    uname_r: segment('uname -r', '6.1.0-50-amd64'),
+  },
+} as const;
+
 export const kernelFilterQuery = {
   type: 'object',
   additionalProperties: false,

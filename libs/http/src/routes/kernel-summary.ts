@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { BlobStore, type KernelRef } from '@btf-atlas/catalog';
 import { kernelSummary } from '@btf-atlas/catalog/kernel-summary';
 import { BPFTOOL_KIND_NAMES, BTF_KIND_MAX } from '@btf-atlas/btf';
-import { problems, segment } from '../schemas.js';
+import { kernelPathParams, problems } from '../schemas.js';
 
 const int = { type: 'integer' } as const;
 const counts = { type: 'object', additionalProperties: int } as const;
@@ -96,17 +96,7 @@ export default async function kernelSummaryRoutes(app: FastifyInstance): Promise
     schema: {
       summary: "counts of what the kernel's BTF holds: kinds, funcs, kfuncs, tracepoints, syscalls, … for vmlinux and each module (as `btf-atlas kernel KREF --summary --json`)",
       tags: ['catalog'],
-      params: {
-        type: 'object',
-        required: ['distro', 'release', 'arch', 'uname_r'],
-        additionalProperties: false,
-        properties: {
-          distro: segment('distro', 'debian'),
-          release: segment('release', '12'),
-          arch: segment('architecture, as btfhub-archive spells it', 'x86_64'),
-          uname_r: segment('uname -r', '6.1.0-50-amd64'),
-        },
-      },
+      params: kernelPathParams,
       response: { 200: kernelSummarySchema, ...problems(400, 404) },
     },
   }, async (request) => {

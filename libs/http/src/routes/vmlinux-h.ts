@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Btf, dumpC } from '@btf-atlas/btf';
 import { BlobStore, formatKref, rawBtfFileOf, type KernelRef } from '@btf-atlas/catalog';
 import { acceptsGzip } from '../plugins/answer-cache.js';
-import { problems, segment } from '../schemas.js';
+import { kernelPathParams, problems } from '../schemas.js';
 import { sendFile } from '../send-file.js';
 
 /**
@@ -70,17 +70,7 @@ export default async function vmlinuxHRoutes(app: FastifyInstance, opts: { dbPat
     schema: {
       summary: "the C header of the kernel's types (vmlinux.h), like `bpftool btf dump file … format c`",
       tags: ['catalog'],
-      params: {
-        type: 'object',
-        required: ['distro', 'release', 'arch', 'uname_r'],
-        additionalProperties: false,
-        properties: {
-          distro: segment('distro', 'debian'),
-          release: segment('release', '12'),
-          arch: segment('architecture, as btfhub-archive spells it', 'x86_64'),
-          uname_r: segment('uname -r', '6.1.0-50-amd64'),
-        },
-      },
+      params: kernelPathParams,
       response: {
         200: { description: 'the header (text/x-c); gzip-encoded when the client accepts gzip', content: { 'text/x-c': { schema: { type: 'string' } } } },
         206: { description: 'a byte range of the plain header', content: { 'text/x-c': { schema: { type: 'string' } } } },
