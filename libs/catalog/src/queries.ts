@@ -208,11 +208,17 @@ export interface TypeLayoutJson {
   types: TypeJson[];
 }
 
-/** Splits `struct foo`, `union foo`, `enum foo` or plain `foo` into the kinds to look for and the name. */
-function parseTypeName(input: string): { name: string; kinds: ShapeKind[] } {
+/**
+ * Splits `struct foo`, `union foo`, `enum foo` or plain `foo` into the kinds to look for and the name; a plain name
+ * is looked for among `plain` (struct, union and enum unless the caller prints more, as pahole's text does typedefs).
+ */
+export function parseTypeName<K extends ShapeKind>(
+  input: string,
+  plain: readonly K[] = ['struct', 'union', 'enum'] as K[],
+): { name: string; kinds: readonly K[] } {
   const m = /^(struct|union|enum)\s+(\S+)$/.exec(input.trim());
-  if (m) return { name: m[2], kinds: [m[1] as ShapeKind] };
-  return { name: input.trim(), kinds: ['struct', 'union', 'enum'] };
+  if (m) return { name: m[2], kinds: [m[1] as K] };
+  return { name: input.trim(), kinds: plain };
 }
 
 function allNames(catalog: Catalog, kinds: readonly ShapeKind[]): string[] {

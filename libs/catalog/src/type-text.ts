@@ -4,7 +4,7 @@ import { BlobStore, sha256Hex } from './blob-store.js';
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { bucketOf } from './normalize.js';
-import { findKernel } from './queries.js';
+import { findKernel, parseTypeName } from './queries.js';
 import { readSets } from './sets.js';
 import { closestNames } from './suggest.js';
 
@@ -37,13 +37,6 @@ export interface TypeTextDefinition {
 
 const ALL_KINDS: readonly PaholeKind[] = ['struct', 'union', 'enum', 'typedef'];
 
-/** `struct foo`, `union foo`, `enum foo` or plain `foo` (any kind `pahole -C` prints: struct, union, enum, typedef). */
-function parseTypeName(input: string): { name: string; kinds: readonly PaholeKind[] } {
-  const m = /^(struct|union|enum)\s+(\S+)$/.exec(input.trim());
-  if (m) return { name: m[2], kinds: [m[1] as PaholeKind] };
-  return { name: input.trim(), kinds: ALL_KINDS };
-}
-
 /**
  * The pahole text of NAME in kernel KREF: by default exactly what `pahole -C NAME` prints for the kernel's vmlinux
  * BTF (for a name only modules define: for the first such module by name, on its base); with `all`, every
@@ -58,7 +51,8 @@ export async function typeText(catalog: Catalog, typeName: string, kref: string,
 /** {@link typeText}, one entry per definition printed (with the module it comes from). */
 export async function typeTexts(catalog: Catalog, typeName: string, kref: string, opts: TypeTextOptions = {}): Promise<TypeTextDefinition[]> {
   const kernel = findKernel(catalog, kref);
-  const { name, kinds } = parseTypeName(typeName);
+  // Any kind `pahole -C` prints: struct, union, enum, typedef.
+  const { name, kinds } = parseTypeName(typeName, ALL_KINDS);
   const blobs = opts.blobs ?? BlobStore.forCatalog(catalog.path);
   const vmlinux = Btf.parse(await loadKernelBtf(catalog, blobs, kref));
   const out: TypeTextDefinition[] = [];
