@@ -179,15 +179,19 @@ export interface FillLayoutsResult {
  * from each kernel's stored BTF: the raw vmlinux BTF blob (`btf_sha256`) when the store has it, else extracted
  * from the source blob (`source_sha256`, sha256 checked against `btf_sha256`). All rows in one transaction; only
  * rows still null (and of the same BTF) are written. Every ingest runs it first (processIngest, process.ts), so a
- * catalog of an older version is filled the first time it is written to; until then such rows read as null.
+ * catalog of an older version is filled the first time it is written to; until then such rows read as null. It
+ * makes that pass once per catalog (`catalog_meta.kernel_layouts_filled`): rows it could not fill (their blobs gone,
+ * or a package source that is not a BTF container) stay null rather than being read again, up to a whole .deb,
+ * by every later ingest; new kernels get theirs at ingest.
  */
 export async function fillKernelLayouts(catalog: Catalog, blobs: BlobStore): Promise<FillLayoutsResult> {
+  const done = catalog.sqlite.prepare("SELECT 1 FROM catalog_meta WHERE key = 'kernel_layouts_filled'").get();
+  if (done) return { filled: [], missing: [] };
   const rows = catalog.sqlite
     .prepare(`SELECT id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, source_sha256 AS sourceSha256, source
               FROM kernels WHERE pointer_size IS NULL OR byte_order IS NULL ORDER BY id`)
     .all() as (KernelRef & { id: number; btfSha256: string; sourceSha256: string; source: string })[];
   const result: FillLayoutsResult = { filled: [], missing: [] };
-  if (rows.length === 0) return result;
   const found: { id: number; btfSha256: string; kref: string; layout: KernelLayout }[] = [];
   for (const row of rows) {
     const kref = formatKref(row);
@@ -203,8 +207,10 @@ export async function fillKernelLayouts(catalog: Catalog, blobs: BlobStore): Pro
   }
   const update = catalog.sqlite.prepare(`UPDATE kernels SET pointer_size = ?, byte_order = ?
     WHERE id = ? AND btf_sha256 = ? AND (pointer_size IS NULL OR byte_order IS NULL)`);
+  const markDone = catalog.sqlite.prepare("INSERT INTO catalog_meta (key, value) VALUES ('kernel_layouts_filled', '1') ON CONFLICT (key) DO NOTHING");
   catalog.sqlite.transaction(() => {
     for (const f of found) if (update.run(f.layout.pointerSize, f.layout.byteOrder, f.id, f.btfSha256).changes > 0) result.filled.push(f.kref);
+    markDone.run();
   }).immediate();
   return result;
 }
