@@ -1,1 +1,5 @@
 export * from './types.js';
+export * from './errors.js';
+export * from './btf-ext.js';
+export * from './section-names.js';
+export * from './object.js';

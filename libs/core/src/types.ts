@@ -3,6 +3,7 @@
  * libbpf's (`struct bpf_core_relo`, `enum bpf_core_relo_kind`) so its sources and logs read across.
  */
 import type { Btf } from '@btf-atlas/btf/core';
+import type { BtfExt } from './btf-ext.js';
 
 /** `enum bpf_core_relo_kind`: the numbers are the wire values of `.BTF.ext` CO-RE records. */
 export enum CoreReloKind {
@@ -63,6 +64,23 @@ export interface AttachTarget {
   kind: string;
   /** The kernel function, tracepoint (`sched/sched_switch`), LSM hook or iterator it names, when it names one. */
   target?: string;
+  /** `BPF_PROG_TYPE_` suffix of libbpf's matching section row (`KPROBE`, `TRACING`); absent for `unknown`. */
+  progType?: string;
+  /** `BPF_` expected attach type suffix of that row (`TRACE_FENTRY`), when it sets one. */
+  attachType?: string;
+  /** The row loads the program with BPF_F_SLEEPABLE (`fentry.s/`, `lsm.s/`, `uprobe.s`, `syscall`). */
+  sleepable?: boolean;
+  /** kprobe `+offset` (non-zero only). */
+  offset?: number;
+  /** BTF-attached targets written `module:function`: the module (`vmlinux` means the kernel itself). */
+  module?: string;
+  /**
+   * BTF-attached families (fentry, fexit, fmod_ret, fsession, tp_btf, lsm, lsm_cgroup, iter): the name libbpf
+   * looks up in the kernel's BTF at load time (`do_unlinkat`, `btf_trace_sched_switch`, `bpf_lsm_file_open`,
+   * `bpf_iter_task`), and the kind it must have.
+   */
+  btfName?: string;
+  btfKind?: 'FUNC' | 'TYPEDEF';
 }
 
 /** One program (a global FUNC symbol in an executable section). */
@@ -74,6 +92,10 @@ export interface BpfProgram {
   /** Instruction count (8-byte slots). */
   size: number;
   attach: AttachTarget;
+  /** False when the section name starts with `?` (libbpf: not loaded, and not relocated, unless asked for). */
+  autoload?: boolean;
+  /** The symbol's binding is global or weak (subprograms in `.text` may be static). */
+  global?: boolean;
 }
 
 /** A BPF object as the dry run needs it. */
@@ -88,4 +110,11 @@ export interface BpfObject {
   externs: BpfExtern[];
   /** Map names from `.maps`. */
   maps: string[];
+  /**
+   * Functions of `.text` (static or global): libbpf's subprograms, appended to the programs that call them.
+   * CO-RE records in `.text` belong to these. Their `attach.kind` is `subprog`. Always set by `readBpfObject`.
+   */
+  subprograms?: BpfProgram[];
+  /** The decoded `.BTF.ext` (func info, line info, CO-RE records), undefined when the object has none. */
+  btfExt?: BtfExt;
 }
