@@ -36,6 +36,14 @@ export const CoreErrorCode = {
   BadProgram: 'CORE_BAD_PROGRAM',
   /** An extern symbol has no BTF VAR/FUNC of extern linkage, or is in no DATASEC, or in an unknown one. */
   BadExtern: 'CORE_BAD_EXTERN',
+  /**
+   * A CO-RE relocation cannot be decided against the target (bad local type or access string, matching error,
+   * ambiguous candidates), so no minimized BTF can be made for the object: bpftool gen min_core_btf's "error
+   * recording relocations".
+   */
+  MinBtfRelo: 'CORE_MIN_BTF_RELO',
+  /** A type min_core_btf would have to keep is of a kind it cannot carry over (FWD, FUNC, VAR, DATASEC, tags). */
+  MinBtfKind: 'CORE_MIN_BTF_KIND',
 } as const;
 
 export type CoreErrorCode = (typeof CoreErrorCode)[keyof typeof CoreErrorCode];

@@ -11,3 +11,5 @@ export * from './verdict-kernel.js';
 export * from './verdict-externs.js';
 export * from './attach-check.js';
 export * from './verdict.js';
+export * from './btf-writer.js';
+export * from './min-btf.js';
