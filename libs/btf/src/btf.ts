@@ -1,6 +1,10 @@
 import { BtfError, BtfErrorCode } from './errors.js';
 import { parseHeader, type BtfHeader } from './header.js';
-import { BTF_TYPE_SIZE, KIND_NAMES } from './kinds.js';
+import {
+  BTF_TYPE_SIZE, ENUM64_WORDS, ENUM_WORDS, KIND_ELEM_WORDS, KIND_FIXED_WORDS, KIND_KNOWN, KIND_NAMES, MEMBER_WORDS, PARAM_WORDS,
+  VAR_SECINFO_WORDS,
+} from './kinds.js';
+import { infoKind, infoKindFlag, infoVlen, recordData, recordInfo, recordNameOff, recordSizeOrType } from './record.js';
 import { StringTable } from './strings.js';
 import type { BtfType, Member, Param, EnumValue, Enum64Value, VarSecInfo } from './types.js';
 
@@ -56,9 +60,16 @@ export class Btf {
   /**
    * The type section as 32-bit words in the host's byte order: a view of `bytes` when the section is 4-byte
    * aligned in memory and already in host order (the common case), else a converted copy. Word
-   * `(offsets[i] - header.typeStart) / 4` starts the record of own type i (records of known kinds are whole words).
+   * {@link recordWordIndex}(id) starts the record of own type id, read with the functions of record.ts: that is
+   * word `(offsets[i] - header.typeStart) / 4`, except for records that do not start on a word boundary (only
+   * possible after a record of a kind sized by the layout section), whose words are copied, realigned, after the
+   * section's.
    */
   readonly typeWords: Uint32Array;
+  /** Byte offset of the type section in {@link bytes} (header.typeStart). */
+  private readonly typeStart: number;
+  /** For own types whose record is not word-aligned: the index in {@link typeWords} of its realigned copy. */
+  private readonly realigned: Uint32Array | undefined;
   /** Decoded types by id - startId, made on the first decode (validation and raw dumps never need it). */
   private cache: (BtfType | undefined)[] | undefined = undefined;
 
@@ -81,10 +92,19 @@ export class Btf {
     checkStringSection(bytes, h, this.base !== undefined);
     this.kindLayouts = readKindLayouts(this.dv, h);
     this.startId = this.base ? this.base.nextId : 1;
-    this.typeWords = typeSectionWords(bytes, h);
-    const { offsets, count } = indexTypes(this.dv, this.typeWords, h, this.kindLayouts, this.startId, limits);
+    this.typeStart = h.typeStart;
+    const words = typeSectionWords(bytes, h);
+    const { offsets, count, firstUnaligned } = indexTypes(this.dv, words, h, this.kindLayouts, this.startId, limits);
     this.offsets = offsets;
     this.ownTypeCount = count;
+    if (firstUnaligned < 0) {
+      this.typeWords = words;
+      this.realigned = undefined;
+    } else {
+      const r = realignRecords(bytes, words, h, offsets, count, firstUnaligned);
+      this.typeWords = r.words;
+      this.realigned = r.index;
+    }
   }
 
   /** Parses raw BTF bytes (either byte order). Throws {@link BtfError}; never anything else. */
@@ -112,12 +132,34 @@ export class Btf {
     return this.offsets[id - this.startId];
   }
 
+  /**
+   * Index in {@link typeWords} of the first word (name_off) of the record of an own type id: where the readers
+   * of record.ts (`recordKind(btf.typeWords, w)`, …) start.
+   */
+  recordWordIndex(id: number): number {
+    const i = id - this.startId;
+    const rel = this.offsets[i] - this.typeStart;
+    return (rel & 3) === 0 ? rel >>> 2 : (this.realigned as Uint32Array)[i];
+  }
+
   /** The kind number of any type id (base included); 0 for void. */
   kindOf(id: number): number {
     if (id === 0) return 0;
     if (id < this.startId) return this.base ? this.base.kindOf(id) : -1;
     if (id >= this.nextId) return -1;
-    return (this.dv.getUint32(this.offsets[id - this.startId] + 4, this.littleEndian) >>> 24) & 0x1f;
+    // recordKind(typeWords, recordWordIndex(id)), inline: whole-blob scans ask this of every id.
+    const i = id - this.startId;
+    const rel = this.offsets[i] - this.typeStart;
+    return (this.typeWords[((rel & 3) === 0 ? rel >>> 2 : (this.realigned as Uint32Array)[i]) + 1] >>> 24) & 0x1f;
+  }
+
+  /** The name offset of any type id (base included) read from its record, without decoding it; 0 for void. */
+  nameOffOf(id: number): number {
+    if (id === 0) return 0;
+    if (id < this.startId) {
+      if (this.base) return this.base.nameOffOf(id);
+    } else if (id < this.nextId) return recordNameOff(this.typeWords, this.recordWordIndex(id));
+    throw new BtfError(BtfErrorCode.BadTypeRef, `type id ${id} is out of range`, { typeId: id });
   }
 
   /** The kind name of any type id ("VOID" for 0, "UNKN" for out-of-range ids). */
@@ -174,19 +216,19 @@ export class Btf {
   }
 
   private decode(id: number, off: number): BtfType {
-    const dv = this.dv;
-    const le = this.littleEndian;
-    const nameOff = dv.getUint32(off, le);
-    const info = dv.getUint32(off + 4, le);
-    const sizeOrType = dv.getUint32(off + 8, le);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    const kindFlag = (info & 0x80000000) !== 0;
+    const words = this.typeWords;
+    const w = this.recordWordIndex(id);
+    const nameOff = recordNameOff(words, w);
+    const info = recordInfo(words, w);
+    const sizeOrType = recordSizeOrType(words, w);
+    const kind = infoKind(info);
+    const vlen = infoVlen(info);
+    const kindFlag = infoKindFlag(info);
     const name = this.str(nameOff, id, 'name', -1);
-    const p = off + BTF_TYPE_SIZE;
+    const p = recordData(w);
     switch (kind) {
       case 1: {
-        const v = dv.getUint32(p, le);
+        const v = words[p];
         return { kind: 'INT', id, name, nameOff, kindFlag, size: sizeOrType, encoding: (v >>> 24) & 0x0f, bitsOffset: (v >>> 16) & 0xff, nrBits: v & 0xff };
       }
       case 2: return { kind: 'PTR', id, name, nameOff, kindFlag, type: sizeOrType };
@@ -196,17 +238,18 @@ export class Btf {
       case 11: return { kind: 'RESTRICT', id, name, nameOff, kindFlag, type: sizeOrType };
       case 18: return { kind: 'TYPE_TAG', id, name, nameOff, kindFlag, type: sizeOrType };
       case 3:
-        return { kind: 'ARRAY', id, name, nameOff, kindFlag, type: dv.getUint32(p, le), indexType: dv.getUint32(p + 4, le), nelems: dv.getUint32(p + 8, le) };
+        return { kind: 'ARRAY', id, name, nameOff, kindFlag, type: words[p], indexType: words[p + 1], nelems: words[p + 2] };
       case 4:
       case 5: {
+        // struct btf_member { name_off, type, offset }: with kind_flag, offset holds the bitfield size in its top byte.
         const members = new Array<Member>(vlen);
-        for (let i = 0, q = p; i < vlen; i++, q += 12) {
-          const mNameOff = dv.getUint32(q, le);
-          const raw = dv.getUint32(q + 8, le);
+        for (let i = 0, q = p; i < vlen; i++, q += MEMBER_WORDS) {
+          const mNameOff = words[q];
+          const raw = words[q + 2];
           members[i] = {
             name: this.str(mNameOff, id, 'member', i),
             nameOff: mNameOff,
-            type: dv.getUint32(q + 4, le),
+            type: words[q + 1],
             bitsOffset: kindFlag ? raw & 0xffffff : raw,
             bitfieldSize: kindFlag ? raw >>> 24 : 0,
           };
@@ -214,24 +257,24 @@ export class Btf {
         return { kind: kind === 4 ? 'STRUCT' : 'UNION', id, name, nameOff, kindFlag, size: sizeOrType, members };
       }
       case 6: {
+        // struct btf_enum { name_off; s32 val }.
         const values = new Array<EnumValue>(vlen);
-        for (let i = 0, q = p; i < vlen; i++, q += 8) {
-          const vNameOff = dv.getUint32(q, le);
+        for (let i = 0, q = p; i < vlen; i++, q += ENUM_WORDS) {
+          const vNameOff = words[q];
           values[i] = {
             name: this.str(vNameOff, id, 'enumerator', i),
             nameOff: vNameOff,
-            value: kindFlag ? dv.getInt32(q + 4, le) : dv.getUint32(q + 4, le),
+            value: kindFlag ? words[q + 1] | 0 : words[q + 1],
           };
         }
         return { kind: 'ENUM', id, name, nameOff, kindFlag, size: sizeOrType, signed: kindFlag, values };
       }
       case 19: {
+        // struct btf_enum64 { name_off, val_lo32, val_hi32 }.
         const values = new Array<Enum64Value>(vlen);
-        for (let i = 0, q = p; i < vlen; i++, q += 12) {
-          const vNameOff = dv.getUint32(q, le);
-          const lo = BigInt(dv.getUint32(q + 4, le));
-          const hi = BigInt(dv.getUint32(q + 8, le));
-          const u = (hi << 32n) | lo;
+        for (let i = 0, q = p; i < vlen; i++, q += ENUM64_WORDS) {
+          const vNameOff = words[q];
+          const u = (BigInt(words[q + 2]) << 32n) | BigInt(words[q + 1]);
           values[i] = {
             name: this.str(vNameOff, id, 'enumerator', i),
             nameOff: vNameOff,
@@ -243,23 +286,25 @@ export class Btf {
       case 7: return { kind: 'FWD', id, name, nameOff, kindFlag, fwdKind: kindFlag ? 'union' : 'struct' };
       case 12: return { kind: 'FUNC', id, name, nameOff, kindFlag, type: sizeOrType, linkage: vlen };
       case 13: {
+        // struct btf_param { name_off, type }.
         const params = new Array<Param>(vlen);
-        for (let i = 0, q = p; i < vlen; i++, q += 8) {
-          const pNameOff = dv.getUint32(q, le);
-          params[i] = { name: this.str(pNameOff, id, 'parameter', i), nameOff: pNameOff, type: dv.getUint32(q + 4, le) };
+        for (let i = 0, q = p; i < vlen; i++, q += PARAM_WORDS) {
+          const pNameOff = words[q];
+          params[i] = { name: this.str(pNameOff, id, 'parameter', i), nameOff: pNameOff, type: words[q + 1] };
         }
         return { kind: 'FUNC_PROTO', id, name, nameOff, kindFlag, returnType: sizeOrType, params };
       }
-      case 14: return { kind: 'VAR', id, name, nameOff, kindFlag, type: sizeOrType, linkage: dv.getUint32(p, le) };
+      case 14: return { kind: 'VAR', id, name, nameOff, kindFlag, type: sizeOrType, linkage: words[p] };
       case 15: {
+        // struct btf_var_secinfo { type, offset, size }.
         const vars = new Array<VarSecInfo>(vlen);
-        for (let i = 0, q = p; i < vlen; i++, q += 12) {
-          vars[i] = { type: dv.getUint32(q, le), offset: dv.getUint32(q + 4, le), size: dv.getUint32(q + 8, le) };
+        for (let i = 0, q = p; i < vlen; i++, q += VAR_SECINFO_WORDS) {
+          vars[i] = { type: words[q], offset: words[q + 1], size: words[q + 2] };
         }
         return { kind: 'DATASEC', id, name, nameOff, kindFlag, size: sizeOrType, vars };
       }
       case 16: return { kind: 'FLOAT', id, name, nameOff, kindFlag, size: sizeOrType };
-      case 17: return { kind: 'DECL_TAG', id, name, nameOff, kindFlag, type: sizeOrType, componentIdx: dv.getInt32(p, le) };
+      case 17: return { kind: 'DECL_TAG', id, name, nameOff, kindFlag, type: sizeOrType, componentIdx: words[p] | 0 };
       default:
         throw new BtfError(BtfErrorCode.BadKind, `unknown btf kind ${kind}`, { typeId: id, offset: off });
     }
@@ -318,8 +363,10 @@ function typeSectionWords(bytes: Uint8Array, h: BtfHeader): Uint32Array {
 
 /**
  * First pass: record each type's offset, checking every record fits in the type section. Reads the info word
- * from the host-order words (records of known kinds are whole words); a record sized by the layout section may
- * leave later records unaligned, which are then read through the DataView.
+ * from the host-order words (records of known kinds are whole words) and the record's length from the kind
+ * table; a record sized by the layout section may leave later records unaligned, which are then read through
+ * the DataView (and realigned afterwards: {@link realignRecords}). `firstUnaligned` is the index of the first
+ * record that does not start on a word boundary, -1 when every record does.
  */
 function indexTypes(
   dv: DataView,
@@ -328,12 +375,13 @@ function indexTypes(
   layouts: readonly KindLayout[],
   startId: number,
   limits: BtfLimits,
-): { offsets: Uint32Array; count: number } {
+): { offsets: Uint32Array; count: number; firstUnaligned: number } {
   const le = h.littleEndian;
   const start = h.typeStart;
   const end = h.typeEnd;
   let offsets = new Uint32Array(Math.min(Math.floor(h.typeLen / BTF_TYPE_SIZE) + 1, limits.maxTypes + 1));
   let count = 0;
+  let firstUnaligned = -1;
   let off = start;
   while (off < end) {
     const id = startId + count;
@@ -344,29 +392,29 @@ function indexTypes(
       throw new BtfError(BtfErrorCode.LimitExceeded, `more than ${limits.maxTypes} types`, { typeId: id, offset: off });
     }
     const rel = off - start;
-    const info = (rel & 3) === 0 ? words[(rel >>> 2) + 1] : dv.getUint32(off + 4, le);
+    // The info word, read inline (see record.ts): one call per field is costly before the JIT warms up.
+    let info: number;
+    if ((rel & 3) === 0) info = words[(rel >>> 2) + 1];
+    else {
+      info = dv.getUint32(off + 4, le);
+      if (firstUnaligned < 0) firstUnaligned = count;
+    }
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
-    let extra: number;
-    switch (kind) {
-      case 2: case 7: case 8: case 9: case 10: case 11: case 12: case 16: case 18: extra = 0; break;
-      case 1: case 14: case 17: extra = 4; break;
-      case 3: extra = 12; break;
-      case 4: case 5: case 15: case 19: extra = 12 * vlen; break;
-      case 6: case 13: extra = 8 * vlen; break;
-      default: {
-        const layout = layouts[kind];
-        if (kind === 0 || !layout) {
-          throw new BtfError(BtfErrorCode.BadKind, `unknown btf kind ${kind}`, { typeId: id, offset: off });
-        }
-        extra = layout.infoSize + vlen * layout.elemSize;
+    let size = KIND_KNOWN[kind] === 1 ? BTF_TYPE_SIZE + 4 * (KIND_FIXED_WORDS[kind] + vlen * KIND_ELEM_WORDS[kind]) : -1;
+    if (size < 0) {
+      // A kind the table does not know: only the layout section can size it.
+      const layout = layouts[kind];
+      if (kind === 0 || !layout) {
+        throw new BtfError(BtfErrorCode.BadKind, `unknown btf kind ${kind}`, { typeId: id, offset: off });
       }
+      size = BTF_TYPE_SIZE + layout.infoSize + vlen * layout.elemSize;
     }
-    const next = off + BTF_TYPE_SIZE + extra;
+    const next = off + size;
     if (next > end) {
       throw new BtfError(
         BtfErrorCode.OutOfBounds,
-        `${KIND_NAMES[kind] ?? `kind ${kind}`} with vlen ${vlen} needs ${BTF_TYPE_SIZE + extra} bytes but the type section has ${end - off} left`,
+        `${KIND_NAMES[kind] ?? `kind ${kind}`} with vlen ${vlen} needs ${size} bytes but the type section has ${end - off} left`,
         { typeId: id, offset: off },
       );
     }
@@ -378,5 +426,43 @@ function indexTypes(
     offsets[count++] = off;
     off = next;
   }
-  return { offsets, count };
+  return { offsets, count, firstUnaligned };
+}
+
+/**
+ * The type section's words followed by a realigned, host-order copy of every record that does not start on a
+ * word boundary (from `first` on), and, per own type index, where each copy starts. A copy runs to the next
+ * record (its last word zero-padded), so the record readers work on every record alike.
+ */
+function realignRecords(
+  bytes: Uint8Array,
+  words: Uint32Array,
+  h: BtfHeader,
+  offsets: Uint32Array,
+  count: number,
+  first: number,
+): { words: Uint32Array; index: Uint32Array } {
+  const start = h.typeStart;
+  const endOf = (i: number): number => (i + 1 < count ? offsets[i + 1] : h.typeEnd);
+  let extra = 0;
+  for (let i = first; i < count; i++) if (((offsets[i] - start) & 3) !== 0) extra += Math.ceil((endOf(i) - offsets[i]) / 4);
+  const out = new Uint32Array(words.length + extra);
+  out.set(words);
+  const index = new Uint32Array(count);
+  let at = words.length;
+  for (let i = first; i < count; i++) {
+    const off = offsets[i];
+    if (((off - start) & 3) === 0) continue;
+    index[i] = at;
+    const end = endOf(i);
+    for (let b = off; b < end; b += 4, at++) {
+      let v = 0;
+      for (let k = 0; k < 4; k++) {
+        const byte = b + k < end ? bytes[b + k] : 0;
+        v |= h.littleEndian ? byte << (8 * k) : byte << (8 * (3 - k));
+      }
+      out[at] = v >>> 0;
+    }
+  }
+  return { words: out, index };
 }

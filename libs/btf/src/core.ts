@@ -4,6 +4,8 @@
  */
 export * from './errors.js';
 export * from './header.js';
+export * from './kinds.js';
+export * from './record.js';
 export * from './btf.js';
 export * from './container.js';
 export * from './validate.js';

@@ -1,6 +1,6 @@
 import { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
-import { BPFTOOL_KIND_NAMES } from './kinds.js';
+import { BPFTOOL_KIND_NAMES, BTF_TYPE_WORDS, ENUM64_WORDS, ENUM_WORDS, MEMBER_WORDS, PARAM_WORDS, VAR_SECINFO_WORDS } from './kinds.js';
 import { checkLibbpfSanity } from './sanity.js';
 import type { StringTable } from './strings.js';
 
@@ -30,21 +30,24 @@ export function writeRawJson(btf: Btf, write: (chunk: Uint8Array) => void, chunk
 
 function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: number): Uint8Array {
   checkLibbpfSanity(btf);
-  const dv = btf.dv;
-  const le = btf.littleEndian;
+  // Records are read as host-order words (record.ts); the sanity check refused kinds the table does not know, so
+  // every record is of a known kind and starts on a word boundary.
+  const w = btf.typeWords;
+  const typeStart = btf.header.typeStart;
   const strings = btf.strings;
   // Room for one entry's fixed text and numbers plus one name, escaped (each byte at most doubles).
   const entryRoom = 256 + 2 * longestString(btf);
   let buf: Uint8Array = new Uint8Array(Math.max(size, 2 * entryRoom));
   let pos = put(buf, 0, F.open);
   for (let i = 0; i < btf.ownTypeCount; i++) {
-    const off = btf.offsets[i];
-    const info = dv.getUint32(off + 4, le);
+    // The record header read inline (record.ts explains why): every record starts on a word boundary here.
+    const r = (btf.offsets[i] - typeStart) >>> 2;
+    const info = w[r + 1];
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
-    const kflag = (info & 0x80000000) !== 0;
-    const t = dv.getUint32(off + 8, le);
-    const p = off + 12;
+    const kflag = info >>> 31 !== 0;
+    const t = w[r + 2];
+    const p = r + BTF_TYPE_WORDS;
     if (pos + entryRoom > buf.length) {
       if (sink) {
         sink(buf.subarray(0, pos));
@@ -55,10 +58,10 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
     pos = put(buf, pos, F.id);
     pos = putUint(buf, pos, btf.startId + i);
     pos = put(buf, pos, KIND_FIELD[kind] ?? F.kindUnknown);
-    pos = putName(buf, pos, strings, dv.getUint32(off, le));
+    pos = putName(buf, pos, strings, w[r]);
     switch (kind) {
       case 1: {
-        const v = dv.getUint32(p, le);
+        const v = w[p];
         pos = put(buf, pos, F.size);
         pos = putUint(buf, pos, t);
         pos = put(buf, pos, F.bitsOffset);
@@ -77,11 +80,11 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
         break;
       case 3:
         pos = put(buf, pos, F.typeId);
-        pos = putUint(buf, pos, dv.getUint32(p, le));
+        pos = putUint(buf, pos, w[p]);
         pos = put(buf, pos, F.indexTypeId);
-        pos = putUint(buf, pos, dv.getUint32(p + 4, le));
+        pos = putUint(buf, pos, w[p + 1]);
         pos = put(buf, pos, F.nrElems);
-        pos = putUint(buf, pos, dv.getUint32(p + 8, le));
+        pos = putUint(buf, pos, w[p + 2]);
         buf[pos++] = CLOSE;
         break;
       case 4: case 5: {
@@ -90,19 +93,19 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
         pos = put(buf, pos, F.vlen);
         pos = putUint(buf, pos, vlen);
         pos = put(buf, pos, F.members);
-        for (let j = 0, m = p; j < vlen; j++, m += 12) {
+        for (let j = 0, m = p; j < vlen; j++, m += MEMBER_WORDS) {
           if (pos + entryRoom > buf.length) {
-      if (sink) {
-        sink(buf.subarray(0, pos));
-        pos = 0;
-      } else buf = grow(buf, pos, entryRoom);
-    }
-          const raw = dv.getUint32(m + 8, le);
+            if (sink) {
+              sink(buf.subarray(0, pos));
+              pos = 0;
+            } else buf = grow(buf, pos, entryRoom);
+          }
+          const raw = w[m + 2];
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.nameOpen);
-          pos = putName(buf, pos, strings, dv.getUint32(m, le));
+          pos = putName(buf, pos, strings, w[m]);
           pos = put(buf, pos, F.typeId);
-          pos = putUint(buf, pos, dv.getUint32(m + 4, le));
+          pos = putUint(buf, pos, w[m + 1]);
           pos = put(buf, pos, F.bitsOffset);
           pos = putUint(buf, pos, kflag ? raw & 0xffffff : raw);
           if (kflag && raw >>> 24 !== 0) {
@@ -121,20 +124,19 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
         pos = put(buf, pos, F.vlen);
         pos = putUint(buf, pos, vlen);
         pos = put(buf, pos, F.values);
-        const stride = kind === 6 ? 8 : 12;
+        const stride = kind === 6 ? ENUM_WORDS : ENUM64_WORDS;
         for (let j = 0, m = p; j < vlen; j++, m += stride) {
           if (pos + entryRoom > buf.length) {
-      if (sink) {
-        sink(buf.subarray(0, pos));
-        pos = 0;
-      } else buf = grow(buf, pos, entryRoom);
-    }
+            if (sink) {
+              sink(buf.subarray(0, pos));
+              pos = 0;
+            } else buf = grow(buf, pos, entryRoom);
+          }
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.nameOpen);
-          pos = putName(buf, pos, strings, dv.getUint32(m, le));
+          pos = putName(buf, pos, strings, w[m]);
           pos = put(buf, pos, F.val);
-          pos = kind === 6 ? putEnumValue(buf, pos, dv.getInt32(m + 4, le), kflag)
-            : putEnum64Value(buf, pos, dv.getUint32(m + 4, le), dv.getUint32(m + 8, le), kflag);
+          pos = kind === 6 ? putEnumValue(buf, pos, w[m + 1] | 0, kflag) : putEnum64Value(buf, pos, w[m + 1], w[m + 2], kflag);
           buf[pos++] = CLOSE;
         }
         pos = put(buf, pos, F.closeArray);
@@ -155,18 +157,18 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
         pos = put(buf, pos, F.vlen);
         pos = putUint(buf, pos, vlen);
         pos = put(buf, pos, F.params);
-        for (let j = 0, m = p; j < vlen; j++, m += 8) {
+        for (let j = 0, m = p; j < vlen; j++, m += PARAM_WORDS) {
           if (pos + entryRoom > buf.length) {
-      if (sink) {
-        sink(buf.subarray(0, pos));
-        pos = 0;
-      } else buf = grow(buf, pos, entryRoom);
-    }
+            if (sink) {
+              sink(buf.subarray(0, pos));
+              pos = 0;
+            } else buf = grow(buf, pos, entryRoom);
+          }
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.nameOpen);
-          pos = putName(buf, pos, strings, dv.getUint32(m, le));
+          pos = putName(buf, pos, strings, w[m]);
           pos = put(buf, pos, F.typeId);
-          pos = putUint(buf, pos, dv.getUint32(m + 4, le));
+          pos = putUint(buf, pos, w[m + 1]);
           buf[pos++] = CLOSE;
         }
         pos = put(buf, pos, F.closeArray);
@@ -176,7 +178,7 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
         pos = put(buf, pos, F.typeId);
         pos = putUint(buf, pos, t);
         pos = put(buf, pos, F.linkage);
-        pos = put(buf, pos, LINKAGE[dv.getUint32(p, le)] ?? F.linkageUnknown);
+        pos = put(buf, pos, LINKAGE[w[p]] ?? F.linkageUnknown);
         break;
       case 15: {
         pos = put(buf, pos, F.size);
@@ -184,20 +186,20 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
         pos = put(buf, pos, F.vlen);
         pos = putUint(buf, pos, vlen);
         pos = put(buf, pos, F.vars);
-        for (let j = 0, m = p; j < vlen; j++, m += 12) {
+        for (let j = 0, m = p; j < vlen; j++, m += VAR_SECINFO_WORDS) {
           if (pos + entryRoom > buf.length) {
-      if (sink) {
-        sink(buf.subarray(0, pos));
-        pos = 0;
-      } else buf = grow(buf, pos, entryRoom);
-    }
+            if (sink) {
+              sink(buf.subarray(0, pos));
+              pos = 0;
+            } else buf = grow(buf, pos, entryRoom);
+          }
           if (j > 0) buf[pos++] = COMMA;
           pos = put(buf, pos, F.typeIdOpen);
-          pos = putUint(buf, pos, dv.getUint32(m, le));
+          pos = putUint(buf, pos, w[m]);
           pos = put(buf, pos, F.offset);
-          pos = putUint(buf, pos, dv.getUint32(m + 4, le));
+          pos = putUint(buf, pos, w[m + 1]);
           pos = put(buf, pos, F.size);
-          pos = putUint(buf, pos, dv.getUint32(m + 8, le));
+          pos = putUint(buf, pos, w[m + 2]);
           buf[pos++] = CLOSE;
         }
         pos = put(buf, pos, F.closeArray);
@@ -212,7 +214,7 @@ function dump(btf: Btf, sink: ((chunk: Uint8Array) => void) | undefined, size: n
         pos = put(buf, pos, F.typeId);
         pos = putUint(buf, pos, t);
         pos = put(buf, pos, F.componentIdx);
-        pos = putInt(buf, pos, dv.getInt32(p, le));
+        pos = putInt(buf, pos, w[p] | 0);
         buf[pos++] = CLOSE;
         break;
       default:

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './kinds.js';
+export * from './record.js';
 export * from './header.js';
 export * from './strings.js';
 export * from './types.js';

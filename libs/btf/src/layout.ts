@@ -1,8 +1,14 @@
 /**
- * Layout helpers the catalog needs: the pointer size of a BTF, the resolved size of any type, the flattened
+ * Sizes, alignments and pointer sizes of BTF types, in one place: the pointer size of a BTF (libbpf's rule, from
+ * long-size.ts, and the DATASEC fallback), the resolved size of any type for the catalog, libbpf's own
+ * `btf__resolve_size` / `btf__align_of` / `btf_is_struct_packed` (what the C header dump goes by), the flattened
  * member list of a struct/union (format (b) of the corpus README) and every member *path* of a struct
- * (`task_struct.se.vruntime`). Every walk is bounded by `btf.limits.maxResolveDepth` and fails with a
- * {@link BtfError}; results are memoized per {@link Btf} and type id.
+ * (`task_struct.se.vruntime`). Every walk is bounded and fails with a {@link BtfError}; the catalog's results are
+ * memoized per {@link Btf} and type id.
+ *
+ * Two other size rules live elsewhere on purpose: the kernel's (validate-resolve.ts `idSize`, on the validator's
+ * flat tables, in its hot loop) and pahole's (pahole.ts `tagSize`/`natural`: pahole sizes an INT by its bit count
+ * and a prototype as a pointer, and infers alignment from gaps), whose outputs must match those tools.
  */
 import type { Btf } from './btf.js';
 import { spellType } from './c-spelling.js';
@@ -13,7 +19,11 @@ import { longSizeOf } from './long-size.js';
 export { longSizeOf };
 import type { CompositeType } from './types.js';
 
-const { PTR: KIND_PTR, STRUCT: KIND_STRUCT, UNION: KIND_UNION, TYPEDEF: KIND_TYPEDEF, VOLATILE: KIND_VOLATILE, CONST: KIND_CONST, RESTRICT: KIND_RESTRICT, VAR: KIND_VAR, DATASEC: KIND_DATASEC, TYPE_TAG: KIND_TYPE_TAG } = BtfKind;
+const {
+  INT: KIND_INT, PTR: KIND_PTR, ARRAY: KIND_ARRAY, STRUCT: KIND_STRUCT, UNION: KIND_UNION, ENUM: KIND_ENUM, TYPEDEF: KIND_TYPEDEF,
+  VOLATILE: KIND_VOLATILE, CONST: KIND_CONST, RESTRICT: KIND_RESTRICT, VAR: KIND_VAR, DATASEC: KIND_DATASEC, FLOAT: KIND_FLOAT,
+  TYPE_TAG: KIND_TYPE_TAG, ENUM64: KIND_ENUM64,
+} = BtfKind;
 
 /** The pointer size used when a BTF gives no hint (libbpf falls back to the host's `sizeof(void *)`). */
 export const DEFAULT_POINTER_SIZE = 8;
@@ -152,6 +162,118 @@ export function resolvedSize(btf: Btf, id: number): number {
   }
   c.sizes.set(id, total);
   return total;
+}
+
+// ---- libbpf's rules (src/btf.c btf__resolve_size, btf__align_of; btf_dump.c btf_is_struct_packed) ----
+
+/** libbpf's MAX_RESOLVE_DEPTH: btf__resolve_size follows at most this many references. */
+export const LIBBPF_MAX_RESOLVE_DEPTH = 32;
+
+/**
+ * libbpf `btf__resolve_size` with pointers of `ptrSize` bytes: the size of `id` through typedefs, qualifiers,
+ * type tags, VAR and DECL_TAG, arrays multiplied out; -1 when it has none (void, FWD, FUNC, FUNC_PROTO), when
+ * the chain is longer than {@link LIBBPF_MAX_RESOLVE_DEPTH}, or when the size overflows a u32 (checked at each
+ * array, as libbpf does). Unlike {@link resolvedSize}, it never throws and memoizes nothing.
+ */
+export function libbpfResolveSize(btf: Btf, id: number, ptrSize: number): number {
+  let nelems = 1;
+  let cur = id;
+  for (let i = 0; i < LIBBPF_MAX_RESOLVE_DEPTH && cur !== 0; i++) {
+    const t = btf.type(cur);
+    switch (t.kind) {
+      case 'INT': case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64': case 'DATASEC': case 'FLOAT':
+        return nelems * t.size > 0xffffffff ? -1 : nelems * t.size;
+      case 'PTR':
+        return nelems * ptrSize > 0xffffffff ? -1 : nelems * ptrSize;
+      case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'VAR': case 'DECL_TAG': case 'TYPE_TAG':
+        cur = t.type;
+        break;
+      case 'ARRAY':
+        if (nelems !== 0 && t.nelems > Math.floor(0xffffffff / nelems)) return -1;
+        nelems *= t.nelems;
+        cur = t.type;
+        break;
+      default:
+        return -1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * libbpf `btf__align_of` with pointers of `ptrSize` bytes: an INT, ENUM, ENUM64 or FLOAT is aligned to its size
+ * (at most a pointer's), a PTR to a pointer, typedefs, qualifiers, type tags and arrays to what they refer to, a
+ * struct or union to its most aligned member, or 1 when a member sits off its natural alignment or the size is
+ * not a multiple of it (packed); 0 for what has no alignment (void, FWD, FUNC_PROTO, …). `memo` (one per walk,
+ * indexed by type id, zero-filled) holds alignment + 1 per id, -1 while a struct is being looked at: a struct
+ * that contains itself (hostile BTF) counts as 0 there. A reference chain longer than `maxDepth` raises
+ * BTF_TYPE_LOOP.
+ */
+export function libbpfAlignOf(btf: Btf, id: number, ptrSize: number, memo: Int32Array, maxDepth: number): number {
+  const m = memo[id];
+  if (m > 0) return m - 1;
+  if (m < 0) return 0; // in progress: a cycle through embedded structs (hostile BTF)
+  let cur = id;
+  let a = 0;
+  for (let i = 0; ; i++) {
+    if (cur === 0) break;
+    if (i > maxDepth) throw chainTooDeep(id, maxDepth);
+    const k = btf.kindOf(cur);
+    if (k === KIND_INT || k === KIND_ENUM || k === KIND_ENUM64 || k === KIND_FLOAT) {
+      a = Math.min(ptrSize, (btf.type(cur) as { size: number }).size);
+      break;
+    }
+    if (k === KIND_PTR) {
+      a = ptrSize;
+      break;
+    }
+    if (k === KIND_TYPEDEF || k === KIND_VOLATILE || k === KIND_CONST || k === KIND_RESTRICT || k === KIND_TYPE_TAG || k === KIND_ARRAY) {
+      cur = (btf.type(cur) as { type: number }).type;
+      continue;
+    }
+    if (k === KIND_STRUCT || k === KIND_UNION) {
+      if (cur !== id) {
+        a = libbpfAlignOf(btf, cur, ptrSize, memo, maxDepth);
+        break;
+      }
+      memo[id] = -1;
+      a = compositeAlign(btf, btf.type(cur) as CompositeType, ptrSize, memo, maxDepth);
+      break;
+    }
+    break; // FWD, FUNC_PROTO, …: libbpf answers 0 ("unsupported")
+  }
+  memo[id] = a + 1;
+  return a;
+}
+
+function compositeAlign(btf: Btf, t: CompositeType, ptrSize: number, memo: Int32Array, maxDepth: number): number {
+  let maxAlign = 1;
+  for (const m of t.members) {
+    const align = libbpfAlignOf(btf, m.type, ptrSize, memo, maxDepth);
+    if (align <= 0) return 0;
+    if (align > maxAlign) maxAlign = align;
+    // a member off its natural alignment: the struct must be packed
+    if (m.bitfieldSize === 0 && m.bitsOffset % (8 * align) !== 0) return 1;
+  }
+  return t.size % maxAlign !== 0 ? 1 : maxAlign;
+}
+
+/**
+ * libbpf `btf_is_struct_packed`: a non-bitfield member off its natural alignment, or a size that is not a multiple
+ * of the largest member alignment, needs `__attribute__((packed))`. Alignments as {@link libbpfAlignOf}.
+ */
+export function libbpfIsStructPacked(btf: Btf, t: CompositeType, ptrSize: number, memo: Int32Array, maxDepth: number): boolean {
+  let maxAlign = 1;
+  for (const m of t.members) {
+    const align = libbpfAlignOf(btf, m.type, ptrSize, memo, maxDepth);
+    if (align !== 0 && m.bitfieldSize === 0 && m.bitsOffset % (8 * align) !== 0) return true;
+    if (align > maxAlign) maxAlign = align;
+  }
+  return t.size % maxAlign !== 0;
+}
+
+function chainTooDeep(id: number, maxDepth: number): BtfError {
+  return new BtfError(BtfErrorCode.TypeLoop, `type chain is deeper than ${maxDepth} references at type [${id}] (a reference cycle?)`, { typeId: id });
 }
 
 /** One entry of a flattened member list (corpus README format (b), plus the member's size). */

@@ -18,12 +18,13 @@ export function longSizeOf(btf: Btf): number | undefined {
     if (fromBase !== undefined) return fromBase;
   }
   // Read from the records, not through btf.type(): no decoded-type cache is made for this (validation asks it).
-  const { dv, littleEndian: le, strings } = btf;
+  const { typeWords: w, strings } = btf;
   for (let id = btf.startId; id < btf.nextId; id++) {
-    if (btf.kindOf(id) !== BtfKind.INT) continue;
-    const off = btf.recordOffset(id);
-    const size = dv.getUint32(off + 8, le);
-    if ((size === 4 || size === 8) && LONG_NAMES.has(strings.tryGetRaw(dv.getUint32(off, le)) ?? '')) return size;
+    // The record header read inline (record.ts explains why): validation asks this of every record.
+    const r = btf.recordWordIndex(id);
+    if (((w[r + 1] >>> 24) & 0x1f) !== BtfKind.INT) continue;
+    const size = w[r + 2];
+    if ((size === 4 || size === 8) && LONG_NAMES.has(strings.tryGetRaw(w[r]) ?? '')) return size;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
  * decoded-type cache is made: a 6.12 vmlinux (110k types) takes a few milliseconds.
  */
 import type { Btf } from './btf.js';
-import { BPFTOOL_KIND_NAMES, BtfKind, BTF_KIND_MAX, BTF_TYPE_SIZE } from './kinds.js';
+import { BPFTOOL_KIND_NAMES, BtfKind, BTF_KIND_MAX, BTF_TYPE_WORDS } from './kinds.js';
 import { pointerSize } from './layout.js';
 
 /** Counts of named and anonymous definitions of one kind (or of a pair of kinds). */
@@ -100,7 +100,7 @@ function bump(counts: Map<string, number>, key: string): void {
  * not valid string offsets count as empty (anonymous); the BTF is not validated here.
  */
 export function summarizeBtf(btf: Btf): BtfSummary {
-  const { dv, littleEndian: le, strings } = btf;
+  const { typeWords: w, littleEndian: le, strings } = btf;
   const name = (off: number): string => (off === 0 ? '' : (strings.tryGet(off) ?? ''));
   const kindCounts = new Array<number>(BTF_KIND_MAX + 2).fill(0);
   let enumsNamed = 0;
@@ -119,25 +119,26 @@ export function summarizeBtf(btf: Btf): BtfSummary {
   let typeTagCount = 0;
 
   for (let id = btf.startId; id < btf.nextId; id++) {
-    const off = btf.recordOffset(id);
-    const info = dv.getUint32(off + 4, le);
+    // The record header read inline (record.ts explains why).
+    const r = btf.recordWordIndex(id);
+    const info = w[r + 1];
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
     kindCounts[kind > 0 && kind <= BTF_KIND_MAX ? kind : BTF_KIND_MAX + 1]++;
     switch (kind) {
       case K_ENUM:
       case K_ENUM64:
-        if (name(dv.getUint32(off, le)) === '') enumsAnon++;
+        if (name(w[r]) === '') enumsAnon++;
         else enumsNamed++;
         enumerators += vlen;
         break;
       case K_TYPEDEF: {
-        const n = name(dv.getUint32(off, le));
+        const n = name(w[r]);
         if (n.startsWith(TRACEPOINT_PREFIX) && n.length > TRACEPOINT_PREFIX.length) tracepoints.add(n.slice(TRACEPOINT_PREFIX.length));
         break;
       }
       case K_STRUCT: {
-        const n = name(dv.getUint32(off, le));
+        const n = name(w[r]);
         if (n.startsWith(TRACE_EVENT_PREFIX) && n.length > TRACE_EVENT_PREFIX.length) traceEvents.add(n.slice(TRACE_EVENT_PREFIX.length));
         break;
       }
@@ -149,14 +150,15 @@ export function summarizeBtf(btf: Btf): BtfSummary {
         funcIds.push(id);
         break;
       case K_DATASEC:
-        datasecs.push({ name: name(dv.getUint32(off, le)), size: dv.getUint32(off + 8, le), vars: vlen });
+        datasecs.push({ name: name(w[r]), size: w[r + 2], vars: vlen });
         break;
       case K_DECL_TAG: {
         declTagCount++;
-        const value = name(dv.getUint32(off, le));
+        const value = name(w[r]);
         bump(declTags, value);
-        if (dv.getInt32(off + BTF_TYPE_SIZE, le) !== -1) break;
-        const target = dv.getUint32(off + 8, le);
+        // struct btf_decl_tag { s32 component_idx }: -1 tags the target itself.
+        if ((w[r + BTF_TYPE_WORDS] | 0) !== -1) break;
+        const target = w[r + 2];
         if (btf.kindOf(target) !== K_FUNC) break;
         if (value === 'bpf_kfunc') kfuncs.add(target);
         else if (value === 'bpf_fastcall') fastcall.add(target);
@@ -164,7 +166,7 @@ export function summarizeBtf(btf: Btf): BtfSummary {
       }
       case K_TYPE_TAG:
         typeTagCount++;
-        bump(typeTags, name(dv.getUint32(off, le)));
+        bump(typeTags, name(w[r]));
         break;
       default:
         break;
@@ -176,7 +178,7 @@ export function summarizeBtf(btf: Btf): BtfSummary {
   const prefixed = new Set<string>();
   const plain = new Set<string>();
   for (const id of funcIds) {
-    const nameOff = dv.getUint32(btf.recordOffset(id), le);
+    const nameOff = w[btf.recordWordIndex(id)];
     const at = strings.locate(nameOff);
     if (at < 0) continue;
     const bytes = strings.bytesAt(nameOff);

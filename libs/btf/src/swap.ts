@@ -1,7 +1,8 @@
 import { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
 import { BTF_HEADER_LAYOUT_LEN } from './header.js';
-import { BTF_TYPE_SIZE, KIND_NAMES } from './kinds.js';
+import { KIND_NAMES } from './kinds.js';
+import { recordKind, recordVlen, recordWords } from './record.js';
 
 /**
  * Re-encodes a parsed blob in the other byte order: a little-endian blob comes back big-endian (as s390x
@@ -14,7 +15,8 @@ import { BTF_TYPE_SIZE, KIND_NAMES } from './kinds.js';
  * - the header: magic (u16), hdr_len, type_off, type_len, str_off, str_len (u32), and layout_off/layout_len
  *   (u32) when hdr_len covers them; version and flags are single bytes;
  * - the optional layout section: {info_sz u8, elem_sz u8, flags u16} per kind, only `flags` swaps;
- * - each type record: struct btf_type (name_off, info, size/type: u32), then per kind: INT's encoding word
+ * - each type record, word by word over the length the kind table (kinds.ts KINDS) gives it, since every field is
+ *   32 bits wide: struct btf_type (name_off, info, size/type: u32), then per kind: INT's encoding word
  *   (u32), btf_array (3 x u32), btf_member (name_off, type, offset: u32; a bitfield's size lives in the offset
  *   word's top byte, so it moves with it), btf_enum (name_off u32, val s32), btf_enum64 (name_off, val_lo32,
  *   val_hi32: each u32 swapped, their order kept), btf_param (2 x u32), btf_var (linkage u32),
@@ -36,47 +38,23 @@ export function swapBtfEndianness(btf: Btf): Uint8Array {
 
   for (let off = h.layoutStart; off + 4 <= h.layoutEnd; off += 4) swap16(src, out, off + 2);
 
-  const dv = btf.dv;
-  const le = btf.littleEndian;
-  for (let i = 0; i < btf.ownTypeCount; i++) {
-    const off = btf.offsets[i];
-    const info = dv.getUint32(off + 4, le);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    // struct btf_type: name_off, info, size/type.
-    swap32(src, out, off);
-    swap32(src, out, off + 4);
-    swap32(src, out, off + 8);
-    const p = off + BTF_TYPE_SIZE;
-    switch (kind) {
-      case 2: case 7: case 8: case 9: case 10: case 11: case 12: case 16: case 18:
-        // PTR FWD TYPEDEF VOLATILE CONST RESTRICT FUNC FLOAT TYPE_TAG: the common record only.
-        break;
-      case 1: // INT: u32 encoding(4) | offset(8) | bits(8).
-      case 14: // VAR: struct btf_var { u32 linkage; }.
-      case 17: // DECL_TAG: struct btf_decl_tag { s32 component_idx; }.
-        swap32(src, out, p);
-        break;
-      case 3: // ARRAY: struct btf_array { u32 type, index_type, nelems; }.
-        swapWords(src, out, p, 3);
-        break;
-      case 4: // STRUCT, UNION: struct btf_member { u32 name_off, type, offset; }[vlen].
-      case 5:
-      case 15: // DATASEC: struct btf_var_secinfo { u32 type, offset, size; }[vlen].
-      case 19: // ENUM64: struct btf_enum64 { u32 name_off, val_lo32, val_hi32; }[vlen] (halves keep their order).
-        swapWords(src, out, p, 3 * vlen);
-        break;
-      case 6: // ENUM: struct btf_enum { u32 name_off; s32 val; }[vlen].
-      case 13: // FUNC_PROTO: struct btf_param { u32 name_off, type; }[vlen].
-        swapWords(src, out, p, 2 * vlen);
-        break;
-      default:
-        throw new BtfError(
-          BtfErrorCode.BadKind,
-          `cannot swap the byte order of ${KIND_NAMES[kind] ?? `kind ${kind}`}: its field layout is unknown`,
-          { typeId: btf.startId + i, offset: off },
-        );
+  // Every field of every kind in the table is a u32 or s32 (a bitfield's size rides in its member's offset word;
+  // btf_enum64 keeps its two halves in order), so a record swaps word by word, for as many words as the kind
+  // table gives its kind and vlen (read from the host-order words, whatever the blob's byte order).
+  const w = btf.typeWords;
+  for (let id = btf.startId; id < btf.nextId; id++) {
+    const r = btf.recordWordIndex(id);
+    const kind = recordKind(w, r);
+    const n = recordWords(kind, recordVlen(w, r));
+    const off = btf.recordOffset(id);
+    if (n < 0) {
+      throw new BtfError(
+        BtfErrorCode.BadKind,
+        `cannot swap the byte order of ${KIND_NAMES[kind] ?? `kind ${kind}`}: its field layout is unknown`,
+        { typeId: id, offset: off },
+      );
     }
+    swapWords(src, out, off, n);
   }
   return out;
 }

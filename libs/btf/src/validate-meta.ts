@@ -1,6 +1,7 @@
 import type { Btf } from './btf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
-import { BTF_KIND_MAX, BtfKind, KIND_NAMES } from './kinds.js';
+import { BTF_KIND_MAX, BTF_TYPE_WORDS, BtfKind, ENUM64_WORDS, ENUM_WORDS, KIND_NAMES, MEMBER_WORDS, VAR_SECINFO_WORDS } from './kinds.js';
+import { infoKind, infoKindFlag, infoVlen, recordData, recordInfo, recordNameOff, recordSizeOrType } from './record.js';
 
 /**
  * Shared state of one kernel-strict validation (see validate.ts), and its first pass: the per-type "meta"
@@ -317,6 +318,8 @@ export function checkAllMetas(ctx: ValidationContext, rules: MetaRules): void {
   const strLimit = ctx.strLimit;
   const tagKflag = rules.tagKindFlag;
   for (let id = start; id < next; id++) {
+    // The record header read inline (record.ts explains why). Every record up to the first of an unknown kind
+    // (which fails below) starts on a word boundary: its word index is its byte offset in the section / 4.
     const p = wordBase + ((offsets[id - start] - typeStart) >>> 2);
     const nameOff = w[p];
     const info = w[p + 1];
@@ -347,11 +350,11 @@ export function checkAllMetas(ctx: ValidationContext, rules: MetaRules): void {
           break;
         case K.ENUM: case K.ENUM64:
           ok = sot <= 8 && sot !== 0 && (sot & (sot - 1)) === 0 && (nameOff === 0 || ctx.validIdentifier(nameOff)) &&
-            enumeratorsOk(ctx, p, info, kind === K.ENUM ? 2 : 3);
+            enumeratorsOk(ctx, p, info, kind === K.ENUM ? ENUM_WORDS : ENUM64_WORDS);
           break;
         case K.ARRAY: { // anonymous, no vlen, kind_flag or size, valid element and index ids
-          const elem = w[p + 3];
-          const index = w[p + 4];
+          const elem = w[p + BTF_TYPE_WORDS];
+          const index = w[p + BTF_TYPE_WORDS + 1];
           ok = (info & 0x8000ffff) === 0 && nameOff === 0 && sot === 0 && elem !== 0 && elem <= BTF_MAX_TYPE && index !== 0 && index <= BTF_MAX_TYPE;
           break;
         }
@@ -369,11 +372,10 @@ export function checkAllMetas(ctx: ValidationContext, rules: MetaRules): void {
 function membersOk(ctx: ValidationContext, p: number, info: number, size: number): boolean {
   const w = ctx.words;
   const strLimit = ctx.strLimit;
-  const vlen = info & 0xffff;
   const kflag = info >>> 31 !== 0;
   const isUnion = ((info >>> 24) & 0x1f) === K.UNION;
   let last = 0;
-  for (let q = p + 3, end = p + 3 + 3 * vlen; q < end; q += 3) {
+  for (let q = p + BTF_TYPE_WORDS, end = q + MEMBER_WORDS * (info & 0xffff); q < end; q += MEMBER_WORDS) {
     const mName = w[q];
     const mType = w[q + 1];
     const bitOff = kflag ? w[q + 2] & 0xffffff : w[q + 2];
@@ -384,11 +386,11 @@ function membersOk(ctx: ValidationContext, p: number, info: number, size: number
   return true;
 }
 
-/** Quick test of an enum's enumerators: each has a valid identifier for a name. */
+/** Quick test of an enum's enumerators (`step` words each): each has a valid identifier for a name. */
 function enumeratorsOk(ctx: ValidationContext, p: number, info: number, step: number): boolean {
   const w = ctx.words;
   const strLimit = ctx.strLimit;
-  for (let q = p + 3, end = p + 3 + step * (info & 0xffff); q < end; q += step) {
+  for (let q = p + BTF_TYPE_WORDS, end = q + step * (info & 0xffff); q < end; q += step) {
     const vName = w[q];
     if (vName === 0 || vName >= strLimit || !ctx.validIdentifier(vName)) return false;
   }
@@ -404,22 +406,23 @@ function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: bool
   const w = ctx.words;
   const strLimit = ctx.strLimit;
   {
-    const nameOff = w[p];
-    const info = w[p + 1];
-    const sot = w[p + 2];
-    const kind = (info >>> 24) & 0x1f;
+    const nameOff = recordNameOff(w, p);
+    const info = recordInfo(w, p);
+    const sot = recordSizeOrType(w, p);
+    const kind = infoKind(info);
+    const d = recordData(p);
     if ((info & INFO_RESERVED) !== 0) {
       ctx.fail(BtfErrorCode.BadType, id, `invalid btf_info 0x${(info >>> 0).toString(16)}: reserved bits are set`);
     }
     if (kind === 0 || kind > BTF_KIND_MAX) ctx.fail(BtfErrorCode.BadKind, id, `unknown btf kind ${kind}`);
     if (nameOff >= strLimit) ctx.fail(BtfErrorCode.BadString, id, `invalid name offset ${nameOff}`);
-    const vlen = info & 0xffff;
-    const kflag = info >>> 31 !== 0;
+    const vlen = infoVlen(info);
+    const kflag = infoKindFlag(info);
     switch (kind) {
       case K.INT: {
         if (vlen !== 0) noVlen(ctx, id, kind, vlen);
         if (kflag) noKflag(ctx, id, kind);
-        const data = w[p + 3];
+        const data = w[d];
         if ((data & INT_RESERVED) !== 0) ctx.fail(BtfErrorCode.BadType, id, `invalid int data 0x${(data >>> 0).toString(16)}: reserved bits are set`);
         const bits = data & 0xff;
         const bitOff = (data >>> 16) & 0xff;
@@ -444,8 +447,8 @@ function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: bool
         if (vlen !== 0) noVlen(ctx, id, kind, vlen);
         if (kflag) noKflag(ctx, id, kind);
         if (sot !== 0) ctx.fail(BtfErrorCode.BadType, id, `array has size ${sot}, must be 0`);
-        const elem = w[p + 3];
-        const index = w[p + 4];
+        const elem = w[d];
+        const index = w[d + 1];
         if (elem === 0 || elem > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array element type id ${elem}`);
         if (index === 0 || index > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid array index type id ${index}`);
         break;
@@ -455,7 +458,7 @@ function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: bool
         if (nameOff !== 0 && !ctx.validIdentifier(nameOff)) identifier(ctx, id, kind === K.UNION ? 'union' : 'struct', nameOff, true);
         const isUnion = kind === K.UNION;
         let last = 0;
-        for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
+        for (let j = 0, q = d; j < vlen; j++, q += MEMBER_WORDS) {
           const mName = w[q];
           const mType = w[q + 1];
           const raw = w[q + 2];
@@ -476,8 +479,8 @@ function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: bool
         // kind_flag marks signed values; no vlen rule.
         if (sot > 8 || sot === 0 || (sot & (sot - 1)) !== 0) ctx.fail(BtfErrorCode.BadType, id, `${kindName(kind)} has size ${sot}, must be 1, 2, 4 or 8`);
         if (nameOff !== 0 && !ctx.validIdentifier(nameOff)) identifier(ctx, id, 'enum', nameOff, true);
-        const step = kind === K.ENUM ? 2 : 3;
-        for (let j = 0, q = p + 3; j < vlen; j++, q += step) {
+        const step = kind === K.ENUM ? ENUM_WORDS : ENUM64_WORDS;
+        for (let j = 0, q = d; j < vlen; j++, q += step) {
           const vName = w[q];
           if (vName >= strLimit) ctx.fail(BtfErrorCode.BadString, id, `enumerator ${j}: invalid name offset ${vName}`);
           if (vName === 0 || !ctx.validIdentifier(vName)) identifier(ctx, id, `enumerator ${j}`, vName, false);
@@ -504,7 +507,7 @@ function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: bool
         if (kflag) noKflag(ctx, id, kind);
         identifier(ctx, id, 'var', nameOff, false);
         if (sot === 0 || sot > BTF_MAX_TYPE) ctx.fail(BtfErrorCode.BadTypeRef, id, `invalid var type id ${sot}`);
-        const linkage = w[p + 3];
+        const linkage = w[d];
         if (linkage !== 0 && linkage !== 1) ctx.fail(BtfErrorCode.BadType, id, `var linkage ${linkage} not supported (0 static or 1 global)`);
         break;
       }
@@ -514,7 +517,7 @@ function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: bool
         if (nameOff === 0 || !ctx.validSectionName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, `datasec name '${ctx.nameAt(nameOff)}' is not a valid section name`);
         let lastEnd = 0;
         let sum = 0;
-        for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
+        for (let j = 0, q = d; j < vlen; j++, q += VAR_SECINFO_WORDS) {
           const vType = w[q];
           const vOff = w[q + 1];
           const vSize = w[q + 2];
@@ -539,7 +542,7 @@ function checkMeta(ctx: ValidationContext, id: number, p: number, tagKflag: bool
         if (!ctx.nonEmptyName(nameOff)) ctx.fail(BtfErrorCode.BadString, id, 'decl_tag needs a non-empty value');
         if (vlen !== 0) noVlen(ctx, id, kind, vlen);
         if (kflag && !tagKflag) noKflag(ctx, id, kind);
-        const idx = w[p + 3] | 0;
+        const idx = w[d] | 0;
         if (idx < -1) ctx.fail(BtfErrorCode.BadType, id, `invalid decl_tag component_idx ${idx}`);
         break;
       }

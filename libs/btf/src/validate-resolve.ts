@@ -1,4 +1,5 @@
 import { BtfErrorCode } from './errors.js';
+import { BTF_TYPE_WORDS, KIND_SIZE_TYPE, MEMBER_WORDS, PARAM_WORDS, SizeType, VAR_SECINFO_WORDS } from './kinds.js';
 import { K, NOT_VISITED, RESOLVED, VISITED, kindName, type ValidationContext } from './validate-meta.js';
 
 /**
@@ -11,6 +12,9 @@ import { K, NOT_VISITED, RESOLVED, VISITED, kindName, type ValidationContext } f
  * index, FUNC points at a FUNC_PROTO with named parameters, prototypes have sized parameter and return types
  * (a vararg only last), VARs have sized types, DATASEC entries are VARs that fit, DECL_TAGs point at a
  * taggable type and component.
+ *
+ * Records are read from the validation context's tables (kinds, infos, size_type per id) and words, inline, with
+ * the kind table's element sizes (record.ts explains why the hot loops do not call its readers).
  */
 
 const U32_MAX = 0xffffffff;
@@ -37,8 +41,8 @@ const NEEDS_RESOLVE = kindTable(K.TYPEDEF, K.VOLATILE, K.CONST, K.RESTRICT, K.TY
 const SOURCE_ONLY = kindTable(K.VAR, K.DECL_TAG, K.DATASEC);
 /** btf_type_nosize (void is kind 0). */
 const NO_SIZE = kindTable(0, K.FWD, K.FUNC, K.FUNC_PROTO, K.DECL_TAG);
-/** btf_type_has_size: `size` is the type's size. */
-const HAS_SIZE = kindTable(K.INT, K.STRUCT, K.UNION, K.ENUM, K.DATASEC, K.FLOAT, K.ENUM64);
+/** btf_type_has_size: `size` is the type's size (the kinds whose size_type is a size, in the kind table). */
+const HAS_SIZE = KIND_SIZE_TYPE.map((st) => (st === SizeType.SIZE ? 1 : 0));
 /** env_type_is_resolve_sink, per mode (row = mode * 32 + kind): does the walk stop at this kind? */
 const SINK = (() => {
   const t = new Uint8Array(96);
@@ -287,7 +291,7 @@ class Resolver {
   /** btf_array_resolve: the index type first (a regular int), then the element type (sized). */
   private resolveArray(v: number, id: number): void {
     const ctx = this.c;
-    const p = this.wordAt[id] + 3;
+    const p = this.wordAt[id] + BTF_TYPE_WORDS;
     const elem = this.words[p];
     const index = this.words[p + 1];
     const nelems = this.words[p + 2];
@@ -314,7 +318,7 @@ class Resolver {
 
   /** btf_type_int_is_regular: a whole-byte int of 1, 2, 4, 8 or 16 bytes with no bit offset. */
   private isRegularInt(id: number): boolean {
-    const data = this.words[this.wordAt[id] + 3];
+    const data = this.words[this.wordAt[id] + BTF_TYPE_WORDS];
     const bits = data & 0xff;
     const bytes = bits >>> 3;
     return (bits & 7) === 0 && ((data >>> 16) & 0xff) === 0 && (bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8 || bytes === 16);
@@ -329,13 +333,13 @@ class Resolver {
     const vlen = info & 0xffff;
     const kflag = info >>> 31 !== 0;
     const w = this.words;
-    const p = this.wordAt[id] + 3;
+    const p = this.wordAt[id] + BTF_TYPE_WORDS;
     const from = this.stackNext[v];
     if (from > 0) {
-      const q = p + (from - 1) * 3;
+      const q = p + (from - 1) * MEMBER_WORDS;
       this.checkMember(id, from - 1, w[q + 1], w[q + 2], kflag);
     }
-    for (let j = from, q = p + from * 3; j < vlen; j++, q += 3) {
+    for (let j = from, q = p + from * MEMBER_WORDS; j < vlen; j++, q += MEMBER_WORDS) {
       const mType = w[q + 1];
       const mk = this.kindOf(mType);
       if (mk < 0 || NO_SIZE[mk] === 1 || SOURCE_ONLY[mk] === 1) {
@@ -352,7 +356,7 @@ class Resolver {
 
   private memberName(id: number, j: number): string {
     const ctx = this.c;
-    const nameOff = this.words[this.wordAt[id] + 3 + j * 3];
+    const nameOff = this.words[this.wordAt[id] + BTF_TYPE_WORDS + j * MEMBER_WORDS];
     const name = nameOff === 0 ? '' : ctx.nameAt(nameOff);
     return name ? `member ${j} '${name}'` : `member ${j}`;
   }
@@ -378,7 +382,7 @@ class Resolver {
     let size: number;
     switch (mk) {
       case K.INT: {
-        const data = this.words[this.wordAt[mType] + 3];
+        const data = this.words[this.wordAt[mType] + BTF_TYPE_WORDS];
         const intBits = data & 0xff;
         let off = bitsOff;
         let nrBits: number;
@@ -459,8 +463,8 @@ class Resolver {
     this.sinkRow = MODE_TBD;
     const vlen = this.infos[id] & 0xffff;
     const w = this.words;
-    const p = this.wordAt[id] + 3;
-    for (let j = this.stackNext[v], q = p + j * 3; j < vlen; j++, q += 3) {
+    const p = this.wordAt[id] + BTF_TYPE_WORDS;
+    for (let j = this.stackNext[v], q = p + j * VAR_SECINFO_WORDS; j < vlen; j++, q += VAR_SECINFO_WORDS) {
       const varId = w[q];
       const vk = this.kindOf(varId);
       if (vk !== K.VAR) ctx.fail(BtfErrorCode.BadTypeRef, id, `datasec var ${j}: type [${varId}] is not a var`);
@@ -487,10 +491,10 @@ class Resolver {
     const pk = this.kindOf(proto);
     if (pk !== K.FUNC_PROTO) this.badRef(id, proto, pk, 'func_proto');
     const w = this.words;
-    const p = this.wordAt[proto] + 3;
-    for (let q = p, end = p + 2 * (this.infos[proto] & 0xffff); q < end; q += 2) {
+    const p = this.wordAt[proto] + BTF_TYPE_WORDS;
+    for (let q = p, end = p + PARAM_WORDS * (this.infos[proto] & 0xffff); q < end; q += PARAM_WORDS) {
       if (w[q] === 0 && w[q + 1] !== 0) {
-        this.c.fail(BtfErrorCode.BadString, id, `func parameter ${(q - p) / 2 + 1} of prototype [${proto}] has no name`);
+        this.c.fail(BtfErrorCode.BadString, id, `func parameter ${(q - p) / PARAM_WORDS + 1} of prototype [${proto}] has no name`);
       }
     }
     this.resolvedIds[id] = proto;
@@ -506,7 +510,7 @@ class Resolver {
       ctx.fail(BtfErrorCode.BadTypeRef, id, `decl_tag refers to type [${target}] (${tk < 0 ? 'out of range' : kindName(tk)}), not a func, struct, union, var or typedef`);
     }
     if (this.mustDescend(target, tk)) return this.descend(target);
-    const idx = this.words[this.wordAt[id] + 3] | 0;
+    const idx = this.words[this.wordAt[id] + BTF_TYPE_WORDS] | 0;
     if (idx !== -1) {
       if (tk === K.VAR || tk === K.TYPEDEF) ctx.fail(BtfErrorCode.BadType, id, `decl_tag component_idx ${idx} on a ${kindName(tk)}`);
       const owner = tk === K.FUNC ? this.sots[target] : target;
@@ -546,14 +550,15 @@ class Resolver {
     let n = this.infos[id] & 0xffff;
     if (n === 0) return;
     const w = this.words;
-    const p = this.wordAt[id] + 3;
-    if (w[p + 2 * (n - 1) + 1] === 0) {
-      if (w[p + 2 * (n - 1)] !== 0) ctx.fail(BtfErrorCode.BadType, id, `vararg parameter ${n} has a name`);
+    const p = this.wordAt[id] + BTF_TYPE_WORDS;
+    const last = p + PARAM_WORDS * (n - 1);
+    if (w[last + 1] === 0) {
+      if (w[last] !== 0) ctx.fail(BtfErrorCode.BadType, id, `vararg parameter ${n} has a name`);
       n--;
     }
     for (let j = 0; j < n; j++) {
-      const nameOff = w[p + 2 * j];
-      const at = w[p + 2 * j + 1];
+      const nameOff = w[p + PARAM_WORDS * j];
+      const at = w[p + PARAM_WORDS * j + 1];
       const ak = this.kindOf(at);
       if (ak < 0) ctx.fail(BtfErrorCode.BadTypeRef, id, `parameter ${j + 1}: invalid referenced type id ${at}`);
       if (SOURCE_ONLY[ak] === 1) ctx.fail(BtfErrorCode.BadTypeRef, id, `parameter ${j + 1}: type [${at}] is a ${kindName(ak)}`);
