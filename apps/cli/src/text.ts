@@ -54,7 +54,7 @@ const STATUS_TEXT: Readonly<Record<string, string>> = {
 };
 
 /** A change's before/after as a person reads it: `offset 2344, bits_offset 18754`, `no such struct`. */
-function brief(side: unknown): string {
+export function brief(side: unknown): string {
   if (side === null || typeof side !== 'object') return String(side);
   const parts = Object.entries(side as Record<string, unknown>).map(([k, v]) =>
     k === 'status' && typeof v === 'string' ? (STATUS_TEXT[v] ?? v) : `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
@@ -67,7 +67,7 @@ function renameText(c: { probable_rename?: string }): string {
 }
 
 /** The kernels left out of a module type's history, one line (empty when none). */
-function notIngestedText(n: NotIngestedNote | undefined): string {
+export function notIngestedText(n: NotIngestedNote | undefined): string {
   if (!n || n.kernels.length === 0) return '';
   const which = n.modules.join(', ');
   return `\n${n.kernels.length} kernel${n.kernels.length === 1 ? '' : 's'} of this selection left out: no BTF of module ${which} ingested with ${n.kernels.length === 1 ? 'it' : 'them'}: ${n.kernels.join(', ')}\n`;

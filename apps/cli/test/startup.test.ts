@@ -20,7 +20,7 @@ describe('start-up commands', () => {
   it('--help lists every command of the contract', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
-    for (const cmd of ['dump', 'validate', 'ingest', 'kernels', 'field', 'type', 'diff', 'fetch', 'sync', 'serve', 'worker']) {
+    for (const cmd of ['dump', 'validate', 'ingest', 'kernels', 'field', 'type', 'diff', 'fetch', 'sync', 'serve', 'worker', 'func', 'tracepoint', 'syscall', 'enum', 'enumerator', 'search']) {
       expect(r.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
     }
   });

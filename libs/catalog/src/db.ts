@@ -20,7 +20,15 @@ export interface OpenOptions {
  * its shapes (`catalog_meta.normalizer_version`); shapes of two versions are never mixed: a catalog made by
  * another version refuses ingest with CATALOG_NEEDS_REINDEX (reads keep working).
  */
-export const NORMALIZER_VERSION = 1;
+export const NORMALIZER_VERSION = 2;
+
+/*
+ * Normalizer versions:
+ * 1. named structs, unions, enums and typedefs; funcs as spelled signatures only.
+ * 2. funcs with their linkage, decl tags and a TypeDesc per parameter and return type; anonymous enums (name '');
+ *    typedefs of pointers to prototypes (raw tracepoints) with their prototype; the derived `names` and
+ *    `enumerators` indexes (shape-index.ts), which the func, tracepoint, syscall, enumerator and search answers read.
+ */
 
 /** The normalizer version of catalogs made before versions were recorded (their shapes are version 1's). */
 const UNRECORDED_NORMALIZER_VERSION = 1;
@@ -126,6 +134,20 @@ export function assertWritable(catalog: Catalog): void {
     `the catalog ${catalog.path} was made by ${made}, this btf-atlas writes version ${NORMALIZER_VERSION}: ingesting into it would mix ` +
       `shapes of both. Its answers can still be read; to ingest, build a new catalog (btf-atlas ingest PATH... --db NEW_FILE) from the ` +
       `same inputs and use it instead, or ingest with the btf-atlas version that made this one`,
+  );
+}
+
+/**
+ * Throws CATALOG_NEEDS_REINDEX when the catalog's shapes were made by a normalizer older than `version`, which
+ * did not record what `answer` reads (a read-only open of a catalog that records no version counts as version 1).
+ */
+export function assertNormalizedFor(catalog: Catalog, version: number, answer: string): void {
+  const made = catalogVersions(catalog).normalizerVersion ?? UNRECORDED_NORMALIZER_VERSION;
+  if (made >= version) return;
+  throw new CatalogError(
+    'CATALOG_NEEDS_REINDEX',
+    `the catalog ${catalog.path} was made by normalizer version ${made}, which does not record what ${answer} reads (version ${version} ` +
+      `does): rebuild it with this btf-atlas (btf-atlas reindex, or ingest the same inputs into a new catalog with --db NEW_FILE)`,
   );
 }
 

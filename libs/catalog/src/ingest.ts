@@ -8,6 +8,7 @@ import { CatalogError } from './errors.js';
 import { flavourOf, formatKref, versionKey, type KernelRef } from './kernel-ref.js';
 import { BUCKETS, bucketOf, type Shape } from './normalize.js';
 import { normalizeBtf } from './normalize-btf.js';
+import { indexNewShapes, type IndexedShape } from './shape-index.js';
 import { moduleIdOf } from './sets.js';
 
 /** A file given to ingest: its bytes and where it came from. */
@@ -305,6 +306,8 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   // The decision (new, skipped, conflict, replace) is taken inside the IMMEDIATE transaction, so two workers
   // ingesting the same kernel at once cannot both decide it is new.
   const tx = db.transaction((): IngestResult['status'] => {
+    // Shapes this kernel adds to the catalog, for the derived indexes (shape-index.ts).
+    const inserted: IndexedShape[] = [];
     const existing = db
       .prepare('SELECT id, btf_sha256 AS btfSha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
       .get(p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR) as { id: number; btfSha256: string } | undefined;
@@ -333,7 +336,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
           let shapeId = findShape.get(shape.hash) as number | undefined;
           if (shapeId === undefined) {
             shapeId = Number(insertShape.run(shape.hash, shape.kind, shape.name, shape.size, shape.body).lastInsertRowid);
-            newShapes++;
+            inserted.push({ id: shapeId, kind: shape.kind, name: shape.name, body: shape.body });
           }
           let moduleId = moduleIds.get(shape.module);
           if (moduleId === undefined) moduleIds.set(shape.module, (moduleId = moduleIdOf(catalog, shape.module)));
@@ -346,6 +349,8 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       insertKernelSet.run(kernelId, bucket, setId);
     }
     for (const m of p.modules) insertModule.run(kernelId, m.name, m.btfSha256, m.btfSize, m.typeCount, m.sourceSha256);
+    indexNewShapes(catalog, inserted);
+    newShapes = inserted.length;
     return existing ? 'replaced' : 'ingested';
   });
   const status = tx.immediate();

@@ -26,22 +26,91 @@ export interface EnumBody {
   values: [name: string, value: string][];
 }
 
-/** Body of a typedef shape: the C spelling of its target, and its members when that is an unnamed struct/union. */
+/**
+ * Body of a typedef shape: the C spelling of its target, its members when that is an unnamed struct/union, and
+ * the prototype when it is a pointer to a FUNC_PROTO (qualifiers aside): every `btf_trace_NAME` typedef of a raw
+ * tracepoint, whose first parameter is the `void *` context.
+ */
 export interface TypedefBody {
   type: string;
   members?: StoredMember[];
+  proto?: ProtoBody;
 }
 
-/** Body of a func shape: what a kprobe/fentry program sees. */
-export interface FuncBody {
+/** Kinds a {@link TypeDesc} names: the BTF kind of a type once const, volatile, restrict and type tags are skipped. */
+export type TypeDescKind = 'void' | 'int' | 'float' | 'ptr' | 'array' | 'struct' | 'union' | 'enum' | 'fwd' | 'typedef' | 'func_proto';
+
+/**
+ * A small structured description of a parameter's or return value's type, stored beside its spelling so that
+ * changes are classified without parsing C back: the kind once qualifiers and type tags are skipped (`typedef`
+ * for `u32`, `ptr` for `const struct cred *`), `base` the kind behind typedefs too (a typedef's only), the size in
+ * bytes behind typedefs (libbpf `btf__resolve_size`; 0 for void, functions and incomplete types) and, for an
+ * integer or enum behind typedefs, whether it is signed (INT encoding SIGNED, ENUM/ENUM64 kind_flag).
+ */
+export interface TypeDesc {
+  kind: TypeDescKind;
+  size: number;
+  signed?: boolean;
+  base?: TypeDescKind;
+}
+
+/**
+ * A {@link TypeDesc} as bodies store it, a tuple (func bodies are most of a catalog's first kernel: objects would
+ * double their size): `[kind, size]`, `[kind, size, signed]` for an integer or enum, `[kind, size, signed | null,
+ * base]` for a typedef.
+ */
+export type StoredTypeDesc =
+  | [kind: TypeDescKind, size: number]
+  | [kind: TypeDescKind, size: number, signed: boolean]
+  | [kind: TypeDescKind, size: number, signed: boolean | null, base: TypeDescKind];
+
+/** The stored form of a {@link TypeDesc}. */
+export function storeTypeDesc(d: TypeDesc): StoredTypeDesc {
+  if (d.base !== undefined) return [d.kind, d.size, d.signed ?? null, d.base];
+  return d.signed !== undefined ? [d.kind, d.size, d.signed] : [d.kind, d.size];
+}
+
+/** A {@link TypeDesc} from its stored form. */
+export function readTypeDesc(s: StoredTypeDesc): TypeDesc {
+  const d: TypeDesc = { kind: s[0], size: s[1] };
+  if (s.length > 2 && s[2] !== null && s[2] !== undefined) d.signed = s[2];
+  if (s.length > 3) d.base = s[3];
+  return d;
+}
+
+/** BTF_FUNC_STATIC (0), BTF_FUNC_GLOBAL (1), BTF_FUNC_EXTERN (2) of `enum btf_func_linkage` (include/uapi/linux/btf.h). */
+export type FuncLinkage = 'static' | 'global' | 'extern';
+
+/**
+ * A FUNC_PROTO as stored: return and parameter spellings (parameter names as BTF has them, '' when unnamed; a
+ * trailing type-0 parameter is `variadic`, not a parameter), and the {@link TypeDesc} of each (stored form).
+ */
+export interface ProtoBody {
   ret: string;
   params: [name: string, type: string][];
   variadic: boolean;
+  retDesc: StoredTypeDesc;
+  paramDescs: StoredTypeDesc[];
+}
+
+/**
+ * Body of a func shape: what a kprobe/fentry program sees, the FUNC's linkage, and its BTF decl tags: `tags` the
+ * values of DECL_TAGs with component_idx -1 on the FUNC (`bpf_kfunc`, `bpf_fastcall`…), `paramTags[i]` those with
+ * component_idx i (present only when some parameter has one). Tags are sorted, each value once.
+ */
+export interface FuncBody extends ProtoBody {
+  linkage: FuncLinkage;
+  tags?: string[];
+  paramTags?: string[][];
 }
 
 export type ShapeBody = CompositeBody | EnumBody | TypedefBody | FuncBody;
 
-/** One normalized named type of a kernel (or of one of its modules). */
+/**
+ * One normalized type of a kernel (or of one of its modules): a named struct, union, enum, typedef or func, or an
+ * anonymous enum (name ''; its enumerators are what names it, see shape-index.ts). Read answers never list the
+ * name '' itself.
+ */
 export interface Shape {
   kind: ShapeKind;
   name: string;

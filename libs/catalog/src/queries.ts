@@ -7,7 +7,7 @@ import { closestNames } from './suggest.js';
 import { failedKernels, kernelNotFound, type FailedKernel } from './failed.js';
 import {
   buildTimeline, probableRename, seriesOf, spanRange, timelineSummary, unameOfKref,
-  type RenameSide, type TimelineLine,
+  type RenameSide, type TimelineKernel, type TimelineLine,
 } from './timeline.js';
 
 /** A kernel as the contract lists it (`GET /v1/kernels`, `kernels --json`). */
@@ -27,7 +27,8 @@ export interface KernelInfo {
   byte_order?: 'little' | 'big' | null;
 }
 
-interface KernelRow {
+/** A kernel row as the read answers use it (kernel order: {@link kernelRows}). */
+export interface KernelRow {
   id: number;
   distro: string;
   release: string;
@@ -65,7 +66,7 @@ function allKernelRows(catalog: Catalog): KernelRow[] {
  * NO_MATCHING_KERNELS naming the values that exist (`--arch x86-64`: `arches: arm64, x86_64`), not an empty
  * answer; an empty catalog selects nothing without error.
  */
-function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
+export function kernelRows(catalog: Catalog, f: KernelFilter = {}): KernelRow[] {
   const all = allKernelRows(catalog);
   if (f.distro !== undefined || f.release !== undefined || f.arch !== undefined) {
     const known: { distro: string; release: string; arch: string }[] = [...all, ...failedKernels(catalog)];
@@ -136,8 +137,10 @@ export function findKernel(catalog: Catalog, kref: string | KernelRef): { id: nu
 }
 
 /** One definition of a name in one kernel. */
-interface Definition {
+export interface Definition {
   kind: ShapeKind;
+  /** The shape's name ('' for an anonymous enum). */
+  name: string;
   size: number;
   body: string;
   module: string;
@@ -147,41 +150,104 @@ interface Definition {
   digest: string;
 }
 
+/** A shape row as the read answers load it. */
+export interface ShapeRow {
+  id: number;
+  kind: ShapeKind;
+  name: string;
+  size: number;
+  body: string;
+  hash: Buffer;
+}
+
+/** The shapes of a name among some kinds (index on name); none for the name '' (anonymous enums have no name to ask by). */
+export function shapesNamed(catalog: Catalog, name: string, kinds: readonly ShapeKind[]): ShapeRow[] {
+  if (name === '' || kinds.length === 0) return [];
+  return catalog.sqlite
+    .prepare(`SELECT id, kind, name, size, body, hash FROM shapes WHERE name = ? AND kind IN (${kinds.map(() => '?').join(',')})`)
+    .all(name, ...kinds) as ShapeRow[];
+}
+
 /**
- * Where a name is defined in every kernel, with a few indexed lookups: the shapes of that name (index on name),
- * the kernels' sets of its bucket (index on bucket), and the distinct sets among those (decoded once and kept).
- * Kernels sharing a set share one Definition[] object.
+ * The kernel id → set id rows of name buckets, cached per catalog handle until the database changes
+ * ({@link catalogVersion}): a history reads its bucket's row of every kernel, most of its time on a big catalog.
  */
-function definitionsByKernel(catalog: Catalog, name: string, kinds: readonly ShapeKind[]): Map<number, Definition[]> {
-  const out = new Map<number, Definition[]>();
-  const shapes = catalog.sqlite
-    .prepare(`SELECT id, kind, size, body, hash FROM shapes WHERE name = ? AND kind IN (${kinds.map(() => '?').join(',')})`)
-    .all(name, ...kinds) as { id: number; kind: ShapeKind; size: number; body: string; hash: Buffer }[];
-  if (shapes.length === 0) return out;
-  const byId = new Map(shapes.map((r) => [r.id, r]));
-  const kernelSets = catalog.sqlite
-    .prepare('SELECT kernel_id AS kernelId, set_id AS setId FROM kernel_sets WHERE bucket = ?')
-    .all(bucketOf(name)) as { kernelId: number; setId: number }[];
-  const sets = readSets(catalog, new Set(kernelSets.map((ks) => ks.setId)));
-  const bySet = new Map<number, Definition[]>();
-  for (const [setId, entries] of sets) {
-    const defs: Definition[] = [];
-    for (const e of entries) {
-      const shape = byId.get(e.shapeId);
-      if (shape) {
-        defs.push({ kind: shape.kind, size: shape.size, body: shape.body, module: e.module, copies: e.copies, shapeId: e.shapeId, digest: shape.hash.subarray(0, 8).toString('hex') });
-      }
-    }
-    if (defs.length > 0) {
-      defs.sort((a, b) => (a.module < b.module ? -1 : a.module > b.module ? 1 : a.shapeId - b.shapeId));
-      bySet.set(setId, defs);
-    }
+const MAX_CACHED_BUCKETS = 256;
+const bucketRows = new WeakMap<Catalog, { version: string; buckets: Map<number, { kernelId: number; setId: number }[]> }>();
+
+/** The kernel id → set id rows of a name bucket (index on bucket). */
+function kernelSetsOfBucket(catalog: Catalog, bucket: number): { kernelId: number; setId: number }[] {
+  const version = catalogVersion(catalog);
+  let cache = bucketRows.get(catalog);
+  if (!cache || cache.version !== version) bucketRows.set(catalog, (cache = { version, buckets: new Map() }));
+  let rows = cache.buckets.get(bucket);
+  if (!rows) {
+    rows = catalog.sqlite
+      .prepare('SELECT kernel_id AS kernelId, set_id AS setId FROM kernel_sets WHERE bucket = ?')
+      .all(bucket) as { kernelId: number; setId: number }[];
+    // Bounded: a server answering every name would otherwise keep a row of every kernel for every bucket.
+    if (cache.buckets.size >= MAX_CACHED_BUCKETS) cache.buckets.clear();
+    cache.buckets.set(bucket, rows);
   }
-  for (const ks of kernelSets) {
-    const defs = bySet.get(ks.setId);
-    if (defs) out.set(ks.kernelId, defs);
+  return rows;
+}
+
+/**
+ * Where some shapes are defined in every kernel: per name bucket of theirs, the kernels' sets of that bucket
+ * (index on bucket) and the distinct sets among those (decoded once and kept). Kernels sharing a set share one
+ * Definition[] object; a kernel's definitions are sorted by module (vmlinux first), then shape id. Shapes of
+ * several buckets (an enumerator's enums) are gathered per kernel in one list.
+ */
+export function definitionsOfShapes(catalog: Catalog, shapes: readonly ShapeRow[]): Map<number, Definition[]> {
+  const out = new Map<number, Definition[]>();
+  if (shapes.length === 0) return out;
+  const byBucket = new Map<number, Map<number, ShapeRow>>();
+  for (const r of shapes) {
+    const b = bucketOf(r.name);
+    let m = byBucket.get(b);
+    if (!m) byBucket.set(b, (m = new Map()));
+    m.set(r.id, r);
+  }
+  const order = (a: Definition, b: Definition): number => (a.module < b.module ? -1 : a.module > b.module ? 1 : a.shapeId - b.shapeId);
+  // Kernels with the same lists in two buckets share their merged list too.
+  const merged = new Map<Definition[], Map<Definition[], Definition[]>>();
+  const merge = (a: Definition[], b: Definition[]): Definition[] => {
+    let byB = merged.get(a);
+    if (!byB) merged.set(a, (byB = new Map()));
+    let m = byB.get(b);
+    if (!m) byB.set(b, (m = [...a, ...b].sort(order)));
+    return m;
+  };
+  for (const [bucket, byId] of byBucket) {
+    const kernelSets = kernelSetsOfBucket(catalog, bucket);
+    const sets = readSets(catalog, new Set(kernelSets.map((ks) => ks.setId)));
+    const bySet = new Map<number, Definition[]>();
+    for (const [setId, entries] of sets) {
+      const defs: Definition[] = [];
+      for (const e of entries) {
+        const shape = byId.get(e.shapeId);
+        if (shape) {
+          defs.push({ kind: shape.kind, name: shape.name, size: shape.size, body: shape.body, module: e.module, copies: e.copies, shapeId: e.shapeId, digest: shape.hash.subarray(0, 8).toString('hex') });
+        }
+      }
+      if (defs.length > 0) bySet.set(setId, defs.sort(order));
+    }
+    for (const ks of kernelSets) {
+      const defs = bySet.get(ks.setId);
+      if (!defs) continue;
+      const had = out.get(ks.kernelId);
+      out.set(ks.kernelId, had ? merge(had, defs) : defs);
+    }
   }
   return out;
+}
+
+/**
+ * Where a name is defined in every kernel, with a few indexed lookups: the shapes of that name (index on name),
+ * then {@link definitionsOfShapes}. Kernels sharing a set share one Definition[] object. Nothing for the name ''.
+ */
+export function definitionsByKernel(catalog: Catalog, name: string, kinds: readonly ShapeKind[]): Map<number, Definition[]> {
+  return definitionsOfShapes(catalog, shapesNamed(catalog, name, kinds));
 }
 
 /** A member as the contract's JSON shows it. */
@@ -194,7 +260,8 @@ export interface MemberJson {
   type: string;
 }
 
-function memberJson(m: StoredMember): MemberJson {
+/** A stored member as the contract's JSON shows it. */
+export function memberJson(m: StoredMember): MemberJson {
   return { name: m[0], bits_offset: m[1], offset: Math.floor(m[1] / 8), bitfield_size: m[2], size: m[3], type: m[4] };
 }
 
@@ -221,9 +288,10 @@ export function parseTypeName<K extends ShapeKind>(
   return { name: input.trim(), kinds: plain };
 }
 
-function allNames(catalog: Catalog, kinds: readonly ShapeKind[]): string[] {
+/** Every name of shapes of these kinds, for suggestions ('' of anonymous enums left out). */
+export function allNames(catalog: Catalog, kinds: readonly ShapeKind[]): string[] {
   return (catalog.sqlite
-    .prepare(`SELECT DISTINCT name FROM shapes WHERE kind IN (${kinds.map(() => '?').join(',')})`)
+    .prepare(`SELECT DISTINCT name FROM shapes WHERE kind IN (${kinds.map(() => '?').join(',')}) AND name <> ''`)
     .pluck()
     .all(...kinds)) as string[];
 }
@@ -306,7 +374,7 @@ export interface FailedKernelNote {
 }
 
 /** `{ failed_kernels }` for the kernels of a selection that failed to ingest; `{}` when none did. */
-function failedOf(catalog: Catalog, f: KernelFilter): { failed_kernels?: FailedKernelNote[] } {
+export function failedOf(catalog: Catalog, f: KernelFilter): { failed_kernels?: FailedKernelNote[] } {
   const failed: FailedKernel[] = failedKernels(catalog, f);
   if (failed.length === 0) return {};
   return { failed_kernels: failed.map(({ kernel, code, message, failed_at }) => ({ kernel, code, message, failed_at })) };
@@ -317,7 +385,7 @@ function failedOf(catalog: Catalog, f: KernelFilter): { failed_kernels?: FailedK
  * is a module's), a kernel without a definition is only "missing" if it has the BTF of at least one of those
  * modules; the others are left out and listed. `undefined` when nothing is left out.
  */
-function moduleScope(
+export function moduleScope(
   catalog: Catalog,
   byKernel: Map<number, Definition[]>,
   kernels: KernelRow[],
@@ -650,7 +718,7 @@ function membersAlong(list: StoredMember[], path: string[], base: number, kernel
 }
 
 /** Pairs [i, j] of kernels where j follows i in the same distro/release/arch/flavour series (kernel order). */
-function seriesNeighbours(kernels: KernelRow[]): [number, number][] {
+export function seriesNeighbours(kernels: readonly TimelineKernel[]): [number, number][] {
   const out: [number, number][] = [];
   const last = new Map<string, number>();
   kernels.forEach((k, j) => {
@@ -820,7 +888,19 @@ export function typeHistory(catalog: Catalog, typeName: string, f: KernelFilter 
   });
   const timeline = buildTimeline(kernels.map((k, i) => ({ row: k, kernel: entries[i].kernel, value: values[i] })));
   const subject = typeName.trim() + (scope.modules.length > 0 ? ` (module ${scope.modules.join(', ')})` : '');
-  const summary = timelineSummary(
+  return {
+    type: typeName.trim(), kernels: entries, changes: typeChanges(kernels, entries), timeline, summary: typeSummary(subject, timeline),
+    ...failedOf(catalog, f),
+    ...(scope.note ? { not_ingested: scope.note } : {}),
+  };
+}
+
+/**
+ * The summary of a type's timeline: each span of a main line in {@link typeWords}, `(other layout)` when the
+ * words match the span before yet the layout differs, `removed in U` where it vanished.
+ */
+export function typeSummary(subject: string, timeline: TimelineLine<TypeValue>[]): string {
+  return timelineSummary(
     subject,
     timeline,
     (span, prev) => {
@@ -832,21 +912,16 @@ export function typeHistory(catalog: Catalog, typeName: string, f: KernelFilter 
     },
     typeWords,
   );
-  return {
-    type: typeName.trim(), kernels: entries, changes: typeChanges(kernels, entries), timeline, summary,
-    ...failedOf(catalog, f),
-    ...(scope.note ? { not_ingested: scope.note } : {}),
-  };
 }
 
 /** A type value in words: `9792 bytes/250 members`, `4 bytes/33 values`, `not defined`. */
-function typeWords(v: TypeValue): string {
+export function typeWords(v: TypeValue): string {
   if (v.status === 'missing') return 'not defined';
   return v.kind === 'enum' ? `${v.size} bytes/${v.values} values` : `${v.size} bytes/${v.members} members`;
 }
 
 /** Members keyed by name, a repeated name (unnamed padding) by its occurrence: `name`, `name#2`, … */
-function keyed<T extends { name: string }>(list: T[]): Map<string, T> {
+function keyed<T extends { name: string }>(list: readonly T[]): Map<string, T> {
   const out = new Map<string, T>();
   const seen = new Map<string, number>();
   for (const m of list) {
@@ -861,81 +936,115 @@ function memberPlace(m: MemberJson): Record<string, unknown> {
   return { offset: m.offset, bits_offset: m.bits_offset, bitfield_size: m.bitfield_size, size: m.size, type: m.type };
 }
 
-/** Changes between neighbours in kernel order within each distro/release/arch/flavour series (see {@link TypeChange}). */
-function typeChanges(kernels: KernelRow[], entries: TypeHistoryEntry[]): TypeChange[] {
-  const changes: TypeChange[] = [];
+/** A change between neighbours of a series, as every history answer stamps it: the two kernels and their series. */
+export type SeriesStamp = { from: string; to: string; series: string };
+
+/**
+ * The changes between neighbours in kernel order within each distro/release/arch/flavour series: `diff(x, y)`
+ * gives what changed from entry x to entry y (of kernels i and j, neighbours), each stamped with both kernels and
+ * the series. Shared by every history answer.
+ */
+export function neighbourChanges<E extends { kernel: string; series: string }, C extends object>(
+  kernels: readonly TimelineKernel[],
+  entries: readonly E[],
+  diff: (x: E, y: E) => C[],
+): (SeriesStamp & C)[] {
+  const out: (SeriesStamp & C)[] = [];
   for (const [i, j] of seriesNeighbours(kernels)) {
     const x = entries[i];
     const y = entries[j];
-    const from = x.kernel;
-    const to = y.kernel;
-    const series = y.series;
-    if (x.status === 'missing' && y.status === 'missing') continue;
-    if (x.status === 'missing' && y.status === 'present') {
-      changes.push({ from, to, series, what: 'added', before: { status: 'missing' }, after: { kind: y.kind, size: y.size } });
-      continue;
-    }
-    if (x.status === 'present' && y.status === 'missing') {
-      changes.push({ from, to, series, what: 'removed', before: { kind: x.kind, size: x.size }, after: { status: 'missing' } });
-      continue;
-    }
-    if (x.status !== 'present' || y.status !== 'present') continue;
-    if (x.kind !== y.kind) {
-      changes.push({ from, to, series, what: 'kind', before: { kind: x.kind }, after: { kind: y.kind } });
-      continue;
-    }
-    if (x.size !== y.size) changes.push({ from, to, series, what: 'size', before: { size: x.size }, after: { size: y.size } });
-    if (x.kind === 'enum' && y.kind === 'enum') {
-      if (x.values === y.values) continue;
-      const before = keyed(x.values);
-      const after = keyed(y.values);
-      for (const [key, v] of before) {
-        const w = after.get(key);
-        if (!w) changes.push({ from, to, series, what: 'removed', member: key, before: { value: v.value }, after: {} });
-        else if (w.value !== v.value) changes.push({ from, to, series, what: 'value', member: key, before: { value: v.value }, after: { value: w.value } });
-      }
-      for (const [key, w] of after) if (!before.has(key)) changes.push({ from, to, series, what: 'added', member: key, before: {}, after: { value: w.value } });
-      continue;
-    }
-    if (x.kind === 'enum' || y.kind === 'enum') continue;
-    // Kernels sharing a definition share its member list: nothing changed.
-    if (x.members === y.members) continue;
-    const before = keyed(x.members);
-    const after = keyed(y.members);
-    const removed: { m: MemberJson; c: TypeChange }[] = [];
-    for (const [key, m] of before) {
-      const n = after.get(key);
-      if (!n) {
-        const c: TypeChange = { from, to, series, what: 'removed', member: key, before: memberPlace(m), after: {} };
-        changes.push(c);
-        if (key === m.name) removed.push({ m, c });
-        continue;
-      }
-      if (m.bits_offset !== n.bits_offset) {
-        changes.push({ from, to, series, what: 'offset', member: key, before: { offset: m.offset, bits_offset: m.bits_offset }, after: { offset: n.offset, bits_offset: n.bits_offset } });
-      }
-      if (m.size !== n.size || m.bitfield_size !== n.bitfield_size) {
-        changes.push({ from, to, series, what: 'size', member: key, before: { size: m.size, bitfield_size: m.bitfield_size }, after: { size: n.size, bitfield_size: n.bitfield_size } });
-      }
-      if (m.type !== n.type) changes.push({ from, to, series, what: 'type', member: key, before: { type: m.type }, after: { type: n.type } });
-    }
-    const added: { m: MemberJson; c: TypeChange }[] = [];
-    for (const [key, n] of after) {
-      if (before.has(key)) continue;
-      const c: TypeChange = { from, to, series, what: 'added', member: key, before: {}, after: memberPlace(n) };
-      changes.push(c);
-      if (key === n.name) added.push({ m: n, c });
-    }
-    // A removed member and an added one in its place, of a compatible type: a rename, each naming the other.
-    const taken = new Set<string>();
-    for (const r of removed) {
-      const name = probableRename(r.m, added.filter((a) => !taken.has(a.m.name)).map((a) => a.m));
-      if (name === undefined) continue;
-      taken.add(name);
-      r.c.probable_rename = name;
-      const a = added.find((x) => x.m.name === name);
-      if (a) a.c.probable_rename = r.m.name;
-    }
+    for (const c of diff(x, y)) out.push({ from: x.kernel, to: y.kernel, series: y.series, ...c });
   }
-  return changes;
+  return out;
+}
+
+/** A change of one member (or enum value) between two definitions: {@link TypeChange} without its stamp. */
+export type MemberChange = Omit<TypeChange, 'from' | 'to' | 'series'> & { member: string };
+
+/**
+ * How two enum value lists differ, value by value (names keyed as {@link keyed}): `removed`, `value` (changed) in
+ * the old order, then `added`. Values compare as given (decimal strings, or numbers and strings alike made).
+ */
+export function compareEnumValues<V>(x: readonly { name: string; value: V }[], y: readonly { name: string; value: V }[]): MemberChange[] {
+  const out: MemberChange[] = [];
+  const before = keyed(x);
+  const after = keyed(y);
+  for (const [key, v] of before) {
+    const w = after.get(key);
+    if (!w) out.push({ what: 'removed', member: key, before: { value: v.value }, after: {} });
+    else if (w.value !== v.value) out.push({ what: 'value', member: key, before: { value: v.value }, after: { value: w.value } });
+  }
+  for (const [key, w] of after) if (!before.has(key)) out.push({ what: 'added', member: key, before: {}, after: { value: w.value } });
+  return out;
+}
+
+/**
+ * How two flattened member lists differ, member by member (names keyed as {@link keyed}): `removed` (and, for a
+ * member still there, `offset`, `size`, `type`) in the old order, then `added`; a removed member and an added one
+ * in its place of a compatible type (a rename, {@link probableRename}) each name the other in `probable_rename`.
+ */
+export function compareMembers(x: readonly MemberJson[], y: readonly MemberJson[]): MemberChange[] {
+  const out: MemberChange[] = [];
+  const before = keyed(x);
+  const after = keyed(y);
+  const removed: { m: MemberJson; c: MemberChange }[] = [];
+  for (const [key, m] of before) {
+    const n = after.get(key);
+    if (!n) {
+      const c: MemberChange = { what: 'removed', member: key, before: memberPlace(m), after: {} };
+      out.push(c);
+      if (key === m.name) removed.push({ m, c });
+      continue;
+    }
+    if (m.bits_offset !== n.bits_offset) {
+      out.push({ what: 'offset', member: key, before: { offset: m.offset, bits_offset: m.bits_offset }, after: { offset: n.offset, bits_offset: n.bits_offset } });
+    }
+    if (m.size !== n.size || m.bitfield_size !== n.bitfield_size) {
+      out.push({ what: 'size', member: key, before: { size: m.size, bitfield_size: m.bitfield_size }, after: { size: n.size, bitfield_size: n.bitfield_size } });
+    }
+    if (m.type !== n.type) out.push({ what: 'type', member: key, before: { type: m.type }, after: { type: n.type } });
+  }
+  const added: { m: MemberJson; c: MemberChange }[] = [];
+  for (const [key, n] of after) {
+    if (before.has(key)) continue;
+    const c: MemberChange = { what: 'added', member: key, before: {}, after: memberPlace(n) };
+    out.push(c);
+    if (key === n.name) added.push({ m: n, c });
+  }
+  // A removed member and an added one in its place, of a compatible type: a rename, each naming the other.
+  const taken = new Set<string>();
+  for (const r of removed) {
+    const name = probableRename(r.m, added.filter((a) => !taken.has(a.m.name)).map((a) => a.m));
+    if (name === undefined) continue;
+    taken.add(name);
+    r.c.probable_rename = name;
+    const a = added.find((z) => z.m.name === name);
+    if (a) a.c.probable_rename = r.m.name;
+  }
+  return out;
+}
+
+type TypeChangeBody = Omit<TypeChange, 'from' | 'to' | 'series'>;
+
+/** What changed from one kernel's entry of a type history to its neighbour's (see {@link TypeChange}). */
+function typeEntryChanges(x: TypeHistoryEntry, y: TypeHistoryEntry): TypeChangeBody[] {
+  if (x.status === 'missing' && y.status === 'missing') return [];
+  if (x.status === 'missing' && y.status === 'present') return [{ what: 'added', before: { status: 'missing' }, after: { kind: y.kind, size: y.size } }];
+  if (x.status === 'present' && y.status === 'missing') return [{ what: 'removed', before: { kind: x.kind, size: x.size }, after: { status: 'missing' } }];
+  if (x.status !== 'present' || y.status !== 'present') return [];
+  if (x.kind !== y.kind) return [{ what: 'kind', before: { kind: x.kind }, after: { kind: y.kind } }];
+  const out: TypeChangeBody[] = [];
+  if (x.size !== y.size) out.push({ what: 'size', before: { size: x.size }, after: { size: y.size } });
+  if (x.kind === 'enum' && y.kind === 'enum') {
+    // Kernels sharing a definition share its value list: nothing changed.
+    if (x.values !== y.values) out.push(...compareEnumValues(x.values, y.values));
+  } else if (x.kind !== 'enum' && y.kind !== 'enum' && x.members !== y.members) {
+    out.push(...compareMembers(x.members, y.members));
+  }
+  return out;
+}
+
+/** Changes between neighbours in kernel order within each distro/release/arch/flavour series (see {@link TypeChange}). */
+function typeChanges(kernels: KernelRow[], entries: TypeHistoryEntry[]): TypeChange[] {
+  return neighbourChanges(kernels, entries, typeEntryChanges);
 }

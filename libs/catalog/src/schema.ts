@@ -155,3 +155,32 @@ export const catalogMeta = sqliteTable('catalog_meta', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
 });
+
+/**
+ * The search index of names (derived from shapes, written by `indexNewShapes` in shape-index.ts when a shape is
+ * first inserted; never deleted, so it holds every name any kernel ever had): one row per name and kind, where
+ * kind is a shape kind (`struct`, `union`, `enum`, `typedef`, `func`), `kfunc` (a func a `bpf_kfunc` decl tag
+ * marks), `tracepoint` (NAME of `typedef btf_trace_NAME`), `syscall` (NAME of `__x64_sys_NAME` and the other
+ * wrappers, kind-names.ts) or `enumerator` (an enum value's name). `names_nocase` serves case-insensitive prefixes.
+ */
+export const names = sqliteTable(
+  'names',
+  {
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['struct', 'union', 'enum', 'typedef', 'func', 'kfunc', 'tracepoint', 'syscall', 'enumerator'] }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.kind] }), index('names_nocase').on(sql`${t.name} COLLATE NOCASE`, t.kind)],
+);
+
+/**
+ * Enumerator name → the enum shapes (named and anonymous, ENUM and ENUM64) that hold it: derived like
+ * {@link names}, so an enumerator's history reads a few shapes instead of every enum.
+ */
+export const enumerators = sqliteTable(
+  'enumerators',
+  {
+    name: text('name').notNull(),
+    shapeId: integer('shape_id').notNull().references(() => shapes.id),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.shapeId] })],
+);

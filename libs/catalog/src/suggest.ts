@@ -1,19 +1,47 @@
-/** Levenshtein distance, capped: returns `cap + 1` as soon as the distance must exceed `cap`. */
+/** Rows of the edit-distance table, reused across calls (grown as needed). */
+let prevRow = new Int32Array(64);
+let curRow = new Int32Array(64);
+
+/**
+ * Levenshtein distance, capped: returns `cap + 1` as soon as the distance must exceed `cap`. Only the diagonal
+ * band of width 2·cap + 1 is computed (a cell farther from the diagonal is more than `cap` edits away), so a
+ * small cap costs O(length · cap) whatever the strings.
+ */
 export function editDistance(a: string, b: string, cap = 64): number {
-  if (Math.abs(a.length - b.length) > cap) return cap + 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      cur.push(v);
+  const n = a.length;
+  const m = b.length;
+  if (Math.abs(n - m) > cap) return cap + 1;
+  if (prevRow.length < m + 1) {
+    prevRow = new Int32Array(m + 1);
+    curRow = new Int32Array(m + 1);
+  }
+  let prev = prevRow;
+  let cur = curRow;
+  const over = cap + 1;
+  for (let j = 0; j <= m; j++) prev[j] = j <= cap ? j : over;
+  for (let i = 1; i <= n; i++) {
+    const lo = Math.max(1, i - cap);
+    const hi = Math.min(m, i + cap);
+    cur[lo - 1] = lo - 1 === 0 ? (i <= cap ? i : over) : over;
+    let best = cur[lo - 1];
+    const ca = a.charCodeAt(i - 1);
+    for (let j = lo; j <= hi; j++) {
+      const sub = prev[j - 1] + (ca === b.charCodeAt(j - 1) ? 0 : 1);
+      const del = prev[j] + 1;
+      const ins = cur[j - 1] + 1;
+      let v = sub < del ? sub : del;
+      if (ins < v) v = ins;
+      if (v > over) v = over;
+      cur[j] = v;
       if (v < best) best = v;
     }
-    if (best > cap) return cap + 1;
+    if (hi < m) cur[hi + 1] = over;
+    if (best > cap) return over;
+    const t = prev;
     prev = cur;
+    cur = t;
   }
-  return prev[b.length];
+  return prev[m] > cap ? over : prev[m];
 }
 
 /**

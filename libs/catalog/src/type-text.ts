@@ -70,7 +70,7 @@ export async function typeTexts(catalog: Catalog, typeName: string, kref: string
   }
   if (out.length === 0) {
     const names = catalog.sqlite
-      .prepare(`SELECT DISTINCT name FROM shapes WHERE kind IN (${kinds.map(() => '?').join(',')})`)
+      .prepare(`SELECT DISTINCT name FROM shapes WHERE kind IN (${kinds.map(() => '?').join(',')}) AND name <> ''`)
       .pluck()
       .all(...kinds) as string[];
     throw new CatalogError('TYPE_NOT_FOUND', `no ${kindList(kinds)} named ${name} in ${kernel.kernel}`, closestNames(name, names));

@@ -65,7 +65,11 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
     if (setId === undefined) return [];
     const entries = readSets(catalog, [setId]).get(setId) ?? [];
     const names = shapeNames(catalog, entries.map((e) => e.shapeId));
-    return entries.filter((e) => allowed.has(e.module)).map((e) => ({ name: names.get(e.shapeId) ?? '', module: e.module, copies: e.copies, shapeId: e.shapeId }));
+    // Anonymous enums (name '') have no name to pair them by: the enumerator answers follow their values.
+    return entries
+      .filter((e) => allowed.has(e.module))
+      .map((e) => ({ name: names.get(e.shapeId) ?? '', module: e.module, copies: e.copies, shapeId: e.shapeId }))
+      .filter((e) => e.name !== '');
   };
 
   // Entries of the names (per module) whose definitions differ, per side.

@@ -10,7 +10,6 @@ export const SEGMENT = '^[A-Za-z0-9][A-Za-z0-9._+~-]*$';
 /** The JSON schema of one KREF segment (a path or query parameter). */
 export const segment = (what: string, example: string) => ({ type: 'string', minLength: 1, maxLength: 128, pattern: SEGMENT, description: what, examples: [example] }) as const;
 
-/** `?distro=&release=&arch=`: the kernel filter of list routes; unknown parameters are refused. */
 /** The path parameters of a kernel's own routes (`/v1/kernels/{distro}/{release}/{arch}/{uname_r}/…`). */
 export const kernelPathParams = {
   type: 'object',
@@ -24,6 +23,7 @@ export const kernelPathParams = {
   },
 } as const;
 
+/** `?distro=&release=&arch=`: the kernel filter of list routes; unknown parameters are refused. */
 export const kernelFilterQuery = {
   type: 'object',
   additionalProperties: false,
@@ -74,7 +74,7 @@ const enumValue = {
 } as const;
 
 /** Free-form before/after of a change (the keys depend on `what`). */
-const changeSide = { type: 'object', additionalProperties: true } as const;
+export const changeSide = { type: 'object', additionalProperties: true } as const;
 
 export const kernelInfoSchema = {
   $id: 'kernelInfo',
@@ -127,7 +127,7 @@ export const kernelListSchema = {
 } as const;
 
 /** Kernels of a history's selection that failed to ingest (present only when some did). */
-const failedKernelsSchema = {
+export const failedKernelsSchema = {
   type: 'array',
   description: 'kernels of the selection that failed to ingest, so are missing from the answer, with the reason',
   items: {
@@ -139,10 +139,10 @@ const failedKernelsSchema = {
 } as const;
 
 /** A kernel's series: DISTRO/RELEASE/ARCH/FLAVOUR. */
-const seriesProp = { type: 'string', description: 'DISTRO/RELEASE/ARCH/FLAVOUR (flavour from uname -r: amd64, rt-amd64, generic; empty when none)' } as const;
+export const seriesProp = { type: 'string', description: 'DISTRO/RELEASE/ARCH/FLAVOUR (flavour from uname -r: amd64, rt-amd64, generic; empty when none)' } as const;
 
 /** Kernels left out of a module type's history: the module's BTF was not ingested with them (present only then). */
-const notIngestedSchema = {
+export const notIngestedSchema = {
   type: 'object',
   description: "kernels of the selection left out because the BTF of the module(s) defining the type was not ingested with them",
   required: ['modules', 'kernels'],
@@ -151,7 +151,7 @@ const notIngestedSchema = {
 } as const;
 
 /** A history's `timeline`: per arch and flavour, across distros and releases, spans of equal value. */
-function timelineSchema(value: Record<string, unknown>) {
+export function timelineSchema(value: Record<string, unknown>) {
   const span = {
     type: 'object',
     required: ['first', 'last', 'count', 'value'],
@@ -301,7 +301,7 @@ export const typeLayoutSchema = {
   },
 } as const;
 
-const typeValueSchema = {
+export const typeValueSchema = {
   anyOf: [
     {
       type: 'object',

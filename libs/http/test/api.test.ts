@@ -18,6 +18,7 @@ const ARCHIVE = join(REPO, 'fixtures/corpus/archive');
 const K47 = 'debian/12/x86_64/6.1.0-47-amd64';
 const K50 = 'debian/12/x86_64/6.1.0-50-amd64';
 const ARM = 'debian/12/arm64/6.1.0-50-arm64';
+const K612 = 'debian/13/x86_64/6.12.117+deb13-amd64';
 const TOKEN = 'test-admin-token-0123456789';
 
 let dir: string;
@@ -71,6 +72,19 @@ describe('answers equal the CLI --json output (byte for byte, modulo pretty-prin
     ['a type history', '/v1/types/task_struct/history', ['type', 'task_struct', '--history', '--json']],
     ['a module type history', '/v1/types/ext4_sb_info/history?distro=debian', ['type', 'ext4_sb_info', '--history', '--distro', 'debian', '--json']],
     ['an enum history', '/v1/types/enum%20bpf_map_type/history', ['type', 'enum bpf_map_type', '--history', '--json']],
+    ['a module kfunc history', '/v1/funcs/bpf_xdp_ct_lookup/history', ['func', 'bpf_xdp_ct_lookup', '--history', '--json']],
+    ['a func history of one series', '/v1/funcs/__bpf_trace_hrtimer_start/history?arch=x86_64&release=12', ['func', '__bpf_trace_hrtimer_start', '--arch', 'x86_64', '--release', '12', '--json']],
+    ['a func in one kernel', `/v1/funcs/bpf_xdp_ct_lookup?kernel=${encodeURIComponent(K612)}`, ['func', 'bpf_xdp_ct_lookup', '--kernel', K612, '--json']],
+    ['a tracepoint history', '/v1/tracepoints/hrtimer_start/history', ['tracepoint', 'hrtimer_start', '--history', '--json']],
+    ['a tracepoint in one kernel', `/v1/tracepoints/sched_switch?kernel=${ARM}`, ['tracepoint', 'sched_switch', '--kernel', ARM, '--json']],
+    ['a syscall history', '/v1/syscalls/openat/history', ['syscall', 'openat', '--history', '--json']],
+    ['a syscall in one kernel', `/v1/syscalls/openat?kernel=${K50}`, ['syscall', 'openat', '--kernel', K50, '--json']],
+    ['an enum history (enum route)', '/v1/enums/bpf_map_type/history?distro=debian', ['enum', 'bpf_map_type', '--history', '--distro', 'debian', '--json']],
+    ['an enum in one kernel', `/v1/enums/skb_drop_reason?kernel=${K50}`, ['enum', 'skb_drop_reason', '--kernel', K50, '--json']],
+    ['an enumerator history', '/v1/enumerators/SKB_DROP_REASON_NOT_SPECIFIED/history', ['enumerator', 'SKB_DROP_REASON_NOT_SPECIFIED', '--history', '--json']],
+    ['an enumerator in one kernel', `/v1/enumerators/BPF_MAP_TYPE_ARENA?kernel=${encodeURIComponent(K612)}`, ['enumerator', 'BPF_MAP_TYPE_ARENA', '--kernel', K612, '--json']],
+    ['a search', '/v1/search?q=bpf_map_ty&limit=7', ['search', 'bpf_map_ty', '--limit', '7', '--json']],
+    ['a search of some kinds', '/v1/search?q=bpf_ct_&kind=kfunc,func', ['search', 'bpf_ct_', '--kind', 'kfunc,func', '--json']],
   ];
   for (const [what, url, args] of cases) {
     it(what, async () => {
@@ -172,6 +186,96 @@ describe('routes', () => {
   it('echoes the request id', async () => {
     const res = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
     expect(res.headers['x-request-id']).toBe('abc-123');
+  });
+});
+
+/** A history answer as these tests read it. */
+interface KindHistory {
+  kernels: ({ kernel: string; status: string } & Record<string, unknown>)[];
+  changes: Record<string, unknown>[];
+  not_ingested?: { modules: string[]; kernels: string[] };
+}
+
+describe('funcs, tracepoints, syscalls, enums, enumerators', () => {
+  const history = async (url: string): Promise<KindHistory> => {
+    const res = await get(url);
+    expect(res.statusCode, url).toBe(200);
+    return JSON.parse(res.body) as KindHistory;
+  };
+  const entry = (h: KindHistory, kernel: string) => h.kernels.find((k) => k.kernel === kernel);
+
+  it('a module kfunc: a kfunc of nf_conntrack in 6.12, a plain function of it in 6.1; kernels without its module BTF left out', async () => {
+    const h = await history('/v1/funcs/bpf_xdp_ct_lookup/history');
+    expect(entry(h, K612)).toMatchObject({ status: 'present', kfunc: true, decl_tags: ['bpf_kfunc'], module: 'nf_conntrack', return: 'struct nf_conn *' });
+    expect(entry(h, K50)).toMatchObject({ status: 'present', kfunc: false, decl_tags: [], module: 'nf_conntrack' });
+    expect(h.not_ingested).toEqual({ modules: ['nf_conntrack'], kernels: [ARM, K47] });
+    expect(h.kernels.map((k) => k.kernel)).toEqual([K50, K612]);
+  });
+
+  it('a prototype that changed between neighbours of a series: a parameter added', async () => {
+    const h = await history('/v1/funcs/__bpf_trace_hrtimer_start/history?arch=x86_64&release=12');
+    expect(h.changes).toEqual([{
+      from: K47, to: K50, series: 'debian/12/x86_64/amd64', what: 'params', change: 'param_added', param: 'was_armed', index: 3,
+      before: {}, after: { name: 'was_armed', type: 'bool', desc: { kind: 'typedef', size: 1, signed: false, base: 'int' } },
+    }]);
+    // The raw tracepoint and its event record changed alike.
+    const t = await history('/v1/tracepoints/hrtimer_start/history?arch=x86_64&release=12');
+    expect(t.changes.map((c) => [c.what, c.change, c.param ?? c.member])).toEqual([
+      ['raw', 'param_added', ''], ['event', 'member_offset', '__data'], ['event', 'member_added', 'was_armed'],
+    ]);
+  });
+
+  it('sched_switch: the raw prototype with its void * context, and the event record', async () => {
+    const h = await history('/v1/tracepoints/sched_switch/history');
+    for (const k of [ARM, K47, K50, K612]) {
+      const e = entry(h, k) as { raw: { context: { type: string }; params: { type: string }[] }; event: { size: number } };
+      expect(e.raw.context.type).toBe('void *');
+      expect(e.raw.params.map((p) => p.type)).toEqual(['bool', 'struct task_struct *', 'struct task_struct *', 'unsigned int']);
+      expect(e.event.size).toBe(64);
+    }
+  });
+
+  it('a syscall per arch, and BPF_MAP_TYPE_ARENA only in 6.12', async () => {
+    const s = await history('/v1/syscalls/openat/history');
+    expect(entry(s, ARM)).toMatchObject({ funcs: ['__arm64_sys_openat'], prefixes: ['arm64'] });
+    expect(entry(s, K50)).toMatchObject({ funcs: ['__x64_sys_openat', '__ia32_sys_openat'], prefixes: ['x64', 'ia32'] });
+    const e = await history('/v1/enumerators/BPF_MAP_TYPE_ARENA/history');
+    expect(e.kernels.map((k) => [k.kernel, k.status, k.value])).toEqual([[ARM, 'missing', undefined], [K47, 'missing', undefined], [K50, 'missing', undefined], [K612, 'present', 33]]);
+  });
+
+  it('404 problem+json with close names for unknown names, and for a kernel without the name', async () => {
+    const cases: [string, string, string][] = [
+      ['/v1/funcs/bpf_xdp_ct_lookupp/history', 'FUNC_NOT_FOUND', 'bpf_xdp_ct_lookup'],
+      [`/v1/funcs/bpf_xdp_ct_lookupp?kernel=${K50}`, 'FUNC_NOT_FOUND', 'bpf_xdp_ct_lookup'],
+      ['/v1/tracepoints/sched_swich/history', 'TRACEPOINT_NOT_FOUND', 'sched_switch'],
+      ['/v1/syscalls/openatt/history', 'SYSCALL_NOT_FOUND', 'openat'],
+      ['/v1/enums/bpf_map_typ/history', 'TYPE_NOT_FOUND', 'bpf_map_type'],
+      ['/v1/enumerators/BPF_MAP_TYPE_ARENAA/history', 'ENUMERATOR_NOT_FOUND', 'BPF_MAP_TYPE_ARENA'],
+      [`/v1/enumerators/BPF_MAP_TYPE_ARENA?kernel=${K50}`, 'ENUMERATOR_NOT_FOUND', K612],
+    ];
+    for (const [url, code, suggestion] of cases) {
+      const p = problem(await get(url), 404, code);
+      expect(p.suggestions, url).toContain(suggestion);
+    }
+    problem(await get('/v1/syscalls/openat?kernel=debian/12/x86_64/6.1.0-49-amd64'), 404, 'KERNEL_NOT_FOUND');
+    expect(problem(await get('/v1/funcs/PageHuge'), 400, 'BAD_PARAMETER').detail).toMatch(/"kernel" is required/);
+  });
+
+  it('GET /v1/search: prefix matches first, each with its kinds and kernel count; bad parameters are 400', async () => {
+    const s = (await get('/v1/search?q=bpf_xdp_ct_&limit=5')).json<{ results: { name: string; kinds: string[]; kernels: number; match: string }[] }>();
+    // The two names that start with the text, then close ones.
+    expect(s.results.slice(0, 2).map((r) => [r.name, r.match])).toEqual([['bpf_xdp_ct_alloc', 'prefix'], ['bpf_xdp_ct_lookup', 'prefix']]);
+    expect(s.results.slice(2).map((r) => r.match)).toEqual(['fuzzy', 'fuzzy', 'fuzzy']);
+    expect(s.results.find((r) => r.name === 'bpf_xdp_ct_lookup')).toEqual({ name: 'bpf_xdp_ct_lookup', kinds: ['func', 'kfunc'], kernels: 2, match: 'prefix' });
+    expect(problem(await get('/v1/search?q=x&kind=structs'), 400, 'BAD_SEARCH').detail).toMatch(/structs/);
+    expect(problem(await get('/v1/search?kind=func'), 400, 'BAD_PARAMETER').detail).toMatch(/"q" is required/);
+    problem(await get('/v1/search?q=x&limit=0'), 400, 'BAD_PARAMETER');
+  });
+
+  it('answers are cached like the other read routes', async () => {
+    const url = '/v1/enums/bpf_map_type/history?arch=arm64';
+    expect((await get(url)).headers['x-cache']).toBe('miss');
+    expect((await get(url)).headers['x-cache']).toBe('hit');
   });
 });
 
@@ -342,7 +446,8 @@ describe('OpenAPI and docs', () => {
     expect(res.statusCode).toBe(200);
     const doc = JSON.parse(res.body) as { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> }>> };
     expect(doc.openapi).toMatch(/^3\./);
-    for (const path of ['/healthz', '/v1/kernels', '/v1/fields/{field_path}', '/v1/types/{name}', '/v1/types/{name}/history', '/v1/diff', '/openapi.json']) {
+    const kinds = ['funcs', 'tracepoints', 'syscalls', 'enums', 'enumerators'].flatMap((k) => [`/v1/${k}/{name}`, `/v1/${k}/{name}/history`]);
+    for (const path of ['/healthz', '/v1/kernels', '/v1/fields/{field_path}', '/v1/types/{name}', '/v1/types/{name}/history', '/v1/diff', '/openapi.json', ...kinds, '/v1/search']) {
       expect(doc.paths[path]?.get, path).toBeDefined();
       expect(doc.paths[path].get.responses['200'], path).toBeDefined();
     }
@@ -353,6 +458,13 @@ describe('OpenAPI and docs', () => {
     expect(params('/v1/types/{name}/history')).toEqual(['path:name', 'query:arch', 'query:distro', 'query:release']);
     expect(params('/v1/diff')).toEqual(['query:from', 'query:kind', 'query:name', 'query:severity', 'query:summary', 'query:to']);
     expect(doc.paths['/v1/types/{name}'].get.responses['404']).toBeDefined();
+    for (const path of kinds) expect(doc.paths[path].get.responses['404'], path).toBeDefined();
+    expect(params('/v1/funcs/{name}')).toEqual(['path:name', 'query:kernel']);
+    expect(params('/v1/funcs/{name}/history')).toEqual(['path:name', 'query:arch', 'query:distro', 'query:release']);
+    expect(params('/v1/search')).toEqual(['query:kind', 'query:limit', 'query:q']);
+    // The answers' schemas are typed, not free-form objects.
+    const schema = (doc.paths['/v1/funcs/{name}/history'].get.responses['200'] as { content: Record<string, { schema: { required?: string[] } }> }).content['application/json'].schema;
+    expect(schema.required).toEqual(['func', 'kernels', 'changes', 'timeline', 'summary']);
   });
 
   it('/docs serves a browsable page', async () => {

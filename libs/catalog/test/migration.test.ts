@@ -1,0 +1,259 @@
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  archiveFileOf, archiveManifest, BlobStore, catalogVersions, currentSchemaVersion, enumeratorHistory, enumHistory, fieldHistory,
+  funcHistory, funcInKernel, groupPackages, jobDataOf, searchNames, syscallHistory, tracepointHistory,
+  listArchiveKernels, listFailures, listKernelStates, loadKernelBtf, NORMALIZER_VERSION, openCatalog,
+  processIngest, rawBtfFileOf, scanPath, sha256Hex, typeHistory, typeLayout, typeText,
+} from '@btf-atlas/catalog';
+import { kernelSummary } from '@btf-atlas/catalog/kernel-summary';
+import { reindexCatalog } from '@btf-atlas/catalog/reindex';
+import { diffKernels } from '@btf-atlas/diff';
+
+/**
+ * The catalog an earlier release made (fixtures/catalog-v1, see its README) against this code: it opens
+ * (migrations apply), answers as a catalog made now from the same input wherever the normalizer's output is not
+ * involved, refuses ingest while its normalizer version is older, and after `reindex` answers as that fresh
+ * catalog on every question.
+ */
+
+const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/catalog-v1');
+/** What the fixture's README says made it. */
+const FIXTURE_SCHEMA = 3;
+const FIXTURE_NORMALIZER = 1;
+
+const KERNELS = [
+  'synthetic/1/arm64/5.10.0-2-arm64',
+  'synthetic/1/x86_64/5.10.0-1-amd64',
+  'synthetic/1/x86_64/5.10.0-2-amd64',
+  'synthetic/1/x86_64/5.10.0-4-amd64',
+];
+const FIELDS = [
+  'task_struct.se.vruntime', 'task_struct.se.weight', 'task_struct.pid', 'task_struct.state', 'task_struct.__state', 'task_struct.flags',
+  'task_struct.lo', 'task_struct.hi', 'task_struct.comm', 'task_struct.prio', 'pt_regs.si', 'pt_regs.di', 'sched_entity.load',
+  'list_head.prev', 'demo_sb_info.count', 'demo_sb_info.gen', 'trace_event_raw_sched_switch.prev_state',
+];
+const STRUCTS = ['task_struct', 'pt_regs', 'sched_entity', 'list_head', 'demo_sb_info', 'trace_event_raw_sched_switch'];
+const FUNCS = ['bpf_task_acquire', 'do_exit', '__x64_sys_openat', 'demo_fill'];
+const SEARCHES = ['task', 'PF_', 'sched_switch', 'openat', 'bpf_task', 'demo'];
+/** Every kind the catalog stores, funcs and enums included: what the normalizer's version decides. */
+const ALL_TYPES = [...STRUCTS, 'enum task_state', 'u64', 'btf_trace_sched_switch'];
+
+let dir: string;
+
+/** A copy of the fixture (opening migrates: never in place). */
+function fixtureCopy(name: string): string {
+  const to = join(dir, name);
+  cpSync(join(FIXTURE, 'atlas.db'), join(to, 'atlas.db'));
+  cpSync(join(FIXTURE, 'atlas.db.blobs'), join(to, 'atlas.db.blobs'), { recursive: true });
+  return join(to, 'atlas.db');
+}
+
+/** A catalog made now from the fixture's input, as its README says it was made (archive tree, then the package). */
+async function freshCatalog(path: string): Promise<void> {
+  const catalog = openCatalog(path);
+  const blobs = BlobStore.forCatalog(path);
+  try {
+    const archive = groupPackages(scanPath(join(FIXTURE, 'input/archive')));
+    const pkg = groupPackages(scanPath(join(FIXTURE, 'input/packages/linux-image-5.10.0-4-amd64_5.10.9-1_amd64.deb')));
+    const jobs = [
+      ...archive.map((it) => jobDataOf(it)),
+      ...pkg.map((it) => jobDataOf(it, false, { modules: 'all', distro: 'synthetic', release: '1' })),
+    ];
+    const failed: string[] = [];
+    for (const job of jobs) await processIngest(job, { catalog, blobs }).catch(() => failed.push(job.kernel || job.source));
+    expect(failed).toEqual(['synthetic/1/x86_64/5.10.0-3-amd64']);
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Throws are answers too: the error's code and message. */
+function answer<T>(f: () => T): T | { error: string } {
+  try {
+    return f();
+  } catch (err) {
+    return { error: `${(err as { code?: string }).code}: ${(err as Error).message}` };
+  }
+}
+
+/** Drops the keys that tell when something happened (ingest and failure times), not what the catalog holds. */
+function timeless(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (k === 'failed_at' || k === 'ingestedAt' ? undefined : v)));
+}
+
+/** Answers that do not depend on the normalizer: struct fields and layouts, struct diffs, kernels, the archive mirror. */
+async function layoutAnswers(path: string): Promise<Record<string, unknown>> {
+  const catalog = openCatalog(path, { readonly: true });
+  const blobs = BlobStore.forCatalog(path);
+  try {
+    const out: Record<string, unknown> = {};
+    out.kernels = listKernelStates(catalog);
+    for (const f of FIELDS) {
+      out[`field ${f}`] = answer(() => fieldHistory(catalog, f));
+      out[`field ${f} x86_64`] = answer(() => fieldHistory(catalog, f, { arch: 'x86_64' }));
+    }
+    for (const t of STRUCTS) {
+      out[`history ${t}`] = answer(() => typeHistory(catalog, t));
+      for (const k of KERNELS) {
+        out[`type ${t} ${k}`] = answer(() => typeLayout(catalog, t, k));
+        out[`text ${t} ${k}`] = await typeText(catalog, t, k).catch((err: Error) => err.message);
+      }
+    }
+    for (const a of KERNELS) {
+      for (const b of KERNELS) {
+        if (a === b) continue;
+        const d = diffKernels(catalog, a, b);
+        // Only struct and union changes: the summary counts funcs and enums too, so it is left out.
+        const layoutKind = (c: { kind: string }): boolean => c.kind === 'struct' || c.kind === 'union';
+        out[`diff ${a} ${b}`] = { from: d.from, to: d.to, changes: d.changes.filter(layoutKind), ambiguous: d.ambiguous.filter(layoutKind) };
+      }
+      const archive = await archiveFileOf(catalog, blobs, a);
+      const raw = await rawBtfFileOf(catalog, blobs, a);
+      out[`archive ${a}`] = { sha256: archive.sha256, size: archive.size, bytes: sha256Hex(readFileSync(archive.path)) };
+      out[`raw ${a}`] = { sha256: raw.sha256, size: raw.size, bytes: sha256Hex(readFileSync(raw.path)) };
+      out[`vmlinux btf ${a}`] = sha256Hex(await loadKernelBtf(catalog, blobs, a));
+      out[`summary ${a}`] = await kernelSummary(catalog, a, { blobs });
+    }
+    out.listing = listArchiveKernels(catalog);
+    out.manifest = await archiveManifest(catalog, blobs);
+    out.failures = listFailures(catalog);
+    return timeless(out) as Record<string, unknown>;
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Every answer: the layout answers, and those of every stored kind (funcs, enums, typedefs) and whole diffs. */
+async function allAnswers(path: string): Promise<Record<string, unknown>> {
+  const out = await layoutAnswers(path);
+  const catalog = openCatalog(path, { readonly: true });
+  try {
+    for (const t of ALL_TYPES) {
+      out[`history ${t}`] = answer(() => typeHistory(catalog, t));
+      for (const k of KERNELS) out[`type ${t} ${k}`] = answer(() => typeLayout(catalog, t, k));
+    }
+    for (const a of KERNELS) for (const b of KERNELS) if (a !== b) out[`diff ${a} ${b}`] = diffKernels(catalog, a, b);
+    for (const f of FUNCS) {
+      out[`func ${f}`] = answer(() => funcHistory(catalog, f));
+      for (const k of KERNELS) out[`func ${f} ${k}`] = answer(() => funcInKernel(catalog, f, k));
+    }
+    out['enum task_state'] = answer(() => enumHistory(catalog, 'task_state'));
+    for (const e of ['PF_IDLE', 'PF_KTHREAD', 'TASK_DEAD']) out[`enumerator ${e}`] = answer(() => enumeratorHistory(catalog, e));
+    out['syscall openat'] = answer(() => syscallHistory(catalog, 'openat'));
+    out['tracepoint sched_switch'] = answer(() => tracepointHistory(catalog, 'sched_switch'));
+    for (const q of SEARCHES) out[`search ${q}`] = answer(() => searchNames(catalog, q));
+    out['search pf kinds'] = answer(() => searchNames(catalog, 'pf', { kinds: ['enumerator', 'kfunc'] }));
+    return timeless(out) as Record<string, unknown>;
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Compares two answer sets key by key, so a failure names the first question answered differently. */
+function expectSameAnswers(got: Record<string, unknown>, want: Record<string, unknown>): void {
+  expect(Object.keys(got)).toEqual(Object.keys(want));
+  for (const key of Object.keys(want)) expect({ [key]: got[key] }).toEqual({ [key]: want[key] });
+}
+
+let freshPath: string;
+let fresh: Record<string, unknown>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'btf-atlas-migration-'));
+  freshPath = join(dir, 'fresh/atlas.db');
+  await freshCatalog(freshPath);
+  fresh = await allAnswers(freshPath);
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a catalog made by an earlier release (fixtures/catalog-v1)', () => {
+  it('is what its README says: schema 3, normalizer 1, four kernels and one failure', () => {
+    // A copy: even a read-only open of a WAL catalog leaves -wal and -shm files beside it.
+    const catalog = openCatalog(fixtureCopy('readme'), { readonly: true });
+    try {
+      expect(catalogVersions(catalog)).toEqual({ schemaVersion: FIXTURE_SCHEMA, normalizerVersion: FIXTURE_NORMALIZER });
+      expect(listKernelStates(catalog).map((k) => `${k.kernel} ${k.state}`)).toEqual([
+        'synthetic/1/arm64/5.10.0-2-arm64 ingested',
+        'synthetic/1/x86_64/5.10.0-1-amd64 ingested',
+        'synthetic/1/x86_64/5.10.0-2-amd64 ingested',
+        'synthetic/1/x86_64/5.10.0-3-amd64 failed',
+        'synthetic/1/x86_64/5.10.0-4-amd64 ingested',
+      ]);
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('opens with this code: the migrations apply, its normalizer version stays recorded', () => {
+    const path = fixtureCopy('open');
+    const catalog = openCatalog(path);
+    try {
+      expect(catalogVersions(catalog)).toEqual({ schemaVersion: currentSchemaVersion(), normalizerVersion: FIXTURE_NORMALIZER });
+      const applied = catalog.sqlite.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get();
+      expect(applied).toBe(currentSchemaVersion());
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('answers field, layout, struct diff, kernel and archive questions as a catalog made now from the same input', async () => {
+    const path = fixtureCopy('answers');
+    openCatalog(path).close();
+    const got = await layoutAnswers(path);
+    const want = await layoutAnswers(freshPath);
+    expectSameAnswers(got, want);
+    // The answers hold what the fixture is about, not only errors.
+    expect(got['field task_struct.se.vruntime']).toMatchObject({ changes: [{ what: 'offset', before: { offset: 16 }, after: { offset: 24 } }] });
+    expect(got['type demo_sb_info synthetic/1/x86_64/5.10.0-4-amd64']).toMatchObject({ types: [{ size: 24 }] });
+  });
+
+  it.skipIf(NORMALIZER_VERSION === FIXTURE_NORMALIZER)('refuses ingest while its normalizer version is older: CATALOG_NEEDS_REINDEX, nothing written', async () => {
+    const path = fixtureCopy('refuse');
+    const catalog = openCatalog(path);
+    try {
+      const before = listKernelStates(catalog);
+      const [item] = scanPath(join(FIXTURE, 'input/archive/synthetic/1/x86_64/5.10.0-2-amd64.btf'), { distro: 'synthetic', release: '1', arch: 'x86_64', unameR: '5.10.0-9-amd64' });
+      await expect(processIngest(jobDataOf(item), { catalog, blobs: BlobStore.forCatalog(path) })).rejects.toMatchObject({
+        code: 'CATALOG_NEEDS_REINDEX',
+        message: expect.stringContaining(`normalizer version ${FIXTURE_NORMALIZER}`),
+      });
+      expect(listKernelStates(catalog)).toEqual(before);
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('after reindex: the normalizer version is current, the old file is kept, and every answer equals the fresh catalog', async () => {
+    const path = fixtureCopy('reindex');
+    const result = await reindexCatalog(path);
+    expect(result).toMatchObject({ fromNormalizer: FIXTURE_NORMALIZER, toNormalizer: NORMALIZER_VERSION, kernels: [KERNELS[0], KERNELS[1], KERNELS[2], KERNELS[3]], dropped: [], failures: 1 });
+    expect(result.backup).toBe(`${path}.v${FIXTURE_NORMALIZER}.bak`);
+    expect(existsSync(result.backup as string)).toBe(true);
+    const catalog = openCatalog(path);
+    try {
+      expect(catalogVersions(catalog)).toEqual({ schemaVersion: currentSchemaVersion(), normalizerVersion: NORMALIZER_VERSION });
+    } finally {
+      catalog.close();
+    }
+    expectSameAnswers(await allAnswers(path), fresh);
+  });
+
+  it('after reindex, ingest works again', async () => {
+    const path = fixtureCopy('reingest');
+    await reindexCatalog(path, { keepBackup: false });
+    const catalog = openCatalog(path);
+    try {
+      const [item] = scanPath(join(FIXTURE, 'input/archive/synthetic/1/x86_64/5.10.0-2-amd64.btf'), { distro: 'synthetic', release: '1', arch: 'x86_64', unameR: '5.10.0-9-amd64' });
+      await expect(processIngest(jobDataOf(item), { catalog, blobs: BlobStore.forCatalog(path) })).resolves.toMatchObject({ status: 'ingested' });
+    } finally {
+      catalog.close();
+    }
+  });
+});
