@@ -1,4 +1,4 @@
-import { readFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { Command, CommanderError } from './commander.js';
@@ -15,16 +15,10 @@ export const EXIT_USAGE = 2;
 
 /** Reads FILE and returns its single BTF blob (the vmlinux one when a tarball holds several). */
 export async function loadBtfFile(path: string, base?: Btf): Promise<Btf> {
-  let bytes: Uint8Array;
-  try {
-    // One file for one command: read it at once (node:fs/promises would load streams and readline first).
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'FILE_UNREADABLE');
-  }
   // Loaded here, not up front: `--help` and the catalog commands never read a BTF file.
   const { Btf, extractBtf } = await import('@btf-atlas/btf/core');
-  const blobs = await extractBtf(bytes, basename(path));
+  // Read in chunks under one cap (a FIFO or a huge file never fills memory), unpacked under one budget.
+  const blobs = await extractBtf((await import('./commands/validate.js')).inputFileChunks(path), basename(path));
   const blob = blobs[0];
   try {
     return Btf.parse(blob.bytes, { base });
@@ -74,6 +68,10 @@ const COMMAND_MODULES: { names: readonly string[]; load: () => Promise<Register>
   { names: ['fetch'], load: async () => (await import('./commands/fetch.js')).registerFetchCommand },
   { names: ['sync'], load: async () => (await import('./commands/sync.js')).registerSyncCommand },
   { names: ['kernel'], load: async () => (await import('./commands/kernel.js')).registerKernelCommand },
+  { names: ['func', 'tracepoint', 'syscall', 'enum', 'enumerator', 'search'], load: async () => (await import('./commands/kinds.js')).registerKindCommands },
+  { names: ['reindex', 'merge'], load: async () => (await import('./commands/maintenance.js')).registerMaintenanceCommands },
+  { names: ['gc'], load: async () => (await import('./commands/gc.js')).registerGcCommand },
+  { names: ['core-check', 'core-min-btf'], load: async () => (await import('./commands/core.js')).registerCoreCommands },
 ];
 
 /** The version of this command line (its package.json), for `--version`. */

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, createReadStream, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, createReadStream, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { Catalog } from './db.js';
+import { formatKref, parseKref } from './kernel-ref.js';
 
 /** sha256 of bytes, hex. */
 export function sha256Hex(bytes: Uint8Array): string {
@@ -11,8 +13,9 @@ export function sha256Hex(bytes: Uint8Array): string {
 /**
  * Content-addressed store of the original input files (the archive as ingested), so the archive can be served
  * byte for byte after its source tree is gone. Files live at `DIR/ab/abcdef….` and are written atomically
- * (temp file + rename) before the catalog transaction that refers to them commits; a blob left behind by a
- * failed ingest is harmless (nothing points at it) and is reused by the next try.
+ * (temp file + rename) before the catalog transaction that refers to them commits. A blob no kernel refers to
+ * is removed by `btf-atlas gc` (gc.ts) once it is older than a grace period, and after a failed job; storing bytes
+ * that are already there refreshes the file's mtime, so a blob an ingest is about to refer to is never old.
  */
 export class BlobStore {
   constructor(readonly dir: string) {}
@@ -34,7 +37,16 @@ export class BlobStore {
   /** Stores bytes; returns their sha256. */
   put(bytes: Uint8Array, sha256 = sha256Hex(bytes)): string {
     const path = this.pathOf(sha256);
-    if (existsSync(path)) return sha256;
+    if (existsSync(path)) {
+      // Reused by this write: young again, so gc's grace period covers the transaction that will refer to it.
+      try {
+        const now = new Date();
+        utimesSync(path, now, now);
+      } catch {
+        // A read-only store: nothing to protect from gc there either.
+      }
+      return sha256;
+    }
     mkdirSync(join(this.dir, sha256.slice(0, 2)), { recursive: true });
     const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(tmp, bytes, { mode: 0o444 });
@@ -53,4 +65,39 @@ export class BlobStore {
   stream(sha256: string, range?: { start: number; end: number }): Readable {
     return createReadStream(this.pathOf(sha256), range);
   }
+}
+
+/** What the catalog holds of a kernel an upload names, checked before the upload is stored. */
+export interface UploadTarget {
+  /** The KREF, as the catalog spells it. */
+  kernel: string;
+  /** The kernel's row when the catalog has it. */
+  existing?: { sourceSha256: string; btfSha256: string };
+  replace: boolean;
+}
+
+/**
+ * The checks an upload of BTF for `kernel` can pass before its bytes are stored: the KREF's syntax
+ * (CATALOG_BAD_KREF) and what the catalog already holds under it. Call it before reading the body; then, once the
+ * body's sha256 is known (streamed to a temp file), {@link uploadVerdict} says whether to store it.
+ */
+export function checkUploadTarget(catalog: Catalog, kernel: string, opts: { replace?: boolean } = {}): UploadTarget {
+  const k = parseKref(kernel);
+  const row = catalog.sqlite
+    .prepare('SELECT source_sha256 AS sourceSha256, btf_sha256 AS btfSha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
+    .get(k.distro, k.release, k.arch, k.unameR) as { sourceSha256: string; btfSha256: string } | undefined;
+  const out: UploadTarget = { kernel: formatKref(k), replace: opts.replace === true };
+  if (row) out.existing = row;
+  return out;
+}
+
+/**
+ * What to do with an upload of sha256 `sha256` for a checked target: `unchanged` when the catalog holds the
+ * kernel from exactly these bytes (the ingest would skip it: nothing to store or enqueue), else `store`. A kernel
+ * present with other bytes is not refused here (the same BTF may come in another container); the ingest decides,
+ * and a failed job's upload is removed (gc.ts removeFailedJobBlobs).
+ */
+export function uploadVerdict(target: UploadTarget, sha256: string): 'unchanged' | 'store' {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+  return target.existing !== undefined && target.existing.sourceSha256 === sha256 && !target.replace ? 'unchanged' : 'store';
 }

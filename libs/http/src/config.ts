@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 /** The API's settings, read once at start-up (flags override the environment). */
@@ -29,6 +30,83 @@ export interface ApiConfig {
    * e.g. behind a proxy); unset: built from each request's protocol and Host header.
    */
   publicUrl?: string;
+  /** Timeouts and limits of the HTTP server, Redis and heavy work (see {@link ServerLimits}). */
+  limits: ServerLimits;
+}
+
+/**
+ * Timeouts and limits of the server, each from its environment variable (milliseconds unless said otherwise):
+ * what a slow, silent or hostile client, or an outage of Redis, may cost it at most.
+ */
+export interface ServerLimits {
+  /** The request line and headers must arrive within this (BTF_ATLAS_HEADERS_TIMEOUT_MS, default 10 s). */
+  headersTimeoutMs: number;
+  /**
+   * The whole request, body included, must arrive within this; a body that trickles is cut with 408 and the
+   * connection closed (BTF_ATLAS_REQUEST_TIMEOUT_MS, default 300 s: a 512 MiB upload at 2 MB/s).
+   */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (BTF_ATLAS_KEEP_ALIVE_TIMEOUT_MS, default 10 s). */
+  keepAliveTimeoutMs: number;
+  /** A connection on which nothing moves either way for this long is closed (BTF_ATLAS_IDLE_TIMEOUT_MS, default 60 s). */
+  idleTimeoutMs: number;
+  /** How often the headers and request timeouts are checked (BTF_ATLAS_TIMEOUT_CHECK_MS, default 1 s). */
+  timeoutCheckMs: number;
+  /** Worker threads of heavy answers: first-time diffs, vmlinux.h (BTF_ATLAS_WORK_THREADS, default: cores - 1, 1 to 4). */
+  workThreads: number;
+  /** Longest a heavy answer waits for a thread before 503 SERVER_BUSY with Retry-After (BTF_ATLAS_WORK_WAIT_MS, default 10 s). */
+  workWaitMs: number;
+  /** Connect timeout of each Redis connection attempt (BTF_ATLAS_REDIS_CONNECT_TIMEOUT_MS, default 2 s). */
+  redisConnectTimeoutMs: number;
+  /** Longest one Redis command of a request may take (BTF_ATLAS_REDIS_COMMAND_TIMEOUT_MS, default 5 s). */
+  redisCommandTimeoutMs: number;
+  /** Bytes the answer cache keeps at most, keys and per-entry overhead counted (BTF_ATLAS_CACHE_BYTES, default 64 MiB). */
+  cacheBytes: number;
+}
+
+/** The defaults of {@link ServerLimits}. */
+export function defaultLimits(cores = availableParallelism()): ServerLimits {
+  return {
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 300_000,
+    keepAliveTimeoutMs: 10_000,
+    idleTimeoutMs: 60_000,
+    timeoutCheckMs: 1_000,
+    workThreads: Math.min(4, Math.max(1, cores - 1)),
+    workWaitMs: 10_000,
+    redisConnectTimeoutMs: 2_000,
+    redisCommandTimeoutMs: 5_000,
+    cacheBytes: 64 * 1024 * 1024,
+  };
+}
+
+const LIMIT_VARS: Record<keyof ServerLimits, string> = {
+  headersTimeoutMs: 'BTF_ATLAS_HEADERS_TIMEOUT_MS',
+  requestTimeoutMs: 'BTF_ATLAS_REQUEST_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'BTF_ATLAS_KEEP_ALIVE_TIMEOUT_MS',
+  idleTimeoutMs: 'BTF_ATLAS_IDLE_TIMEOUT_MS',
+  timeoutCheckMs: 'BTF_ATLAS_TIMEOUT_CHECK_MS',
+  workThreads: 'BTF_ATLAS_WORK_THREADS',
+  workWaitMs: 'BTF_ATLAS_WORK_WAIT_MS',
+  redisConnectTimeoutMs: 'BTF_ATLAS_REDIS_CONNECT_TIMEOUT_MS',
+  redisCommandTimeoutMs: 'BTF_ATLAS_REDIS_COMMAND_TIMEOUT_MS',
+  cacheBytes: 'BTF_ATLAS_CACHE_BYTES',
+};
+
+/** {@link ServerLimits} from the environment: positive whole numbers; the headers timeout within the request timeout. */
+export function loadLimits(env: NodeJS.ProcessEnv, overrides: Partial<ServerLimits> = {}): ServerLimits {
+  const limits = defaultLimits();
+  for (const key of Object.keys(LIMIT_VARS) as (keyof ServerLimits)[]) {
+    const name = LIMIT_VARS[key];
+    const text = env[name]?.trim();
+    const value = overrides[key] ?? (text ? Number(text) : limits[key]);
+    if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive whole number, not ${JSON.stringify(text ?? String(value))}`);
+    limits[key] = value;
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError(`BTF_ATLAS_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not exceed BTF_ATLAS_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`);
+  }
+  return limits;
 }
 
 /** A setting that cannot be used; its message is one readable line naming the variable. */
@@ -73,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxUploadBytes,
     ingestRoot: ingestRoot === undefined ? undefined : resolve(ingestRoot),
     ...(publicUrl ? { publicUrl } : {}),
+    limits: loadLimits(env, overrides.limits),
   };
 }
 

@@ -15,8 +15,23 @@ export const API_ERRORS = {
   ADMIN_TOKEN_INVALID: { status: 401, title: 'Admin token refused' },
   /** A write route while the server has no BTF_ATLAS_ADMIN_TOKEN: write routes are off, whatever the request sends. */
   WRITE_ROUTES_DISABLED: { status: 403, title: 'Write routes disabled' },
-  /** An upload larger than BTF_ATLAS_MAX_UPLOAD_BYTES. */
+  /**
+   * A body larger than the route takes (BTF_ATLAS_MAX_UPLOAD_BYTES for `POST /v1/ingest`): refused as soon as its
+   * Content-Length says so, before any byte of it is read, or as the bytes arrive past the limit.
+   */
   UPLOAD_TOO_LARGE: { status: 413, title: 'Upload too large' },
+  /** The request (headers and body) did not arrive within the server's request timeout; the connection is closed. */
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
+  /** Headers larger than the server takes. */
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  /** Redis (REDIS_URL) cannot be reached now: write routes and job lookups answer this, with Retry-After. */
+  REDIS_UNAVAILABLE: { status: 503, title: 'Queue unavailable' },
+  /** Too much heavy work waits already (diffs, vmlinux.h): try again after Retry-After seconds. */
+  SERVER_BUSY: { status: 503, title: 'Server busy' },
+  /** The server is not ready to serve (readyz): the catalog, its migrations or Redis; `detail` says which. */
+  NOT_READY: { status: 503, title: 'Not ready' },
+  /** A heavy task failed in its worker thread without a coded error (the thread ran out of memory, or died). */
+  WORK_FAILED: { status: 500, title: 'Internal server error' },
   /** A JSON `path` to ingest that is off (no ingest root), absolute, or outside the ingest root. */
   INGEST_PATH_REFUSED: { status: 400, title: 'Ingest path refused' },
   /** A JSON `path` to ingest that names nothing under the ingest root. */
@@ -45,9 +60,16 @@ export const API_ERRORS = {
   ARCH_INVALID: { status: 400, title: 'Bad arch' },
   TYPE_NOT_FOUND: { status: 404, title: 'Type not found' },
   FIELD_NOT_FOUND: { status: 404, title: 'Field not found' },
+  FUNC_NOT_FOUND: { status: 404, title: 'Function not found' },
+  TRACEPOINT_NOT_FOUND: { status: 404, title: 'Tracepoint not found' },
+  SYSCALL_NOT_FOUND: { status: 404, title: 'Syscall not found' },
+  ENUMERATOR_NOT_FOUND: { status: 404, title: 'Enumerator not found' },
+  BAD_SEARCH: { status: 400, title: 'Bad search' },
   KERNEL_CONFLICT: { status: 409, title: 'Kernel conflict' },
   ARCHIVE_BAD_LAYOUT: { status: 400, title: 'Bad archive layout' },
   CATALOG_CORRUPT: { status: 500, title: 'Internal server error' },
+  /** A catalog whose shapes an older normalizer made: the answer needs `btf-atlas reindex` first. */
+  CATALOG_NEEDS_REINDEX: { status: 503, title: 'Catalog needs reindex' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -78,6 +100,8 @@ export class ApiError extends Error {
     readonly code: ApiErrorCode,
     message: string,
     readonly suggestions: string[] = [],
+    /** Seconds a client should wait before trying again (answered as `Retry-After`), for 503s. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.statusCode = API_ERRORS[code].status;

@@ -21,6 +21,7 @@ export async function startServer(cfg: ApiConfig, onListening?: (app: FastifyIns
     maxUploadBytes: cfg.maxUploadBytes,
     ingestRoot: cfg.ingestRoot,
     publicUrl: cfg.publicUrl,
+    limits: cfg.limits,
   });
   let address: string;
   try {

@@ -27,6 +27,16 @@ describe('loadConfig', () => {
   });
 });
 
+describe('server limits', () => {
+  it('have documented defaults, read the environment, and refuse what cannot work', () => {
+    expect(loadConfig({}).limits).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 10_000, workWaitMs: 10_000, cacheBytes: 64 * 1024 * 1024 });
+    expect(loadConfig({ BTF_ATLAS_REQUEST_TIMEOUT_MS: '60000', BTF_ATLAS_WORK_THREADS: '3' }).limits).toMatchObject({ requestTimeoutMs: 60_000, workThreads: 3 });
+    expect(() => loadConfig({ BTF_ATLAS_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(/BTF_ATLAS_REQUEST_TIMEOUT_MS must be a positive whole number/);
+    expect(() => loadConfig({ BTF_ATLAS_WORK_THREADS: '0' })).toThrow(/BTF_ATLAS_WORK_THREADS/);
+    expect(() => loadConfig({ BTF_ATLAS_HEADERS_TIMEOUT_MS: '20000', BTF_ATLAS_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/must not exceed BTF_ATLAS_REQUEST_TIMEOUT_MS/);
+  });
+});
+
 describe('sameSecret', () => {
   it('compares whatever the lengths', () => {
     expect(sameSecret('abc', 'abc')).toBe(true);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Job, Queue } from 'bullmq';
 import type { BlobStore, Catalog, IngestJobData } from '@btf-atlas/catalog';
-import { runJob } from './jobs.js';
+import { removeFailedJobBlobs } from '@btf-atlas/catalog/gc';
+import { runJob, type JobDeps, type JobLike } from './jobs.js';
 import { createIngestQueue, type AnyJobData, type JobName, type QueueConfig, type ScanJobData } from './queues.js';
 
 /** A job's state as the API reports it (BullMQ's names; `unknown` when Redis has forgotten the state). */
@@ -111,7 +112,13 @@ export class InProcessJobRunner implements JobRunner {
   private closed = false;
 
   constructor(
-    private readonly deps: { catalog: Catalog; blobs: BlobStore; log?: (obj: Record<string, unknown>, msg: string) => void },
+    private readonly deps: {
+      catalog: Catalog;
+      blobs: BlobStore;
+      log?: (obj: Record<string, unknown>, msg: string) => void;
+      /** Runs one job (default runJob here; the API runs it on a worker thread so its event loop stays free). */
+      run?: (job: JobLike, deps: JobDeps) => Promise<unknown>;
+    },
     private readonly keep = 10_000,
   ) {}
 
@@ -152,13 +159,22 @@ export class InProcessJobRunner implements JobRunner {
       v.attempts_made = 1;
       const jobLike = { id: v.id, name: v.name, data: job.data, updateProgress: async (p: number) => void (v.progress = p) };
       const queue = { add: async (name: JobName, data: AnyJobData) => this.enqueue(name, data) };
+      const startedAt = Date.now();
       try {
-        v.result = await runJob(jobLike, { ...this.deps, queue });
+        v.result = await (this.deps.run ?? runJob)(jobLike, { ...this.deps, queue });
         v.state = 'completed';
         v.progress = 100;
       } catch (err) {
         v.state = 'failed';
         v.failed_reason = (err as Error).message;
+        // Jobs run once here: a failed ingest's upload is of no further use (unless a kernel refers to its bytes).
+        if (v.name === 'ingest') {
+          try {
+            removeFailedJobBlobs(this.deps.catalog, this.deps.blobs, job.data as IngestJobData, startedAt);
+          } catch (cleanupErr) {
+            this.deps.log?.({ job: v.id, err: (cleanupErr as Error).message }, "could not remove the failed job's upload (gc will)");
+          }
+        }
       }
       v.finished_at = new Date().toISOString();
     }

@@ -1,6 +1,6 @@
 import { Option, type Command } from '../commander.js';
 import { catalogPath, redisUrl } from '../config.js';
-import { QuietExit } from '../errors.js';
+import { CliError, QuietExit } from '../errors.js';
 
 interface IngestOpts {
   db?: string;
@@ -87,6 +87,10 @@ type JobData = import('@btf-atlas/catalog').IngestJobData;
 /** REDIS_URL mode: enqueue one ingest job per kernel, then wait for the workers to finish them all. */
 async function ingestThroughQueue(url: string, jobs: JobData[], opts: IngestOpts): Promise<void> {
   const q = await import('@btf-atlas/queue');
+  // Redis not there: one line and exit 1 within seconds, rather than waiting for it without a word.
+  await q.pingRedis(url).catch((err: Error) => {
+    throw new CliError(err.message, 'REDIS_UNAVAILABLE');
+  });
   const cfg = { redisUrl: url, prefix: process.env.BTF_ATLAS_QUEUE_PREFIX ?? 'btf-atlas' };
   const queue = q.createIngestQueue(cfg);
   const events = q.createQueueEvents(cfg);

@@ -1,5 +1,61 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CommanderError, type Command } from '../commander.js';
 import { isBtfError, loadBtfFile } from '../cli.js';
+import { CliError } from '../errors.js';
+
+/**
+ * Largest input file `dump` and `validate` read (1 GiB: a vmlinux with DWARF and .BTF fits). Decompressed data
+ * has its own budget in libs/btf (512 MiB in total per input).
+ */
+export const MAX_INPUT_FILE_BYTES = 1024 * 1024 * 1024;
+
+const CHUNK = 1024 * 1024;
+
+/**
+ * A user's file as a stream of 1 MiB chunks, under one cap. A regular file is fstat'ed first and refused before
+ * any byte is read when it is larger than `max` (a sparse 1.5 GB file costs a stat); anything else (a FIFO,
+ * /dev/zero, a socket, a character device) has no size to ask, so it is read in chunks and refused as soon as the
+ * total passes `max`. The consumer (libs/btf extractBtf) keeps only what it needs of the chunks.
+ */
+export async function* inputFileChunks(path: string, max = MAX_INPUT_FILE_BYTES): AsyncGenerator<Uint8Array> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'FILE_UNREADABLE');
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new CliError(`cannot read ${path}: EISDIR`, 'FILE_UNREADABLE');
+    if (st.isFile() && st.size > max) {
+      throw new CliError(`${path}: file of ${st.size} bytes is larger than the ${max}-byte input limit (refused before reading)`, 'INPUT_TOO_LARGE');
+    }
+    let total = 0;
+    for (;;) {
+      const buf = new Uint8Array(CHUNK);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, CHUNK, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A non-blocking descriptor (a FIFO or socket opened that way) with nothing to read yet: wait, then retry.
+        if (code === 'EAGAIN') {
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        throw new CliError(`cannot read ${path}: ${code ?? (err as Error).message}`, 'FILE_UNREADABLE');
+      }
+      if (n === 0) return;
+      total += n;
+      if (total > max) {
+        throw new CliError(`${path}: more than ${max} bytes read from a ${st.isFile() ? 'file' : 'non-regular file'} (the input limit)`, 'INPUT_TOO_LARGE');
+      }
+      yield n === CHUNK ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 async function writeOut(data: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {

@@ -22,8 +22,8 @@ export function describeValidation(errors: FastifySchemaValidationError[], conte
 }
 
 /** A CatalogError (or any error carrying one of our codes and `suggestions`), recognised by shape. */
-function codedError(err: unknown): { code: ApiErrorCode; message: string; suggestions: string[] } | undefined {
-  if (err instanceof ApiError) return { code: err.code, message: err.message, suggestions: err.suggestions };
+function codedError(err: unknown): { code: ApiErrorCode; message: string; suggestions: string[]; retryAfter?: number } | undefined {
+  if (err instanceof ApiError) return { code: err.code, message: err.message, suggestions: err.suggestions, retryAfter: err.retryAfterSeconds };
   if (err instanceof Error && err.name === 'CatalogError') {
     const e = err as Error & { code: unknown; suggestions?: unknown };
     if (isApiErrorCode(e.code)) return { code: e.code, message: e.message, suggestions: Array.isArray(e.suggestions) ? (e.suggestions as string[]) : [] };
@@ -46,6 +46,7 @@ async function problemsPlugin(app: FastifyInstance): Promise<void> {
     const coded = codedError(err);
     if (coded) {
       const problem = problemOf(coded.code, coded.message, { ...base, suggestions: coded.suggestions });
+      if (coded.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(coded.retryAfter))));
       if (problem.status >= 500) request.log.error({ err }, 'request failed');
       else request.log.info({ code: coded.code, detail: coded.message }, 'request refused');
       return send(reply, problem);

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { chunked, DIFF_KINDS, DiffFilterError, diffKernels, filterDiff, ndjsonLines, parseDiffFilter, SEVERITIES, type DiffFilter, type DiffView } from '@btf-atlas/diff';
+import { chunked, DIFF_KINDS, DiffFilterError, ndjsonLines, parseDiffFilter, SEVERITIES, type DiffFilter, type DiffView } from '@btf-atlas/diff';
 import { ApiError } from '../errors.js';
-import { kernelDiffSchema, kernelDiffSummarySchema, problems } from '../schemas.js';
+import { kernelDiffSchema, problems } from '../schemas.js';
 
 const kref = { type: 'string', minLength: 1, maxLength: 512, description: 'KREF: DISTRO/RELEASE/ARCH/UNAME_R' } as const;
 
@@ -67,10 +67,15 @@ function requestView(query: DiffQuery): { filter: DiffFilter; summary: boolean }
   return { filter, summary: s === '' || s === 'true' || s === '1' };
 }
 
-/** The answer of a request: the diff with its filters applied (errors before any byte is sent). */
-function answer(app: FastifyInstance, request: FastifyRequest<{ Querystring: DiffQuery }>): DiffView {
+/**
+ * The answer of a request, computed on a worker thread (a diff of two big kernels is up to a second or two of
+ * CPU): the diff with its filters applied, as JSON text, or as the view to stream. Bad parameters are refused
+ * here first; errors come before any byte is sent.
+ */
+async function answer<A extends 'json' | 'view'>(app: FastifyInstance, request: FastifyRequest<{ Querystring: DiffQuery }>, as: A): Promise<A extends 'json' ? string : DiffView> {
   const { filter, summary } = requestView(request.query);
-  return filterDiff(diffKernels(app.catalog, request.query.from, request.query.to), filter, { summary });
+  const out = await app.work.run('diff', { from: request.query.from, to: request.query.to, filter, summary, as });
+  return out as A extends 'json' ? string : DiffView;
 }
 
 /** The answer depends on Accept too (JSON or NDJSON). */
@@ -99,16 +104,16 @@ export default async function diffRoutes(app: FastifyInstance): Promise<void> {
         'header line `{"from","to","filters"}`, one line per change (as in `changes`), then `{"summary","ambiguous"}`.',
       tags: ['catalog'],
       querystring,
-      response: { 200: kernelDiffSchema, ...problems(400, 404) },
+      response: { 200: kernelDiffSchema, ...problems(400, 404, 503) },
     },
   }, async (request, reply) => {
-    const view = answer(app, request);
     if (wantsNdjson(request.headers.accept)) {
+      const view = await answer(app, request, 'view');
       reply.type(`${NDJSON}; charset=utf-8`);
       return reply.send(Readable.from(chunked(ndjsonLines(view)), { objectMode: false, highWaterMark: 64 * 1024 }));
     }
-    if (view.changes !== undefined) return view;
-    // summary=true: no `changes` (the full answer's schema requires them, and keeps its key order).
-    return reply.type('application/json; charset=utf-8').send(reply.serializeInput(view as unknown as Record<string, unknown>, kernelDiffSummarySchema));
+    // Serialized on the thread too, in the answer's key order (kernelDiffSchema, or kernelDiffSummarySchema for
+    // summary=true: the same keys as the view, in the view's order).
+    return reply.type('application/json; charset=utf-8').send(await answer(app, request, 'json'));
   });
 }

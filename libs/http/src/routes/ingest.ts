@@ -4,7 +4,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BlobStore, formatKref, isPackageFile, parseKref, parseModuleFilter, type IngestJobData } from '@btf-atlas/catalog';
+import { BlobStore, checkUploadTarget, formatKref, isPackageFile, parseKref, parseModuleFilter, type IngestJobData } from '@btf-atlas/catalog';
 
 interface IngestQuery {
   kernel?: string;
@@ -130,6 +130,21 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
     return view;
   }
 
+  // With REDIS_URL: while Redis is known to be unreachable, a write is refused before its body is read (503 with
+  // Retry-After; the connection is closed), not after a whole upload.
+  const queueReachable = async (): Promise<void> => {
+    const probe = app.redisProbe;
+    if (probe && !probe.connected) {
+      throw new ApiError('REDIS_UNAVAILABLE', `${probe.unavailable().message}: jobs cannot be enqueued or read now; try again later`, [], 5);
+    }
+  };
+
+  // The KREF of an upload is checked before its body is read (a bad one is 400 without storing anything).
+  const krefFirst = async (request: FastifyRequest): Promise<void> => {
+    const kernel = (request.query as { kernel?: unknown }).kernel;
+    if (typeof kernel === 'string') checkUploadTarget(app.catalog, kernel);
+  };
+
   // Every body that is not JSON is the upload, whatever it is labelled (curl --data-binary says
   // application/x-www-form-urlencoded; the bytes are recognized by their magic, not by this header). It is parsed
   // by streaming it into the blob store; the handler gets where it went.
@@ -139,7 +154,7 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
   });
 
   app.post<{ Querystring: IngestQuery; Body: StoredUpload | { path: string; replace?: boolean } }>('/v1/ingest', {
-    onRequest: app.requireAdmin,
+    onRequest: [app.requireAdmin, queueReachable, krefFirst],
     bodyLimit: opts.maxUploadBytes,
     schema: {
       summary: "enqueue an ingest: the body is one kernel's BTF (.btf.tar.xz, raw .btf, vmlinux/.ko ELF, gzip/xz of them; any content type but JSON, e.g. application/octet-stream) with ?kernel=KREF, or a distro package (.deb, .rpm) or kernel image, named by its own metadata; or JSON { \"path\" } of an archive tree below BTF_ATLAS_INGEST_ROOT",
@@ -158,7 +173,7 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
       },
       response: {
         202: { description: 'the job, queued', ...jobViewSchema },
-        ...problems(400, 401, 403, 413, 415),
+        ...problems(400, 401, 403, 408, 413, 415, 503),
       },
     },
   }, async (request, reply) => {
@@ -195,7 +210,7 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', {
-    onRequest: app.requireAdmin,
+    onRequest: [app.requireAdmin, queueReachable],
     schema: {
       summary: "a job's state, progress, result, and failure reason if any",
       tags: ['write'],
@@ -206,7 +221,7 @@ export default async function ingestRoutes(app: FastifyInstance, opts: IngestRou
         additionalProperties: false,
         properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:_-]+$' } },
       },
-      response: { 200: jobViewSchema, ...problems(400, 401, 403, 404) },
+      response: { 200: jobViewSchema, ...problems(400, 401, 403, 404, 503) },
     },
   }, async (request) => {
     const view = shown(await app.jobs.get(request.params.id));

@@ -1,9 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { Btf, dumpC } from '@btf-atlas/btf';
 import { BlobStore, formatKref, rawBtfFileOf, type KernelRef } from '@btf-atlas/catalog';
 import { acceptsGzip } from '../plugins/answer-cache.js';
 import { kernelPathParams, problems } from '../schemas.js';
@@ -22,12 +19,6 @@ interface Header {
   tag: string;
 }
 
-/** Writes bytes to `path` atomically (temp file + rename), read-only. */
-function writeAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(tmp, bytes, { mode: 0o444 });
-  renameSync(tmp, path);
-}
 
 /**
  * `GET /v1/kernels/{distro}/{release}/{arch}/{uname_r}/vmlinux.h`: the C header of the kernel's types, as
@@ -49,15 +40,9 @@ export default async function vmlinuxHRoutes(app: FastifyInstance, opts: { dbPat
     if (existsSync(header.gzPath)) return header;
     let p = making.get(tag);
     if (!p) {
-      p = (async () => {
-        const text = dumpC(Btf.parse(blobs.get(raw.sha256)));
-        const bytes = Buffer.from(text, 'utf8');
-        mkdirSync(dir, { recursive: true });
-        writeAtomic(path, bytes);
-        // The gzip is written last: its presence means both are there.
-        writeAtomic(header.gzPath, gzipSync(bytes, { level: 6 }));
-        return header;
-      })().finally(() => making.delete(tag));
+      // Made on a worker thread (parse + dumpC of 100k types is a few hundred ms of CPU), which writes the header
+      // and then its gzip (the gzip's presence means both are there).
+      p = app.work.run('vmlinux-h', { sha256: raw.sha256, path, gzPath: header.gzPath }).then(() => header).finally(() => making.delete(tag));
       making.set(tag, p);
     }
     return p;
@@ -75,7 +60,7 @@ export default async function vmlinuxHRoutes(app: FastifyInstance, opts: { dbPat
         200: { description: 'the header (text/x-c); gzip-encoded when the client accepts gzip', content: { 'text/x-c': { schema: { type: 'string' } } } },
         206: { description: 'a byte range of the plain header', content: { 'text/x-c': { schema: { type: 'string' } } } },
         304: { description: 'not modified (If-None-Match)', type: 'null' },
-        ...problems(400, 404, 416),
+        ...problems(400, 404, 416, 503),
       },
     },
     handler: async (request, reply) => {

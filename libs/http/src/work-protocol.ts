@@ -1,0 +1,41 @@
+import type { DiffFilter } from '@btf-atlas/diff';
+
+/** What each kind of task takes. */
+export interface TaskInputs {
+  /** The diff of two kernels, filters applied: as JSON text (what the route sends) or as the view (NDJSON). */
+  diff: { from: string; to: string; filter: DiffFilter; summary: boolean; as: 'json' | 'view' };
+  /** vmlinux.h of a raw BTF blob, written to `path` and its gzip to `gzPath` (each atomically). */
+  'vmlinux-h': { sha256: string; path: string; gzPath: string };
+  /** One job of the in-process runner (ingest, scan, sync), as the queue's workers run it. */
+  job: { id: string; name: string; data: unknown };
+}
+
+/** What each kind of task answers. */
+export interface TaskOutputs {
+  diff: string | Record<string, unknown>;
+  'vmlinux-h': { bytes: number };
+  job: unknown;
+}
+
+export type TaskKind = keyof TaskInputs;
+
+/** An error crossing the thread boundary: enough to rebuild a coded error. */
+export interface ErrorMessage {
+  name: string;
+  message: string;
+  code?: string;
+  suggestions?: string[];
+  stack?: string;
+}
+
+/** Messages to a thread. */
+export type ToThread =
+  | { type: 'run'; id: number; kind: TaskKind; input: unknown }
+  | { type: 'enqueued'; id: number; call: number; result?: unknown; error?: ErrorMessage };
+
+/** Messages from a thread. */
+export type FromThread =
+  | { type: 'done'; id: number; result: unknown }
+  | { type: 'failed'; id: number; error: ErrorMessage }
+  | { type: 'progress'; id: number; pct: number }
+  | { type: 'enqueue'; id: number; call: number; name: string; data: unknown };
