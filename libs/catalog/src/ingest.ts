@@ -1,4 +1,3 @@
-import { hash as oneShotHash } from 'node:crypto';
 import { Btf, BtfError, BtfErrorCode, extractBtf, pointerSize, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
 import { PkgError } from '@btf-atlas/pkg';
 import { planArchive } from './archive.js';
@@ -9,7 +8,7 @@ import { flavourOf, formatKref, versionKey, type KernelRef } from './kernel-ref.
 import { BUCKETS, bucketOf, type Shape } from './normalize.js';
 import { normalizeBtf } from './normalize-btf.js';
 import { indexNewShapes, type IndexedShape } from './shape-index.js';
-import { moduleIdOf } from './sets.js';
+import { moduleIdOf, setHashOf } from './sets.js';
 
 /** A file given to ingest: its bytes and where it came from. */
 export interface IngestFile {
@@ -269,8 +268,7 @@ function groupIntoBuckets(shapes: Shape[]): PreparedKernel['buckets'] {
       if (last && sameShape(last.shape, e.shape)) last.copies++;
       else entries.push(e);
     }
-    const text = entries.map((e) => `${e.shape.name}\0${e.shape.module}\0${e.shape.hash.toString('hex')}\0${e.copies}`).join('\n');
-    return { entries, hash: (oneShotHash('sha256', text, 'buffer') as unknown as Buffer).subarray(0, 16) };
+    return { entries, hash: setHashOf(entries, (e) => ({ name: e.shape.name, module: e.shape.module, hash: e.shape.hash, copies: e.copies })) };
   });
 }
 

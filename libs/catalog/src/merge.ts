@@ -1,4 +1,3 @@
-import { hash as oneShotHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3';
 import { BlobStore, sha256Hex } from './blob-store.js';
@@ -7,7 +6,7 @@ import { CatalogError } from './errors.js';
 import { formatKref, type KernelRef } from './kernel-ref.js';
 import type { ShapeKind } from './normalize.js';
 import { checkCatalogFile } from './reindex.js';
-import { moduleIdOf, selectByIds } from './sets.js';
+import { moduleIdOf, selectByIds, setHashOf } from './sets.js';
 import { indexNewShapes, type IndexedShape } from './shape-index.js';
 
 /**
@@ -115,16 +114,10 @@ export function assertSameNormalizer(catalogs: { label: string; catalog: Catalog
   );
 }
 
-/**
- * The content hash of a shape set, made exactly as ingest makes it (ingest.ts `groupIntoBuckets`): its entries
- * sorted by name, module and shape hash, one line each of `name NUL module NUL hash-hex NUL copies`, the first 16
- * bytes of their sha256. A set's hash depends on its shapes' contents, never on row ids, so the same set has the
- * same hash in every catalog of one normalizer version.
- */
+/** The content hash of a shape set ({@link setHashOf}, as ingest makes it), its entries put in set order first. */
 function setHash(entries: { name: string; module: string; hash: Buffer; copies: number }[]): Buffer {
   const sorted = [...entries].sort((x, y) => (x.name !== y.name ? (x.name < y.name ? -1 : 1) : x.module !== y.module ? (x.module < y.module ? -1 : 1) : Buffer.compare(x.hash, y.hash)));
-  const text = sorted.map((e) => `${e.name}\0${e.module}\0${e.hash.toString('hex')}\0${e.copies}`).join('\n');
-  return (oneShotHash('sha256', text, 'buffer') as unknown as Buffer).subarray(0, 16);
+  return setHashOf(sorted, (e) => e);
 }
 
 interface ShapeRow {

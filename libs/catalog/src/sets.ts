@@ -1,3 +1,4 @@
+import { hash as oneShotHash } from 'node:crypto';
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 
@@ -83,4 +84,27 @@ export function selectByIds<T>(catalog: Catalog, select: string, ids: Iterable<n
   let stmt = cache.get(select);
   if (!stmt) cache.set(select, (stmt = catalog.sqlite.prepare(`${select} WHERE id IN (SELECT value FROM json_each(?))`)));
   return stmt.all(JSON.stringify(list)) as T[];
+}
+
+/** What a shape set's hash covers of one entry. */
+export interface SetHashEntry {
+  name: string;
+  module: string;
+  /** The shape's content hash. */
+  hash: Buffer;
+  copies: number;
+}
+
+/**
+ * The content hash of a shape set, for entries already in set order (name, module, shape hash): one line per
+ * entry, `name NUL module NUL hash-hex NUL copies`, joined by newlines, and the first 16 bytes of their sha256. It
+ * depends on the shapes' contents, never on row ids, so one set has one hash in every catalog of a normalizer
+ * version (what lets merge match sets across catalogs).
+ */
+export function setHashOf<T>(entries: readonly T[], entry: (e: T) => SetHashEntry): Buffer {
+  const text = entries.map((x) => {
+    const e = entry(x);
+    return `${e.name}\0${e.module}\0${e.hash.toString('hex')}\0${e.copies}`;
+  }).join('\n');
+  return (oneShotHash('sha256', text, 'buffer') as unknown as Buffer).subarray(0, 16);
 }

@@ -28,7 +28,7 @@
  * The output is in the target kernel's byte order (bpftool writes its host's) and depends on nothing but the
  * objects' relocations and the target BTF: not on the order of the objects, the time or the machine.
  */
-import { BtfError, BtfErrorCode, type Btf } from '@btf-atlas/btf/core';
+import type { Btf } from '@btf-atlas/btf/core';
 import type { BtfType, CompositeType } from '@btf-atlas/btf/types';
 import { writeBtf } from './btf-writer.js';
 import { CoreError, CoreErrorCode } from './errors.js';
@@ -37,20 +37,8 @@ import { errstr, rawName, typeById, typeRawName } from './relo-btf.js';
 import { calcRelo } from './relo-calc.js';
 import { findCands, type Candidate, type TargetBtf } from './relo-cands.js';
 import { parseSpec, reloKindStr, specMatch, type Spec } from './relo-spec.js';
-import type { CoreTarget } from './relo.js';
+import { checkTarget, type CoreTarget } from './relo.js';
 import { CoreReloKind, type BpfObject, type CoreRelo } from './types.js';
-
-/** Checks the target's shape: vmlinux is base BTF and every module is split BTF on it. */
-function checkTarget(target: CoreTarget): void {
-  if (target.vmlinux.base) {
-    throw new BtfError(BtfErrorCode.BadBase, 'the target vmlinux btf is split btf (it must be the kernel\'s base btf)', { source: 'vmlinux' });
-  }
-  for (const m of target.modules ?? []) {
-    if (m.btf.base !== target.vmlinux) {
-      throw new BtfError(BtfErrorCode.BadBase, `module '${m.name}' btf is not split btf on the target vmlinux btf`, { source: m.name });
-    }
-  }
-}
 
 /** One object's state while its records are decided (bpftool keeps a candidate cache per object). */
 interface ObjectRun {

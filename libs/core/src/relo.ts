@@ -198,7 +198,7 @@ function specInfo(spec: Spec, btfName: string): CoreSpecInfo {
 }
 
 /** Checks the target's shape: vmlinux is base BTF and every module is split BTF on it. */
-function checkTarget(target: CoreTarget): void {
+export function checkTarget(target: CoreTarget): void {
   if (target.vmlinux.base) {
     throw new BtfError(BtfErrorCode.BadBase, 'the target vmlinux btf is split btf (it must be the kernel\'s base btf)', { source: 'vmlinux' });
   }
