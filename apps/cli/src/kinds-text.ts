@@ -1,9 +1,9 @@
 import {
   SEARCH_KINDS,
-  type EnumeratorHistoryJson, type EnumeratorJson, type EnumHistoryJson, type EnumJson, type FuncHistoryJson, type FuncInKernelJson,
-  type FuncJson, type HistoryEntry, type SearchJson, type SyscallHistoryJson, type TracepointHistoryJson, type TracepointJson,
+  type EnumeratorHistoryJson, type EnumeratorInKernelJson, type EnumeratorJson, type EnumHistoryJson, type EnumInKernelJson, type EnumJson,
+  type FuncHistoryJson, type FuncInKernelJson, type FuncJson, type HistoryEntry, type SearchJson, type SyscallHistoryJson,
+  type SyscallInKernelJson, type TracepointHistoryJson, type TracepointInKernelJson, type TracepointJson,
 } from '@btf-atlas/catalog/read';
-import type { EnumeratorInKernelJson, EnumInKernelJson, SyscallInKernelJson, TracepointInKernelJson } from '@btf-atlas/http/in-kernel';
 import { brief, failedText, notIngestedText } from './text.js';
 
 /*

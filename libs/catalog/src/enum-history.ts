@@ -2,6 +2,7 @@ import { assertNormalizedFor, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { historySummary } from './func-history.js';
 import { historyFrame, perShape, withCopies, type HistoryEntry, type HistoryTail } from './history.js';
+import type { KindDefinitions } from './in-kernel.js';
 import type { KernelFilter } from './kernel-ref.js';
 import type { EnumBody } from './normalize.js';
 import {
@@ -72,13 +73,12 @@ function enumChanges(x: EnumJson | undefined, y: EnumJson | undefined): TypeChan
 const MISSING_TYPE: TypeValue = { status: 'missing' };
 
 /**
- * The history of enum NAME (`enum NAME` or `NAME`) across the catalog's kernels, as the type history has it for
- * an enum, each kernel's definition in the contract's enum shape ({@link EnumJson}: values as numbers where
- * exact; every definition when there are several, vmlinux's first): changes (`added`, `removed`, `size`, and per
- * value `added`, `removed`, `value`) between neighbours of each series, the timeline and its summary.
- * TYPE_NOT_FOUND (close enum names suggested) when no kernel has an enum of the name.
+ * Where enum NAME (`enum NAME` or `NAME`) is defined in every kernel, and how one kernel's definitions read as
+ * {@link EnumJson}s (each as many times as the kernel has copies of it): what its history and its one-kernel answer
+ * share. TYPE_NOT_FOUND when NAME names another kind, or (close enum names suggested) when no kernel has an enum
+ * of the name.
  */
-export function enumHistory(catalog: Catalog, name: string, f: KernelFilter = {}): EnumHistoryJson {
+export function enumDefinitions(catalog: Catalog, name: string): KindDefinitions<EnumJson> {
   const parsed = parseTypeName(name, ['enum']);
   if (parsed.kinds.length !== 1 || parsed.kinds[0] !== 'enum') {
     throw new CatalogError('TYPE_NOT_FOUND', `${name.trim()} names a ${parsed.kinds.join(', ')}, not an enum`);
@@ -90,8 +90,20 @@ export function enumHistory(catalog: Catalog, name: string, f: KernelFilter = {}
     throw new CatalogError('TYPE_NOT_FOUND', `no enum named ${ename} in the catalog`, closestNames(ename, names));
   }
   const json = perShape((d) => enumJson(ename, d));
+  return { name: ename, byKernel, json: (defs) => withCopies(defs, json) };
+}
+
+/**
+ * The history of enum NAME (`enum NAME` or `NAME`) across the catalog's kernels, as the type history has it for
+ * an enum, each kernel's definition in the contract's enum shape ({@link EnumJson}: values as numbers where
+ * exact; every definition when there are several, vmlinux's first): changes (`added`, `removed`, `size`, and per
+ * value `added`, `removed`, `value`) between neighbours of each series, the timeline and its summary.
+ * TYPE_NOT_FOUND (close enum names suggested) when no kernel has an enum of the name.
+ */
+export function enumHistory(catalog: Catalog, name: string, f: KernelFilter = {}): EnumHistoryJson {
+  const { name: ename, byKernel, json } = enumDefinitions(catalog, name);
   const frame = historyFrame<EnumJson, TypeValue>(catalog, byKernel, f, {
-    json: (defs) => withCopies(defs, json),
+    json,
     value: (list, defs) => ({ status: 'present', kind: 'enum', size: list[0].size, values: list[0].values.length, digest: defs[0].digest }),
     missing: MISSING_TYPE,
   });
@@ -178,13 +190,12 @@ function enumeratorWords(v: EnumeratorValue): string {
 }
 
 /**
- * The history of enumerator NAME (`BPF_MAP_TYPE_ARENA`) across the catalog's kernels: per kernel in kernel order
- * its value and the enum it is in — named, or anonymous with its first enumerator — (every definition when
- * several enums or modules have it, vmlinux's first), the changes between neighbours of each series
- * ({@link EnumeratorChange}), the timeline and its summary. ENUMERATOR_NOT_FOUND (close names suggested) when
- * no enum of any kernel has it.
+ * Where enumerator NAME is defined in every kernel (the enums holding it, named or anonymous), and how one kernel's
+ * enums read as {@link EnumeratorJson}s: what its history and its one-kernel answer share. ENUMERATOR_NOT_FOUND
+ * (close names suggested) when no enum of any kernel has it; CATALOG_NEEDS_REINDEX for a catalog of normalizer
+ * version 1.
  */
-export function enumeratorHistory(catalog: Catalog, name: string, f: KernelFilter = {}): EnumeratorHistoryJson {
+export function enumeratorDefinitions(catalog: Catalog, name: string): KindDefinitions<EnumeratorJson> {
   assertNormalizedFor(catalog, 2, 'enumerator');
   const ename = name.trim();
   const byKernel = definitionsOfShapes(catalog, ename === '' ? [] : enumeratorShapes(catalog, ename));
@@ -192,8 +203,20 @@ export function enumeratorHistory(catalog: Catalog, name: string, f: KernelFilte
     throw new CatalogError('ENUMERATOR_NOT_FOUND', `no enumerator named ${ename} in any enum of the catalog`, closestNames(ename, namesOfKind(catalog, 'enumerator')));
   }
   const json = perShape((d) => enumeratorJson(ename, d));
+  return { name: ename, byKernel, json: (defs) => withCopies(defs, json).filter((j): j is EnumeratorJson => j !== undefined) };
+}
+
+/**
+ * The history of enumerator NAME (`BPF_MAP_TYPE_ARENA`) across the catalog's kernels: per kernel in kernel order
+ * its value and the enum it is in — named, or anonymous with its first enumerator — (every definition when
+ * several enums or modules have it, vmlinux's first), the changes between neighbours of each series
+ * ({@link EnumeratorChange}), the timeline and its summary. ENUMERATOR_NOT_FOUND (close names suggested) when
+ * no enum of any kernel has it.
+ */
+export function enumeratorHistory(catalog: Catalog, name: string, f: KernelFilter = {}): EnumeratorHistoryJson {
+  const { name: ename, byKernel, json } = enumeratorDefinitions(catalog, name);
   const frame = historyFrame<EnumeratorJson, EnumeratorValue>(catalog, byKernel, f, {
-    json: (defs) => withCopies(defs, json).filter((j): j is EnumeratorJson => j !== undefined),
+    json,
     value: (list) => ({
       status: 'present', value: list[0].value, enum: list[0].enum, first_enumerator: list[0].first_enumerator,
       ...(list.length > 1 ? { definitions: list.length } : {}),

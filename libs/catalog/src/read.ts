@@ -19,4 +19,5 @@ export * from './func-history.js';
 export * from './tracepoint-history.js';
 export * from './syscall-history.js';
 export * from './enum-history.js';
+export * from './in-kernel.js';
 export * from './search.js';

@@ -2,6 +2,7 @@ import { assertNormalizedFor, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { historySummary } from './func-history.js';
 import { historyFrame, type HistoryEntry, type HistoryTail } from './history.js';
+import type { KindDefinitions } from './in-kernel.js';
 import { syscallFuncNames, syscallOfFunc } from './kind-names.js';
 import type { KernelFilter } from './kernel-ref.js';
 import { definitionsOfShapes, neighbourChanges, type Definition } from './queries.js';
@@ -101,12 +102,11 @@ function syscallWords(v: SyscallValue): string {
 }
 
 /**
- * The history of syscall NAME across the catalog's kernels (`syscall NAME --history --json`): per kernel in kernel
- * order the syscall's FUNCs it has ({@link SyscallJson}), the changes between neighbours of each series, the
- * timeline and its summary. NAME may be given as one of its FUNCs (`__x64_sys_openat2`). SYSCALL_NOT_FOUND (close
- * names suggested) when no kernel has any.
+ * Where syscall NAME (or one of its FUNCs, `__x64_sys_openat2`) is defined in every kernel, and how one kernel's
+ * FUNCs read as a {@link SyscallJson}: what its history and its one-kernel answer share. SYSCALL_NOT_FOUND (close
+ * names suggested) when no kernel has any of its FUNCs; CATALOG_NEEDS_REINDEX for a catalog of normalizer version 1.
  */
-export function syscallHistory(catalog: Catalog, name: string, f: KernelFilter = {}): SyscallHistoryJson {
+export function syscallDefinitions(catalog: Catalog, name: string): KindDefinitions<SyscallJson> {
   assertNormalizedFor(catalog, 2, 'syscall');
   const given = name.trim();
   const syscall = syscallOfFunc(given, true)?.syscall ?? given;
@@ -114,8 +114,19 @@ export function syscallHistory(catalog: Catalog, name: string, f: KernelFilter =
   if (byKernel.size === 0) {
     throw new CatalogError('SYSCALL_NOT_FOUND', `no syscall named ${syscall} in the catalog (no ${syscallFuncNames(syscall).slice(0, 3).join(', ')}… func)`, closestNames(syscall, namesOfKind(catalog, 'syscall')));
   }
+  return { name: syscall, byKernel, json: (defs) => syscallJson(syscall, defs) };
+}
+
+/**
+ * The history of syscall NAME across the catalog's kernels (`syscall NAME --history --json`): per kernel in kernel
+ * order the syscall's FUNCs it has ({@link SyscallJson}), the changes between neighbours of each series, the
+ * timeline and its summary. NAME may be given as one of its FUNCs (`__x64_sys_openat2`). SYSCALL_NOT_FOUND (close
+ * names suggested) when no kernel has any.
+ */
+export function syscallHistory(catalog: Catalog, name: string, f: KernelFilter = {}): SyscallHistoryJson {
+  const { name: syscall, byKernel, json } = syscallDefinitions(catalog, name);
   const frame = historyFrame<SyscallJson, SyscallValue>(catalog, byKernel, f, {
-    json: (defs) => syscallJson(syscall, defs),
+    json,
     value: (list) => ({ status: 'present', funcs: list[0].funcs, compat_funcs: list[0].compat_funcs }),
     missing: MISSING,
   });

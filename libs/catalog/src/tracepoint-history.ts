@@ -2,6 +2,7 @@ import { assertNormalizedFor, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { abiOf, compareParams, historySummary, paramsJson, prototypeText, type ParamJson } from './func-history.js';
 import { historyFrame, type HistoryEntry, type HistoryTail } from './history.js';
+import type { KindDefinitions } from './in-kernel.js';
 import { TRACE_EVENT_STRUCT_PREFIX, TRACEPOINT_TYPEDEF_PREFIX, tracepointOfTypedef } from './kind-names.js';
 import type { KernelFilter } from './kernel-ref.js';
 import { readTypeDesc, type CompositeBody, type TypeDesc, type TypedefBody } from './normalize.js';
@@ -180,13 +181,12 @@ function tracepointWords(v: TracepointValue): string {
 }
 
 /**
- * The history of tracepoint NAME across the catalog's kernels (`tracepoint NAME --history --json`): per kernel in
- * kernel order its raw prototype (`typedef btf_trace_NAME`) and event record (`struct trace_event_raw_NAME`), each
- * null where the kernel lacks it (several definitions when modules define it too, vmlinux's first), the changes
- * between neighbours of each series ({@link TracepointChange}), the timeline and its summary. NAME may be given
- * as `btf_trace_NAME` too. TRACEPOINT_NOT_FOUND (close names suggested) when no kernel has either.
+ * Where tracepoint NAME (or `btf_trace_NAME`) is defined in every kernel, and how one kernel's definitions read as
+ * {@link TracepointJson}s: what its history and its one-kernel answer share. TRACEPOINT_NOT_FOUND (close names
+ * suggested) when no kernel has the typedef or the struct; CATALOG_NEEDS_REINDEX for a catalog of normalizer
+ * version 1.
  */
-export function tracepointHistory(catalog: Catalog, name: string, f: KernelFilter = {}): TracepointHistoryJson {
+export function tracepointDefinitions(catalog: Catalog, name: string): KindDefinitions<TracepointJson> {
   assertNormalizedFor(catalog, 2, 'tracepoint');
   const given = name.trim();
   const tp = tracepointOfTypedef(given) ?? given;
@@ -197,8 +197,20 @@ export function tracepointHistory(catalog: Catalog, name: string, f: KernelFilte
   if (byKernel.size === 0) {
     throw new CatalogError('TRACEPOINT_NOT_FOUND', `no tracepoint named ${tp} in the catalog (no typedef ${TRACEPOINT_TYPEDEF_PREFIX}${tp} nor struct ${TRACE_EVENT_STRUCT_PREFIX}${tp})`, closestNames(tp, namesOfKind(catalog, 'tracepoint')));
   }
+  return { name: tp, byKernel, json: (defs) => tracepointViews(tp, defs).map((v) => v.json) };
+}
+
+/**
+ * The history of tracepoint NAME across the catalog's kernels (`tracepoint NAME --history --json`): per kernel in
+ * kernel order its raw prototype (`typedef btf_trace_NAME`) and event record (`struct trace_event_raw_NAME`), each
+ * null where the kernel lacks it (several definitions when modules define it too, vmlinux's first), the changes
+ * between neighbours of each series ({@link TracepointChange}), the timeline and its summary. NAME may be given
+ * as `btf_trace_NAME` too. TRACEPOINT_NOT_FOUND (close names suggested) when no kernel has either.
+ */
+export function tracepointHistory(catalog: Catalog, name: string, f: KernelFilter = {}): TracepointHistoryJson {
+  const { name: tp, byKernel, json } = tracepointDefinitions(catalog, name);
   const frame = historyFrame<TracepointJson, TracepointValue>(catalog, byKernel, f, {
-    json: (defs) => tracepointViews(tp, defs).map((v) => v.json),
+    json,
     value: (list, defs) => {
       const t = list[0];
       const digest = tracepointViews(tp, defs)[0]?.eventDigest ?? '';

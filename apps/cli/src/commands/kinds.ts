@@ -23,8 +23,8 @@ interface KindOptions {
 
 /** The libraries a kind command reads with, loaded only when one runs. */
 async function load() {
-  const [lib, inKernel] = await Promise.all([import('@btf-atlas/catalog/read'), import('@btf-atlas/http/in-kernel')]);
-  return { lib, inKernel };
+  const lib = await import('@btf-atlas/catalog/read');
+  return { lib };
 }
 
 type Libs = Awaited<ReturnType<typeof load>>;
@@ -68,8 +68,8 @@ const KINDS: readonly KindCommand[] = [
       const h = lib.tracepointHistory(catalog, name, f);
       return { json: h, text: () => formatTracepointHistoryText(h) };
     },
-    inKernel: ({ inKernel }, catalog, name, kref) => {
-      const a = inKernel.tracepointInKernel(catalog, name, kref);
+    inKernel: ({ lib }, catalog, name, kref) => {
+      const a = lib.tracepointInKernel(catalog, name, kref);
       return { json: a, text: () => formatTracepointInKernelText(a) };
     },
   },
@@ -81,8 +81,8 @@ const KINDS: readonly KindCommand[] = [
       const h = lib.syscallHistory(catalog, name, f);
       return { json: h, text: () => formatSyscallHistoryText(h) };
     },
-    inKernel: ({ inKernel }, catalog, name, kref) => {
-      const a = inKernel.syscallInKernel(catalog, name, kref);
+    inKernel: ({ lib }, catalog, name, kref) => {
+      const a = lib.syscallInKernel(catalog, name, kref);
       return { json: a, text: () => formatSyscallInKernelText(a) };
     },
   },
@@ -94,8 +94,8 @@ const KINDS: readonly KindCommand[] = [
       const h = lib.enumHistory(catalog, name, f);
       return { json: h, text: () => formatEnumHistoryText(h) };
     },
-    inKernel: ({ inKernel }, catalog, name, kref) => {
-      const a = inKernel.enumInKernel(catalog, name, kref);
+    inKernel: ({ lib }, catalog, name, kref) => {
+      const a = lib.enumInKernel(catalog, name, kref);
       return { json: a, text: () => formatEnumInKernelText(a) };
     },
   },
@@ -107,8 +107,8 @@ const KINDS: readonly KindCommand[] = [
       const h = lib.enumeratorHistory(catalog, name, f);
       return { json: h, text: () => formatEnumeratorHistoryText(h) };
     },
-    inKernel: ({ inKernel }, catalog, name, kref) => {
-      const a = inKernel.enumeratorInKernel(catalog, name, kref);
+    inKernel: ({ lib }, catalog, name, kref) => {
+      const a = lib.enumeratorInKernel(catalog, name, kref);
       return { json: a, text: () => formatEnumeratorInKernelText(a) };
     },
   },

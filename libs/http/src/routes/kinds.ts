@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import {
-  DEFAULT_SEARCH_LIMIT, enumeratorHistory, enumHistory, funcHistory, funcInKernel, MAX_SEARCH_LIMIT, MAX_SEARCH_TEXT, SEARCH_KINDS,
-  searchNames, syscallHistory, tracepointHistory, type Catalog, type KernelFilter,
+  DEFAULT_SEARCH_LIMIT, enumeratorHistory, enumeratorInKernel, enumHistory, enumInKernel, funcHistory, funcInKernel, MAX_SEARCH_LIMIT,
+  MAX_SEARCH_TEXT, SEARCH_KINDS, searchNames, syscallHistory, syscallInKernel, tracepointHistory, tracepointInKernel, type Catalog,
+  type KernelFilter,
 } from '@btf-atlas/catalog/read';
-import { enumeratorInKernel, enumInKernel, syscallInKernel, tracepointInKernel } from '../in-kernel.js';
 import {
   enumeratorHistorySchema, enumeratorInKernelSchema, enumHistorySchema, enumInKernelSchema, funcHistorySchema, funcInKernelSchema,
   historyFilterQuery, searchSchema, syscallHistorySchema, syscallInKernelSchema, tracepointHistorySchema, tracepointInKernelSchema,
