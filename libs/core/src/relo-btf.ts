@@ -4,7 +4,10 @@
  * kind names, raw names and the "essential" (flavor-less) name. Errors are libbpf's: negative errno numbers.
  */
 import type { Btf } from '@btf-atlas/btf/core';
+import { BtfError } from '@btf-atlas/btf/errors';
+import { DEFAULT_POINTER_SIZE, LIBBPF_MAX_RESOLVE_DEPTH, libbpfResolveSize } from '@btf-atlas/btf/layout';
 import { longSizeOf } from '@btf-atlas/btf/long-size';
+import { recordKind, recordNameOff } from '@btf-atlas/btf/record';
 import type { BtfType, VoidType } from '@btf-atlas/btf/types';
 
 /** The errno values the resolver returns (negated), as on Linux. */
@@ -77,49 +80,50 @@ export function skipModsAndTypedefs(btf: Btf, id: number): Resolved | undefined 
 
 const ptrSizes = new WeakMap<Btf, number>();
 
-/** `btf_ptr_sz`: the size of `long` in this BTF, or the host's pointer size (8) when it names no long. */
+/**
+ * `btf_ptr_sz`: the size of `long` in this BTF (libs/btf long-size.ts, libbpf's `determine_ptr_size`), or the
+ * host's pointer size when it names no long. Memoized: the rule scans records.
+ */
 export function ptrSize(btf: Btf): number {
   let sz = ptrSizes.get(btf);
   if (sz === undefined) {
-    sz = longSizeOf(btf) ?? 8;
+    sz = longSizeOf(btf) ?? DEFAULT_POINTER_SIZE;
     ptrSizes.set(btf, sz);
   }
   return sz;
 }
 
-const U32_MAX = 0xffffffff;
+/** Kinds that end a size chain with a size of their own (a pointer's is {@link ptrSize}). */
+const SIZED_LEAF = new Set(['INT', 'STRUCT', 'UNION', 'ENUM', 'ENUM64', 'DATASEC', 'FLOAT', 'PTR']);
 
 /**
- * `btf__resolve_size`: the size in bytes of a type, through modifiers, typedefs, vars and tags, multiplying array
- * dimensions. -EINVAL for void, forward declarations, functions and dangling ids; -E2BIG past 4 GiB.
+ * `btf__resolve_size` (libs/btf layout.ts `libbpfResolveSize`, pointers of {@link ptrSize}) with libbpf's errno
+ * results: -EINVAL for void, forward declarations, functions, dangling ids and chains longer than 32; -E2BIG when
+ * the array dimensions multiply past 4 GiB.
  */
 export function resolveSize(btf: Btf, id: number): number {
-  let nelems = 1;
+  if (typeById(btf, id) === undefined) return -Errno.EINVAL;
+  let size: number;
+  try {
+    size = libbpfResolveSize(btf, id, ptrSize(btf));
+  } catch (err) {
+    if (err instanceof BtfError) return -Errno.EINVAL; // a dangling reference further down the chain
+    throw err;
+  }
+  return size >= 0 ? size : sizeFailure(btf, id);
+}
+
+/**
+ * Why {@link resolveSize} found no size: when the chain does reach a sized type within the depth limit, only the
+ * u32 overflow check can have failed (-E2BIG); otherwise the type has no size (-EINVAL).
+ */
+function sizeFailure(btf: Btf, id: number): number {
   let t = typeById(btf, id);
-  for (let i = 0; i < 32 && t !== undefined && t.kind !== 'VOID' && t.kind !== 'FWD'; i++) {
-    switch (t.kind) {
-      case 'INT': case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64': case 'DATASEC': case 'FLOAT': {
-        const size = t.size;
-        if (nelems && size > Math.floor(U32_MAX / nelems)) return -Errno.E2BIG;
-        return nelems * size;
-      }
-      case 'PTR': {
-        const size = ptrSize(btf);
-        if (nelems && size > Math.floor(U32_MAX / nelems)) return -Errno.E2BIG;
-        return nelems * size;
-      }
-      case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG': case 'VAR': case 'DECL_TAG':
-        id = t.type;
-        break;
-      case 'ARRAY':
-        if (nelems && t.nelems > Math.floor(U32_MAX / nelems)) return -Errno.E2BIG;
-        nelems *= t.nelems;
-        id = t.type;
-        break;
-      default:
-        return -Errno.EINVAL;
-    }
-    t = typeById(btf, id);
+  for (let i = 0; i < LIBBPF_MAX_RESOLVE_DEPTH && t !== undefined; i++) {
+    if (SIZED_LEAF.has(t.kind)) return -Errno.E2BIG;
+    const next = t.kind === 'ARRAY' || t.kind === 'VAR' || t.kind === 'DECL_TAG' ? t.type : refOf(t);
+    if (next === undefined || next === 0) return -Errno.EINVAL;
+    t = typeById(btf, next);
   }
   return -Errno.EINVAL;
 }
@@ -207,4 +211,65 @@ export function vlen(t: AnyType): number {
     case 'DATASEC': return t.vars.length;
     default: return 0;
   }
+}
+
+/** One BTF's own records as two flat columns, indexed by id - startId: kind number and name offset. */
+interface RecordColumns {
+  kinds: Uint8Array;
+  nameOffs: Uint32Array;
+}
+
+const columns = new WeakMap<Btf, RecordColumns>();
+
+/**
+ * The kind and name offset of every own record of `btf`, read in one tight pass over the record words (nothing
+ * decoded, no object per type) on the first name search in that BTF; later searches read these columns only.
+ */
+function columnsOf(btf: Btf): RecordColumns {
+  let cols = columns.get(btf);
+  if (cols) return cols;
+  const n = btf.nextId - btf.startId;
+  const { offsets, startId, typeWords: words } = btf;
+  const typeStart = btf.header.typeStart;
+  const kinds = new Uint8Array(n);
+  const nameOffs = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    // recordWordIndex inline for the word-aligned records every compiler writes: in a one-shot process this loop
+    // runs before the JIT has compiled much, and a call per record is what costs there.
+    const rel = offsets[i] - typeStart;
+    const w = (rel & 3) === 0 ? rel >>> 2 : btf.recordWordIndex(startId + i);
+    kinds[i] = recordKind(words, w);
+    nameOffs[i] = recordNameOff(words, w);
+  }
+  cols = { kinds, nameOffs };
+  columns.set(btf, cols);
+  return cols;
+}
+
+/**
+ * Own ids of `btf` of kind number `kind` whose raw name starts with the bytes of `prefix` (latin1), in id order;
+ * with `exact`, only names equal to it. Name bytes are compared in place in the string section.
+ */
+export function ownIdsByNamePrefix(btf: Btf, kind: number, prefix: string, exact: boolean): number[] {
+  const out: number[] = [];
+  const L = prefix.length;
+  if (L === 0 || kind < 0 || kind > 31) return out;
+  const want = Buffer.from(prefix, 'latin1');
+  if (want.toString('latin1') !== prefix) return out; // a char past latin1: no raw name can start with it
+  const { kinds, nameOffs } = columnsOf(btf);
+  const { strings, startId } = btf;
+  const first = want[0];
+  for (let i = 0; i < kinds.length; i++) {
+    if (kinds[i] !== kind) continue;
+    const off = nameOffs[i];
+    if (off === 0) continue;
+    const pos = strings.locate(off);
+    if (pos < 0) continue;
+    const bytes = strings.bytesAt(off);
+    if (bytes[pos] !== first || (exact && bytes[pos + L] !== 0)) continue;
+    let j = 1;
+    while (j < L && bytes[pos + j] === want[j]) j++;
+    if (j === L) out.push(startId + i);
+  }
+  return out;
 }

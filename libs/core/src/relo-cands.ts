@@ -5,7 +5,8 @@
  * vmlinux has no candidate at all, each from its own first type id on, in the order given.
  */
 import type { Btf } from '@btf-atlas/btf/core';
-import { type AnyType, essentialName, kindCoreCompat, typeById, typeRawName } from './relo-btf.js';
+import { BtfKind } from '@btf-atlas/btf/kinds';
+import { essentialName, essentialNameLen, ownIdsByNamePrefix, rawName, typeById, typeRawName } from './relo-btf.js';
 
 /** A target BTF with the name libbpf logs for it (`vmlinux`, or the module's name). */
 export interface TargetBtf {
@@ -22,38 +23,47 @@ export interface Candidate {
   id: number;
 }
 
-/** The essential name of every named type of a BTF (own ids only), made once per BTF. */
-const nameIndexes = new WeakMap<Btf, Map<string, number[]>>();
+/** BTF kind numbers (libs/btf kinds.ts) by the decoded kind names relo-btf.ts works with. */
+const KIND_NUMBER: ReadonlyMap<string, number> = new Map(Object.entries(BtfKind));
 
 /**
- * Own type ids of `btf` by essential name, in id order. Built in one pass over the records' name offsets without
- * decoding types: a kernel has ~100k of them and a dry run asks about a handful.
+ * Per target BTF: own ids of the candidates already looked for, by "kind number:essential name" (ENUM64 asked as
+ * ENUM). Filled one name at a time, so a fresh kernel costs a few record scans instead of a whole-BTF index.
  */
-function nameIndex(btf: Btf): Map<string, number[]> {
-  let index = nameIndexes.get(btf);
-  if (index) return index;
-  index = new Map();
-  const { dv, littleEndian: le, strings } = btf;
-  for (let id = btf.startId; id < btf.nextId; id++) {
-    const name = strings.tryGetRaw(dv.getUint32(btf.recordOffset(id), le));
-    if (!name) continue;
-    const key = essentialName(name);
-    const ids = index.get(key);
-    if (ids) ids.push(id);
-    else index.set(key, [id]);
+const found = new WeakMap<Btf, Map<string, readonly number[]>>();
+
+/**
+ * Own ids of `btf` whose kind is `kind` (either enum kind when it is an enum) and whose essential name is
+ * `essName`, in id order: the names starting with `essName` (compared in place, nothing decoded), kept when their
+ * own essential length is the same, as libbpf compares them.
+ */
+function scanCands(btf: Btf, kind: number, essName: string): readonly number[] {
+  const L = essName.length;
+  const kinds = kind === BtfKind.ENUM || kind === BtfKind.ENUM64 ? [BtfKind.ENUM, BtfKind.ENUM64] : [kind];
+  const ids = kinds.flatMap((k) => ownIdsByNamePrefix(btf, k, essName, false));
+  if (kinds.length > 1) ids.sort((a, b) => a - b);
+  return ids.filter((id) => essentialNameLen(rawName(btf, btf.nameOffOf(id))) === L);
+}
+
+/** Own ids of candidates of that kind and essential name in `btf`, scanned on the first question and kept. */
+function candIds(btf: Btf, kind: number, essName: string): readonly number[] {
+  let memo = found.get(btf);
+  if (!memo) {
+    memo = new Map();
+    found.set(btf, memo);
   }
-  nameIndexes.set(btf, index);
-  return index;
+  const key = `${kind === BtfKind.ENUM64 ? BtfKind.ENUM : kind}:${essName}`;
+  let ids = memo.get(key);
+  if (!ids) {
+    ids = scanCands(btf, kind, essName);
+    memo.set(key, ids);
+  }
+  return ids;
 }
 
 /** `bpf_core_add_cands`: the candidates of one target BTF, in id order. */
-function addCands(localT: AnyType, localName: string, target: TargetBtf): Candidate[] {
-  const out: Candidate[] = [];
-  for (const id of nameIndex(target.btf).get(essentialName(localName)) ?? []) {
-    const t = typeById(target.btf, id);
-    if (t && kindCoreCompat(t, localT)) out.push({ btf: target.btf, btfName: target.name, id });
-  }
-  return out;
+function addCands(localKind: number, essName: string, target: TargetBtf): Candidate[] {
+  return candIds(target.btf, localKind, essName).map((id) => ({ btf: target.btf, btfName: target.name, id }));
 }
 
 /**
@@ -65,8 +75,10 @@ export function findCands(localBtf: Btf, localId: number, vmlinux: TargetBtf, mo
   if (!localT) return undefined;
   const localName = typeRawName(localBtf, localT);
   if (localName === '') return undefined;
-  const cands = addCands(localT, localName, vmlinux);
+  const localKind = KIND_NUMBER.get(localT.kind) ?? -1;
+  const essName = essentialName(localName);
+  const cands = addCands(localKind, essName, vmlinux);
   if (cands.length > 0) return cands;
-  for (const m of modules) cands.push(...addCands(localT, localName, m));
+  for (const m of modules) cands.push(...addCands(localKind, essName, m));
   return cands;
 }

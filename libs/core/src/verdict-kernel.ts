@@ -3,6 +3,7 @@
  * name up with `btf__find_by_name_kind` in vmlinux first, then in each module's BTF (its own types only).
  */
 import type { Btf } from '@btf-atlas/btf/core';
+import { ownIdsByNamePrefix } from './relo-btf.js';
 import type { CoreTarget } from './relo.js';
 
 /** The BTF kinds looked up by name here (BTF_KIND_TYPEDEF 8, BTF_KIND_FUNC 12, BTF_KIND_VAR 14). */
@@ -17,30 +18,23 @@ export interface KernelTypeRef {
   id: number;
 }
 
-/** Per BTF: own ids of TYPEDEFs, FUNCs and VARs by "kind:name". */
-const indexes = new WeakMap<Btf, Map<string, number>>();
-
-/** One pass over the records (kind and name offset only, nothing decoded); the first id of each name wins. */
-function indexOf(btf: Btf): Map<string, number> {
-  let index = indexes.get(btf);
-  if (index) return index;
-  index = new Map();
-  const wanted = new Map(Object.entries(KIND_NUMBERS).map(([k, n]) => [n, k]));
-  for (let id = btf.startId; id < btf.nextId; id++) {
-    const kind = wanted.get(btf.kindOf(id));
-    if (kind === undefined) continue;
-    const name = btf.strings.tryGetRaw(btf.nameOffOf(id));
-    if (!name) continue;
-    const key = `${kind}:${name}`;
-    if (!index.has(key)) index.set(key, id);
-  }
-  indexes.set(btf, index);
-  return index;
-}
+/** Per BTF: the answers already given, by "kind:name" (-1: absent), so a name is scanned for once per BTF. */
+const answers = new WeakMap<Btf, Map<string, number>>();
 
 /** The first type of that kind and name in one BTF's own types. */
 export function findOwnType(btf: Btf, name: string, kind: LookupKind): number | undefined {
-  return indexOf(btf).get(`${kind}:${name}`);
+  let memo = answers.get(btf);
+  if (!memo) {
+    memo = new Map();
+    answers.set(btf, memo);
+  }
+  const key = `${kind}:${name}`;
+  let id = memo.get(key);
+  if (id === undefined) {
+    id = ownIdsByNamePrefix(btf, KIND_NUMBERS[kind], name, true)[0] ?? -1;
+    memo.set(key, id);
+  }
+  return id < 0 ? undefined : id;
 }
 
 /**
