@@ -4,8 +4,8 @@
 // The seven objects of fixtures/core/objects against the corpus's x86_64 kernels (those with CO-RE oracles):
 // 1. in process: each kernel's vmlinux BTF parsed once (timed apart), then per object × kernel the median of
 //    resolve + judge (libs/dryrun `checkObjectOnTarget`: libbpf's relocation decisions, the verdicts and the
-//    answer's JSON), against the 50 ms target, after a first run per kernel that builds libs/core's name indexes
-//    of that BTF (timed apart: once per distinct BTF); and per object × kernel the median of `minimizeBtf`;
+//    answer's JSON), against the 50 ms target, after a first run per kernel that reads that BTF's record kinds and
+//    name offsets (timed apart: once per distinct BTF); and per object × kernel the median of `minimizeBtf`;
 // 2. whole process, on a temp catalog of those kernels: `btf-atlas core-check OBJ --kernel K --json` and
 //    `btf-atlas core-min-btf OBJ --kernel K --out X.tar.xz` wall time per object × kernel, and `core-check` of the
 //    seven objects against every kernel at once;
@@ -87,13 +87,13 @@ const objects = new Map(OBJECTS.map((o) => [o, readObjectInput({ name: o, bytes:
 const readMs = timeIt(() => OBJECTS.forEach((o) => readObjectInput({ name: o, bytes: readFileSync(join(CORE, 'objects', o)) })));
 console.log(`  read + link the ${OBJECTS.length} objects: ${fmtMs(readMs)}`);
 
-// The first dry run on a freshly parsed kernel also builds libs/core's name indexes of that BTF (candidates by
-// essential name, FUNC/VAR/TYPEDEF lookups): a cost paid once per distinct BTF, shown apart.
+// The first dry run on a freshly parsed kernel also reads that BTF's record kinds and name offsets once (what
+// candidate and FUNC/VAR/TYPEDEF lookups search): a cost paid once per distinct BTF, shown apart.
 for (const k of KERNELS) {
   const fresh = { vmlinux: Btf.parse(raw.get(k)) };
   const t0 = performance.now();
   checkObjectOnTarget(objects.get(OBJECTS[0]).obj, fresh);
-  console.log(`  first dry run on ${short(k)} (its name indexes built): ${fmtMs(performance.now() - t0)}`);
+  console.log(`  first dry run on ${short(k)} (cold: first lookups): ${fmtMs(performance.now() - t0)}`);
 }
 const check = new Map();
 const minb = new Map();
@@ -101,7 +101,7 @@ for (const o of OBJECTS) {
   for (const k of KERNELS) {
     const obj = objects.get(o).obj;
     const target = targets.get(k);
-    checkObjectOnTarget(obj, target); // warm-up: the kernel's name indexes are built on first use
+    checkObjectOnTarget(obj, target); // warm-up: the kernel's first lookups
     check.set(`${o}|${k}`, timeIt(() => checkObjectOnTarget(obj, target)));
     let ok = true;
     try {
