@@ -1,13 +1,11 @@
 import { hash as oneShotHash } from 'node:crypto';
 import {
-  BtfError, BtfErrorCode, BtfKind, flattenMembers, resolvedSize, spellType, stripModifiers,
+  BtfError, BtfErrorCode, BtfKind, flattenMembers, recordData, recordNameOff, recordSizeOrType, recordVlen, resolvedSize, spellType, stripModifiers,
   type Btf, type FlatMember,
 } from '@btf-atlas/btf';
 import {
   storeTypeDesc,
-  type StoredTypeDesc,
-  type FuncLinkage, type ProtoBody, type Shape, type ShapeBody, type ShapeKind, type StoredMember, type TypeDesc, type TypeDescKind,
-  type TypedefBody,
+  type FuncLinkage, type Shape, type ShapeBody, type ShapeKind, type StoredMember, type TypeDesc, type TypeDescKind,
 } from './normalize.js';
 
 /**
@@ -153,15 +151,13 @@ function describeType(btf: Btf, id: number): TypeDesc {
  */
 export function normalizeBtf(btf: Btf, module = ''): Shape[] {
   const out: Shape[] = [];
-  // Thousands of funcs share a prototype: spell and describe each FUNC_PROTO once, keep its JSON, and make each
-  // func body once per prototype and linkage (funcs with decl tags are few: theirs are made each time).
-  const protos = new Map<number, { body: ProtoBody; json: string }>();
-  const protoOf = (protoId: number, owner: number, what: string): { body: ProtoBody; json: string } => {
+  // Thousands of funcs share a prototype: write each FUNC_PROTO's JSON once, and make each func body once per
+  // prototype and linkage (funcs with decl tags are few: theirs are made each time).
+  const protos = new Map<number, ProtoJson>();
+  const json = new JsonMemo(btf);
+  const protoOf = (protoId: number, owner: number, what: string): ProtoJson => {
     let p = protos.get(protoId);
-    if (p === undefined) {
-      const body = protoBody(btf, protoId, owner, what);
-      protos.set(protoId, (p = { body, json: JSON.stringify(body) }));
-    }
+    if (p === undefined) protos.set(protoId, (p = protoJson(btf, json, protoId, owner, what)));
     return p;
   };
   const funcBodies = new Map<number, string>();
@@ -170,15 +166,40 @@ export function normalizeBtf(btf: Btf, module = ''): Shape[] {
     const body = typeof bodyObj === 'string' ? bodyObj : JSON.stringify(bodyObj);
     out.push({ kind, name, size, body, hash: shapeHash(kind, name, size, body), module });
   };
+  const words = btf.typeWords;
   for (let id = btf.startId; id < btf.nextId; id++) {
     // Most records (pointers, qualifiers, prototypes, arrays, ints) are never stored: skip them undecoded.
-    if (!STORED_KINDS[btf.kindOf(id)]) continue;
+    const kindNo = btf.kindOf(id);
+    if (!STORED_KINDS[kindNo]) continue;
+    if (kindNo === BtfKind.FUNC) {
+      // Most shapes are funcs: read their three words in place rather than decoding a record object for each.
+      const w = btf.recordWordIndex(id);
+      const nameOff = recordNameOff(words, w);
+      const name = btf.strings.tryGet(nameOff) ?? btf.strings.get(nameOff, 'name', id);
+      if (name === '') continue;
+      const protoId = recordSizeOrType(words, w);
+      const linkageNo = recordVlen(words, w);
+      if (btf.kindOf(protoId) !== BtfKind.FUNC_PROTO) {
+        throw new BtfError(BtfErrorCode.BadTypeRef, `func ${name} points at a ${btf.type(protoId).kind}, not a FUNC_PROTO`, { typeId: id });
+      }
+      const linkage = LINKAGES[linkageNo];
+      if (linkage === undefined) throw new BtfError(BtfErrorCode.BadType, `func ${name} has unknown linkage ${linkageNo}`, { typeId: id });
+      const tagged = tags.get(id);
+      const key = protoId * 4 + linkageNo;
+      let body = tagged ? undefined : funcBodies.get(key);
+      if (body === undefined) {
+        body = funcBodyJson(protoOf(protoId, id, `func ${name}`), linkage, tagged);
+        if (!tagged) funcBodies.set(key, body);
+      }
+      push('func', name, 0, body);
+      continue;
+    }
     const t = btf.type(id);
     if (t.name === '' && t.kind !== 'ENUM' && t.kind !== 'ENUM64') continue;
     switch (t.kind) {
       case 'STRUCT':
       case 'UNION':
-        push(t.kind === 'STRUCT' ? 'struct' : 'union', t.name, t.size, { members: storedMembers(btf, id, 0) });
+        push(t.kind === 'STRUCT' ? 'struct' : 'union', t.name, t.size, `{"members":${JSON.stringify(storedMembers(btf, id, 0))}}`);
         break;
       case 'ENUM':
         push('enum', t.name, t.size, { signed: t.signed, values: t.values.map((v) => [v.name, String(v.value)]) });
@@ -194,32 +215,17 @@ export function normalizeBtf(btf: Btf, module = ''): Shape[] {
           // Typedefs of function types or of incomplete structs have no size; a loop is still an error.
           if (!(err instanceof BtfError) || err.code === BtfErrorCode.TypeLoop) throw err;
         }
-        const body: TypedefBody = { type: spellType(btf, t.type) };
+        // A TypedefBody ({ type, members?, proto? }) as JSON.stringify writes it, in that key order.
+        let body = `{"type":${JSON.stringify(spellType(btf, t.type))}`;
         const inner = stripModifiers(btf, t.type);
         const k = btf.kindOf(inner);
-        if ((k === BtfKind.STRUCT || k === BtfKind.UNION) && btf.nameOf(inner) === '') body.members = storedMembers(btf, inner, 0);
+        if ((k === BtfKind.STRUCT || k === BtfKind.UNION) && btf.nameOf(inner) === '') body += `,"members":${JSON.stringify(storedMembers(btf, inner, 0))}`;
         const ptr = skipQualifiers(btf, t.type);
         if (btf.kindOf(ptr) === BtfKind.PTR) {
           const target = skipQualifiers(btf, (btf.type(ptr) as { type: number }).type);
-          if (target !== 0 && btf.kindOf(target) === BtfKind.FUNC_PROTO) body.proto = protoOf(target, id, `typedef ${t.name}`).body;
+          if (target !== 0 && btf.kindOf(target) === BtfKind.FUNC_PROTO) body += `,"proto":${protoOf(target, id, `typedef ${t.name}`).json}`;
         }
-        push('typedef', t.name, size, body);
-        break;
-      }
-      case 'FUNC': {
-        if (btf.kindOf(t.type) !== BtfKind.FUNC_PROTO) {
-          throw new BtfError(BtfErrorCode.BadTypeRef, `func ${t.name} points at a ${btf.type(t.type).kind}, not a FUNC_PROTO`, { typeId: id });
-        }
-        const linkage = LINKAGES[t.linkage];
-        if (linkage === undefined) throw new BtfError(BtfErrorCode.BadType, `func ${t.name} has unknown linkage ${t.linkage}`, { typeId: id });
-        const tagged = tags.get(id);
-        const key = t.type * 4 + t.linkage;
-        let body = tagged ? undefined : funcBodies.get(key);
-        if (body === undefined) {
-          body = funcBodyJson(protoOf(t.type, id, `func ${t.name}`).json, linkage, tagged);
-          if (!tagged) funcBodies.set(key, body);
-        }
-        push('func', t.name, 0, body);
+        push('typedef', t.name, size, `${body}}`);
         break;
       }
       default:
@@ -233,41 +239,77 @@ export function normalizeBtf(btf: Btf, module = ''): Shape[] {
  * A func body's JSON, as `JSON.stringify` writes a {@link FuncBody} in its key order (the prototype's keys, the
  * linkage, then tags when there are any), made from the prototype's JSON without stringifying it again.
  */
-function funcBodyJson(protoJson: string, linkage: FuncLinkage, tags: FuncTags | undefined): string {
-  let out = `${protoJson.slice(0, -1)},"linkage":"${linkage}"`;
+function funcBodyJson(proto: ProtoJson, linkage: FuncLinkage, tags: FuncTags | undefined): string {
+  let out = `${proto.json.slice(0, -1)},"linkage":"${linkage}"`;
   if (tags && tags.own.length > 0) out += `,"tags":${JSON.stringify(tags.own)}`;
   if (tags && tags.params.size > 0) {
-    const n = (JSON.parse(protoJson) as ProtoBody).params.length;
-    out += `,"paramTags":${JSON.stringify(Array.from({ length: n }, (_, i) => tags.params.get(i) ?? []))}`;
+    out += `,"paramTags":${JSON.stringify(Array.from({ length: proto.params }, (_, i) => tags.params.get(i) ?? []))}`;
   }
   return `${out}}`;
 }
 
-/** Stored descriptions per type id, per BTF object (parameters of many prototypes share their types). */
-const storedDescs = new WeakMap<Btf, Map<number, StoredTypeDesc>>();
-
-function storedDescOf(btf: Btf, id: number): StoredTypeDesc {
-  let m = storedDescs.get(btf);
-  if (!m) storedDescs.set(btf, (m = new Map()));
-  let d = m.get(id);
-  if (d === undefined) m.set(id, (d = storeTypeDesc(describeType(btf, id))));
-  return d;
+/** A FUNC_PROTO's {@link ProtoBody} as JSON, and its number of (named) parameters. */
+interface ProtoJson {
+  json: string;
+  params: number;
 }
 
-/** A FUNC_PROTO's spellings and descriptions; `owner` and `what` name the FUNC or typedef that uses it in errors. */
-function protoBody(btf: Btf, protoId: number, owner: number, what: string): ProtoBody {
-  const proto = btf.type(protoId);
-  if (proto.kind !== 'FUNC_PROTO') {
-    throw new BtfError(BtfErrorCode.BadTypeRef, `${what} points at a ${proto.kind}, not a FUNC_PROTO`, { typeId: owner });
+/**
+ * JSON texts per type id for one normalizeBtf call: the spelling as a JSON string and the stored description
+ * (parameters of many prototypes share their types; base ids of a module's prototypes are memoized here too).
+ */
+class JsonMemo {
+  private readonly spellings = new Map<number, string>();
+  private readonly descs = new Map<number, string>();
+
+  constructor(private readonly btf: Btf) {}
+
+  /** `JSON.stringify(spellType(btf, id))`. */
+  spelling(id: number): string {
+    let s = this.spellings.get(id);
+    if (s === undefined) this.spellings.set(id, (s = JSON.stringify(spellType(this.btf, id))));
+    return s;
   }
-  const params = proto.params;
-  const variadic = params.length > 0 && params[params.length - 1].type === 0;
-  const named = variadic ? params.slice(0, -1) : params;
-  return {
-    ret: spellType(btf, proto.returnType),
-    params: named.map((p) => [p.name, spellType(btf, p.type)]),
-    variadic,
-    retDesc: storedDescOf(btf, proto.returnType),
-    paramDescs: named.map((p) => storedDescOf(btf, p.type)),
-  };
+
+  /** `JSON.stringify` of the {@link StoredTypeDesc} of `id`. */
+  desc(id: number): string {
+    let s = this.descs.get(id);
+    if (s === undefined) this.descs.set(id, (s = JSON.stringify(storeTypeDesc(describeType(this.btf, id)))));
+    return s;
+  }
+}
+
+const PARAM_WORDS = 2;
+
+/**
+ * A FUNC_PROTO's spellings and descriptions as the JSON of a {@link ProtoBody} (`JSON.stringify`'s text: keys ret,
+ * params, variadic, retDesc, paramDescs), read from the record's words without decoding it; `owner` and `what`
+ * name the FUNC or typedef that uses it in errors. Spellings are made before descriptions, return type first.
+ */
+function protoJson(btf: Btf, memo: JsonMemo, protoId: number, owner: number, what: string): ProtoJson {
+  if (btf.kindOf(protoId) !== BtfKind.FUNC_PROTO) {
+    throw new BtfError(BtfErrorCode.BadTypeRef, `${what} points at a ${btf.type(protoId).kind}, not a FUNC_PROTO`, { typeId: owner });
+  }
+  // The blob that holds the record: a module's prototype may be its base's.
+  let home = btf;
+  while (home.base && protoId < home.startId) home = home.base;
+  const words = home.typeWords;
+  const w = home.recordWordIndex(protoId);
+  const ret = recordSizeOrType(words, w);
+  const vlen = recordVlen(words, w);
+  const first = recordData(w);
+  const variadic = vlen > 0 && words[first + (vlen - 1) * PARAM_WORDS + 1] === 0;
+  const n = variadic ? vlen - 1 : vlen;
+  const retSpelling = memo.spelling(ret);
+  let params = '';
+  for (let i = 0; i < n; i++) {
+    const q = first + i * PARAM_WORDS;
+    const nameOff = words[q];
+    const name = home.strings.tryGet(nameOff) ?? home.strings.get(nameOff, `parameter ${i} name`, protoId);
+    params += `${i === 0 ? '' : ','}[${JSON.stringify(name)},${memo.spelling(words[q + 1])}]`;
+  }
+  let descs = '';
+  const retDesc = memo.desc(ret);
+  for (let i = 0; i < n; i++) descs += `${i === 0 ? '' : ','}${memo.desc(words[first + i * PARAM_WORDS + 1])}`;
+  return { json: `{"ret":${retSpelling},"params":[${params}],"variadic":${variadic},"retDesc":${retDesc},"paramDescs":[${descs}]}`, params: n };
 }
