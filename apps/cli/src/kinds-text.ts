@@ -1,8 +1,9 @@
-import {
-  SEARCH_KINDS,
-  type EnumeratorHistoryJson, type EnumeratorInKernelJson, type EnumeratorJson, type EnumHistoryJson, type EnumInKernelJson, type EnumJson,
-  type FuncHistoryJson, type FuncInKernelJson, type FuncJson, type HistoryEntry, type SearchJson, type SyscallHistoryJson,
-  type SyscallInKernelJson, type TracepointHistoryJson, type TracepointInKernelJson, type TracepointJson,
+// The kind list from its own module: `--help` loads this file, and the read API would bring SQLite with it.
+import { SEARCH_KINDS } from '@btf-atlas/catalog/kind-names';
+import type {
+  EnumeratorHistoryJson, EnumeratorInKernelJson, EnumeratorJson, EnumHistoryJson, EnumInKernelJson, EnumJson,
+  FuncHistoryJson, FuncInKernelJson, FuncJson, HistoryEntry, SearchJson, SyscallHistoryJson,
+  SyscallInKernelJson, TracepointHistoryJson, TracepointInKernelJson, TracepointJson,
 } from '@btf-atlas/catalog/read';
 import { brief, failedText, notIngestedText } from './text.js';
 
