@@ -3,7 +3,7 @@
  * with modules, 6.12.117+deb13): the text report, `--json` equal to the library's answer, exit codes (0 whatever
  * the verdicts, 1 for bad input, 2 for usage), and minimized BTF as a btfhub-archive folder or a reproducible tarball.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,18 @@ describe('core-check', () => {
     r = cli('core-check', objectPath('core_chain'), '--arch', 'arm64');
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/NO_MATCHING_KERNELS/);
+
+    // Objects are read under the dry run's 16 MiB cap: a larger regular file is refused before reading (a sparse
+    // one costs a stat), an endless device once past the cap, never read whole.
+    const sparse = join(dir, 'huge.bpf.o');
+    writeFileSync(sparse, '');
+    truncateSync(sparse, 2 * 1024 * 1024 * 1024);
+    r = cli('core-check', sparse);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^btf-atlas: INPUT_TOO_LARGE: .*huge\.bpf\.o: file of 2147483648 bytes is larger than the 16777216-byte input limit \(refused before reading\)\n$/);
+    r = cli('core-check', '/dev/zero');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^btf-atlas: INPUT_TOO_LARGE: \/dev\/zero: more than 16777216 bytes read from a non-regular file \(the input limit\)\n$/);
 
     r = cli('core-check', objectPath('core_chain'), '--kernel', K50, '--distro', 'debian');
     expect(r.status).toBe(2);

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { CommanderError, type Command } from '../commander.js';
@@ -25,15 +25,20 @@ function selectionOf(opts: SelectionFlags): KernelSelection {
   return { kernel: opts.kernel, arch: opts.arch, distro: opts.distro, release: opts.release };
 }
 
-/** Reads the object files (one readable line when one cannot be read). */
-function readObjects(paths: readonly string[]): BpfObjectInput[] {
-  return paths.map((path) => {
-    try {
-      return { name: path, bytes: readFileSync(path) };
-    } catch (err) {
-      throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'FILE_UNREADABLE');
-    }
-  });
+/**
+ * Reads the object files under the dry run's object cap, through the CLI's one capped file reader: a regular file
+ * over it is refused before reading, a FIFO or device is read in chunks and refused once past it (one readable line).
+ */
+async function readObjects(paths: readonly string[]): Promise<BpfObjectInput[]> {
+  const { MAX_OBJECT_BYTES } = await import('@btf-atlas/dryrun');
+  const { inputFileChunks } = await import('./validate.js');
+  const out: BpfObjectInput[] = [];
+  for (const path of paths) {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of inputFileChunks(path, MAX_OBJECT_BYTES)) chunks.push(chunk.slice());
+    out.push({ name: path, bytes: Buffer.concat(chunks) });
+  }
+  return out;
 }
 
 /** libs/core's and libs/dryrun's coded errors as the CLI's one line (`CODE: message`, exit 1). */
@@ -148,7 +153,7 @@ export function registerCoreCommands(program: Command): void {
     .action(async (objs: string[], opts: SelectionFlags & { modules: boolean; db?: string; json?: boolean }) => {
       const selection = selectionOf(opts);
       const path = existingCatalogPath(opts.db);
-      const inputs = readObjects(objs);
+      const inputs = await readObjects(objs);
       const { openCatalog } = await import('@btf-atlas/catalog/read');
       const { coreCheck } = await import('@btf-atlas/dryrun');
       const catalog = openCatalog(path, { readonly: true });
@@ -178,7 +183,7 @@ export function registerCoreCommands(program: Command): void {
     .action(async (objs: string[], opts: SelectionFlags & { out: string; modules: boolean; skipFailed?: boolean; db?: string }) => {
       const selection = selectionOf(opts);
       const path = existingCatalogPath(opts.db);
-      const inputs = readObjects(objs);
+      const inputs = await readObjects(objs);
       const { openCatalog } = await import('@btf-atlas/catalog/read');
       const dryrun = await import('@btf-atlas/dryrun');
       const catalog = openCatalog(path, { readonly: true });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  coreCheck, coreCheckOffThread, coreMinBtf, coreMinBtfOffThread, countTargets, minBtfTarXz, selectionKey,
+  coreCheck, MAX_OBJECT_BYTES, coreCheckOffThread, coreMinBtf, coreMinBtfOffThread, countTargets, minBtfTarXz, selectionKey,
   type BpfObjectInput, type KernelSelection,
 } from '@btf-atlas/dryrun';
 import { ApiError, problemOf, problemType } from '../errors.js';
@@ -160,7 +160,7 @@ function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<Buffer
  * that loads more than a few distinct BTFs runs in a worker thread, so the event loop keeps answering meanwhile.
  */
 export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesOptions): Promise<void> {
-  const limit = opts.maxObjectBytes ?? 16 * 1024 * 1024;
+  const limit = opts.maxObjectBytes ?? MAX_OBJECT_BYTES;
   const offThreadMin = opts.offThreadMinTargets ?? 2;
   const maxCache = opts.cacheBytes ?? 32 * 1024 * 1024;
   const cache = new Map<string, CachedAnswer>();
