@@ -95,10 +95,9 @@ export interface ElfObject {
 
 /**
  * Reads a BPF object. Throws {@link CoreError} (see {@link CoreErrorCode}); a malformed `.BTF` is CORE_BAD_BTF
- * with the libs/btf error as `cause`.
+ * with the libs/btf error as `cause`. `elf`: the {@link readElfObject} of `bytes` when the caller has it already.
  */
-export function readBpfObject(bytes: Uint8Array, opts: ReadObjectOptions = {}): BpfObject {
-  const elf = readElfObject(bytes);
+export function readBpfObject(bytes: Uint8Array, opts: ReadObjectOptions = {}, elf: ElfObject = readElfObject(bytes)): BpfObject {
   const le = elf.littleEndian;
   const sectionBytes = (s: ElfSection): Uint8Array => bytes.subarray(s.offset, s.offset + s.size);
 

@@ -10,7 +10,8 @@
  * - any other LDIMM64 relocation (a map, `.rodata`, `.data`, `.bss`, …) loads a value the loader chooses.
  * The dry run's {@link BpfObject} does not carry ELF relocations, so they are read here from the same bytes.
  */
-import { readElfObject, type ElfSection } from './object.js';
+import { BPF_JMP_CALL, INSN_SIZE, LDIMM64 } from './bpf-insn.js';
+import { readBpfObject, readElfObject, type ElfObject, type ElfSection, type ReadObjectOptions } from './object.js';
 import { CoreError, CoreErrorCode } from './errors.js';
 import { locKey, type CodeLoc, type InsnLink } from './reach.js';
 import type { BpfObject } from './types.js';
@@ -41,18 +42,15 @@ const SHF_EXECINSTR = 0x4;
 const REL_SIZE = 16;
 const SHN_UNDEF = 0;
 const STT_SECTION = 3;
-const BPF_JMP_CALL = 0x85;
-const LDIMM64 = 0x18;
-const INSN_SIZE = 8;
 
 /**
- * Reads the relocations of every executable section of the object in `bytes` (which `obj` was read from).
+ * Reads the relocations of every executable section of the object in `bytes` (which `obj` was read from; `elf`:
+ * its {@link readElfObject}, when the caller has it already).
  * Throws CoreError CORE_BAD_ELF for a relocation table that does not fit its section or names a missing
  * symbol, and CORE_BAD_PROGRAM for a relocation libbpf refuses ("invalid relo", "bad call relo"), each
  * naming the section and byte offset.
  */
-export function readObjectLinks(bytes: Uint8Array, obj: BpfObject): ObjectLinks {
-  const elf = readElfObject(bytes);
+export function readObjectLinks(bytes: Uint8Array, obj: BpfObject, elf: ElfObject = readElfObject(bytes)): ObjectLinks {
   const le = elf.littleEndian;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const text = elf.sections.find((s) => s.name === '.text');
@@ -112,4 +110,11 @@ export function readObjectLinks(bytes: Uint8Array, obj: BpfObject): ObjectLinks 
 /** The object with the links of its instructions read from the same bytes. */
 export function linkBpfObject(bytes: Uint8Array, obj: BpfObject): LinkedBpfObject {
   return { ...obj, objectLinks: readObjectLinks(bytes, obj) };
+}
+
+/** {@link readBpfObject} and {@link linkBpfObject} in one, reading the ELF header, sections and symbols once. */
+export function readLinkedBpfObject(bytes: Uint8Array, opts: ReadObjectOptions = {}): LinkedBpfObject {
+  const elf = readElfObject(bytes);
+  const obj = readBpfObject(bytes, opts, elf);
+  return { ...obj, objectLinks: readObjectLinks(bytes, obj, elf) };
 }

@@ -34,6 +34,10 @@
  * linked is the caller's to say ({@link InsnLink}, made by reach-links.ts); the interpreter knows nothing of
  * ELF.
  */
+import {
+  BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_ST, BPF_STX,
+  BPF_X, LDIMM64, sizeToBytes,
+} from './bpf-insn.js';
 import { CoreError, CoreErrorCode } from './errors.js';
 import { POISON_HELPER_ID } from './relo-patch.js';
 import type { Insn } from './types.js';
@@ -135,31 +139,13 @@ export function isPoisonCall(insn: Insn): boolean {
   return imm === POISON_CORE_HELPER || (imm >= POISON_KFUNC_BASE && imm < POISON_KFUNC_BASE + POISON_KFUNC_SPAN);
 }
 
-/* Instruction encoding (include/uapi/linux/bpf.h, bpf_common.h). */
-const BPF_LD = 0x00;
-const BPF_LDX = 0x01;
-const BPF_ST = 0x02;
-const BPF_STX = 0x03;
-const BPF_ALU = 0x04;
-const BPF_JMP = 0x05;
-const BPF_JMP32 = 0x06;
-const BPF_ALU64 = 0x07;
-const BPF_X = 0x08;
-const BPF_IMM = 0x00;
-const BPF_MEM = 0x60;
-const BPF_MEMSX = 0x80;
-const BPF_ATOMIC = 0xc0;
-const BPF_DW = 0x18;
-const BPF_CALL = 0x80;
-const BPF_EXIT = 0x90;
-const BPF_JA = 0x00;
+/* Instruction encoding beyond bpf-insn.ts (include/uapi/linux/bpf.h). */
 /** `may_goto` (BPF_JMP | BPF_JCOND): the verifier explores both edges. */
 const BPF_JCOND = 0xe0;
 const BPF_PSEUDO_CALL = 1;
 const BPF_FETCH = 0x01;
 const BPF_XCHG = 0xe0 | BPF_FETCH;
 const BPF_CMPXCHG = 0xf0 | BPF_FETCH;
-const LDIMM64 = BPF_LD | BPF_IMM | BPF_DW;
 /** The verifier's stack: 512 bytes below r10. */
 const MAX_BPF_STACK = 512;
 
@@ -310,15 +296,6 @@ export function evalCond(op: number, a: bigint, b: bigint, is64: boolean): boole
 const COND_OPS = new Set([0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0]);
 const ALU_OPS = new Set([0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0]);
 
-function sizeBytes(code: number): number {
-  switch (code & 0x18) {
-    case 0x18: return 8;
-    case 0x00: return 4;
-    case 0x08: return 2;
-    default: return 1;
-  }
-}
-
 /**
  * Analyses what is reachable from `entry` (a program's first instruction). r1 at the entry is the context
  * pointer. Throws CoreError CORE_BAD_PROGRAM, naming the section and instruction, for code the verifier
@@ -434,7 +411,7 @@ export function analyzeReach(code: ReachCode, entry: CodeLoc, opts: ReachOptions
         const mode = insn.code & 0xe0;
         const base = s.regs[insn.srcReg];
         let v: AbsValue = UNKNOWN;
-        const size = sizeBytes(insn.code);
+        const size = sizeToBytes(insn.code);
         if (base.kind === 'fp' && mode === BPF_MEM && size === 8) v = s.stack.get(base.off + insn.off) ?? UNKNOWN;
         else if (base.kind === 'ctx' && (mode === BPF_MEM || mode === BPF_MEMSX)) {
           const off = base.off + insn.off;
@@ -449,7 +426,7 @@ export function analyzeReach(code: ReachCode, entry: CodeLoc, opts: ReachOptions
       case BPF_STX: {
         const base = s.regs[insn.dstReg];
         const mode = insn.code & 0xe0;
-        const size = sizeBytes(insn.code);
+        const size = sizeToBytes(insn.code);
         if (base.kind !== 'fp') {
           s.stack.clear();
         } else {

@@ -8,26 +8,9 @@ import type { Insn } from './types.js';
 import { Errno } from './relo-btf.js';
 import type { ReloRes } from './relo-calc.js';
 import type { WarnSink } from './relo-compat.js';
-
-/** Instruction class (`BPF_CLASS`). */
-const BPF_LD = 0x00;
-const BPF_LDX = 0x01;
-const BPF_ST = 0x02;
-const BPF_STX = 0x03;
-const BPF_ALU = 0x04;
-const BPF_JMP = 0x05;
-const BPF_ALU64 = 0x07;
-/** `BPF_SRC`: immediate operand. */
-const BPF_K = 0x00;
-const BPF_X = 0x08;
-/** `BPF_SIZE` values. */
-const BPF_W = 0x00;
-const BPF_H = 0x08;
-const BPF_B = 0x10;
-const BPF_DW = 0x18;
-/** `BPF_LD | BPF_IMM | BPF_DW`: the first half of a 64-bit immediate load. */
-const LDIMM64 = 0x18;
-const BPF_CALL = 0x80;
+import {
+  BPF_ALU, BPF_ALU64, BPF_CALL, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_ST, BPF_STX, BPF_X, bytesToSize, LDIMM64, sizeToBytes,
+} from './bpf-insn.js';
 
 /** The helper id libbpf calls in a poisoned instruction ("bad relo"): the verifier says `invalid func unknown#195896080`. */
 export const POISON_HELPER_ID = 0xbad2310;
@@ -67,25 +50,6 @@ export interface PatchSite {
   warn: WarnSink;
   /** libbpf's debug lines (`patched insn #3 (ALU/ALU64) imm 0 -> 24`, `substituting insn #12 w/ invalid insn`). */
   debug: (text: string) => void;
-}
-
-function sizeToBytes(code: number): number {
-  switch (code & 0x18) {
-    case BPF_DW: return 8;
-    case BPF_W: return 4;
-    case BPF_H: return 2;
-    default: return 1;
-  }
-}
-
-function bytesToSize(sz: number): number {
-  switch (sz) {
-    case 8: return BPF_DW;
-    case 4: return BPF_W;
-    case 2: return BPF_H;
-    case 1: return BPF_B;
-    default: return -1;
-  }
 }
 
 /** A signed 32-bit immediate as the u64 C converts it to. */

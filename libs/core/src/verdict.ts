@@ -20,6 +20,7 @@
  *
  * Pure: the object, its dry run on a kernel and that kernel's BTF in, verdicts out.
  */
+import { BPF_JMP_CALL, bytesToSize } from './bpf-insn.js';
 import { analyzeReach, locKey, POISON_CORE_HELPER, POISON_KFUNC_BASE, type CodeLoc, type InsnLink, type ReachOptions, type ReachResult } from './reach.js';
 import type { LinkedBpfObject } from './reach-links.js';
 import type { CoreDryRun, CoreReloResult, CoreReloStatus, CoreTarget } from './relo.js';
@@ -269,8 +270,8 @@ export function applyCorePatches(obj: BpfObject, dryRun: CoreDryRun, onPoison?: 
           if (insns[at + 1]) insns[at + 1] = { ...insns[at + 1], imm: Number(BigInt.asIntN(32, p.new >> 32n)) };
           break;
         case 'mem_sz': {
-          const size = MEM_SIZES[Number(p.new)];
-          if (size !== undefined) insns[at] = { ...insn, code: (insn.code & ~0x18) | size };
+          const size = bytesToSize(Number(p.new));
+          if (size >= 0) insns[at] = { ...insn, code: (insn.code & ~0x18) | size };
           break;
         }
       }
@@ -278,15 +279,12 @@ export function applyCorePatches(obj: BpfObject, dryRun: CoreDryRun, onPoison?: 
     for (const i of r.poisonedInsns) {
       const at = start + i;
       if (at >= insns.length) continue;
-      insns[at] = { code: 0x85, dstReg: 0, srcReg: 0, off: 0, imm: POISON_CORE_HELPER };
+      insns[at] = { code: BPF_JMP_CALL, dstReg: 0, srcReg: 0, off: 0, imm: POISON_CORE_HELPER };
       onPoison?.({ section: r.section, index: at }, r, i);
     }
   }
   return sections;
 }
-
-/** `BPF_SIZE` bits of a load/store by access size in bytes. */
-const MEM_SIZES: Readonly<Record<number, number>> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
 
 /** Links extern references for this kernel: resolved kfunc calls, poisoned unresolved weak ones, ksym addresses. */
 function applyExterns(ctx: JudgeContext): void {
@@ -307,7 +305,7 @@ function applyExterns(ctx: JudgeContext): void {
     // libbpf `poison_kfunc_call`: the call becomes a call of helper 2002000000 + the extern's index.
     const insns = ctx.code.sections.get(ref.loc.section);
     if (!insns) continue;
-    insns[ref.loc.index] = { code: 0x85, dstReg: 0, srcReg: 0, off: 0, imm: POISON_KFUNC_BASE + e.index };
+    insns[ref.loc.index] = { code: BPF_JMP_CALL, dstReg: 0, srcReg: 0, off: 0, imm: POISON_KFUNC_BASE + e.index };
     ctx.code.links.delete(key);
     const fn = fnAt(ctx, ref.loc.section, ref.loc.index);
     const reason: Omit<VerdictReason, 'verdict' | 'level' | 'message'> = { kind: 'kfunc', section: ref.loc.section, extern: ref.name };
@@ -332,7 +330,7 @@ function staticFunctions(ctx: JudgeContext, program: BpfProgram): Fn[] {
       const link = ctx.code.links.get(locKey({ section: fn.prog.section, index: i }));
       let target: CodeLoc | undefined;
       if (link?.kind === 'call' || link?.kind === 'func-addr') target = link.target;
-      else if (!link && insns[i].code === 0x85 && insns[i].srcReg === 1) target = { section: fn.prog.section, index: i + insns[i].imm + 1 };
+      else if (!link && insns[i].code === BPF_JMP_CALL && insns[i].srcReg === 1) target = { section: fn.prog.section, index: i + insns[i].imm + 1 };
       const callee = target ? fnAt(ctx, target.section, target.index) : undefined;
       if (callee && !seen.has(callee)) {
         seen.add(callee);
@@ -446,18 +444,8 @@ function summarize(verdict: Verdict, objectReasons: VerdictReason[], programs: P
   return `${programs.length} program(s): ${parts}${why ? `; ${worst?.program}: ${why}` : ''}`;
 }
 
-/** One reason in the snake_case JSON of `core-check --json`. */
-export interface VerdictReasonJson {
-  kind: VerdictReasonKind;
-  verdict: Verdict;
-  level: 'error' | 'warning' | 'info';
-  section?: string;
-  function?: string;
-  insn?: number;
-  relocation?: number;
-  extern?: string;
-  message: string;
-}
+/** One reason in the snake_case JSON of `core-check --json`: its fields are already single words, so the same shape. */
+export type VerdictReasonJson = VerdictReason;
 
 /** One program in the JSON of `core-check --json` (the contract's `programs[]`, extended). */
 export interface ProgramVerdictJson {

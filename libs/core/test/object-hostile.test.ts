@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BtfError } from '@btf-atlas/btf';
 import { CoreError, parseBtfExtHeader, readBpfObject, type BpfObject, type CoreErrorCode } from '@btf-atlas/core';
+import { mulberry32 } from './support.js';
 
 // Bad and hostile objects: whatever the bytes, readBpfObject returns a model or throws a CoreError naming what
 // and where, quickly; never a RangeError or a BtfError. Mutants start from the little-endian fixture object.
@@ -292,17 +293,6 @@ describe('readBpfObject: byte-flip fuzzing', () => {
   const BASE_SEED = Number(process.env.FUZZ_SEED ?? 0xc0de);
   const REPLAY = process.env.FUZZ_REPLAY === undefined ? undefined : Number(process.env.FUZZ_REPLAY);
   const CASES = 2000;
-  /** mulberry32: a small seeded generator, so every case can be replayed. */
-  function rng(seed: number): () => number {
-    let s = seed >>> 0;
-    return () => {
-      s = (s + 0x6d2b79f5) >>> 0;
-      let t = s;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   const regions = [
     { from: 0, to: GOOD.length },
     { from: EXT.offset, to: EXT.offset + EXT.size },
@@ -316,7 +306,7 @@ describe('readBpfObject: byte-flip fuzzing', () => {
     const seeds = REPLAY !== undefined ? [REPLAY] : Array.from({ length: CASES }, (_, i) => (BASE_SEED + Math.imul(i, 0x9e3779b1)) >>> 0);
     const outcome = new Map<string, number>();
     for (const seed of seeds) {
-      const rand = rng(seed);
+      const rand = mulberry32(seed);
       const region = regions[Math.floor(rand() * regions.length)];
       // A third of the cases mutate the big-endian twin (same layout, so the same regions).
       const bytes = new Uint8Array(rand() < 0.33 ? GOOD_EB : GOOD);

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyzeReach, CoreError, CoreErrorCode, isPoisonCall, locKey, POISON_KFUNC_BASE, type Insn, type InsnLink, type ReachResult } from '../src/index.js';
+import { mulberry32 } from './support.js';
 
 const I = (code: number, dstReg = 0, srcReg = 0, off = 0, imm = 0): Insn => ({ code, dstReg, srcReg, off, imm });
 const ALU64 = 0x07;
@@ -320,24 +321,13 @@ describe('code the analysis refuses, with typed errors', () => {
 });
 
 describe('random code (seeded, replayable)', () => {
-  /** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   const CODES = [0x07, 0x0f, 0x17, 0x1f, 0x27, 0x37, 0x47, 0x57, 0x67, 0x77, 0x87, 0x97, 0xa7, 0xb7, 0xbf, 0xc7, 0xd7, 0xdc, 0x04, 0xb4, 0xbc,
     0x05, 0x15, 0x1d, 0x25, 0x35, 0x45, 0x55, 0x5d, 0x65, 0xa5, 0xb5, 0xc5, 0xd5, 0x16, 0x56, 0x85, 0x95, 0x18, 0x79, 0x61, 0x7b, 0x7a, 0x63, 0xdb, 0xe5, 0x06];
 
   it('ends with a result or a CoreError, never anything else, within the visit bound', () => {
     let analysed = 0;
     for (let seed = 1; seed <= 300; seed++) {
-      const r = rng(seed);
+      const r = mulberry32(seed);
       const n = 4 + Math.floor(r() * 40);
       const insns: Insn[] = [];
       for (let i = 0; i < n; i++) {
