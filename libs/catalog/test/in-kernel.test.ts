@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore, prepareKernel, writeKernel } from '@btf-atlas/catalog';
 import {
-  CatalogError, entryDefinitions, enumeratorHistory, enumeratorInKernel, enumHistory, enumInKernel, openCatalog, parseKref, syscallHistory,
+  entryDefinitions, enumeratorHistory, enumeratorInKernel, enumHistory, enumInKernel, parseKref, syscallHistory,
   syscallInKernel, tracepointHistory, tracepointInKernel, type Catalog, type HistoryEntry, type KernelFilter,
 } from '@btf-atlas/catalog/read';
 import { BtfBuilder } from '../../btf/test/support/builder.js';
+import { thrown } from './support/answers.js';
+import { syntheticCatalog } from './support/synthetic-catalog.js';
 
 // One kernel's answers for tracepoints, syscalls, enums and enumerators, read from the catalog without building
 // the history: they must hold what the history shows for that kernel, byte for byte, and fail as it implies.
@@ -52,40 +50,17 @@ function kernelBtf(k: Variant): { vmlinux: Uint8Array; modt?: Uint8Array } {
   return { vmlinux, modt: m.build() };
 }
 
-let dir: string;
 let catalog: Catalog;
+let close: (() => void) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'btf-atlas-in-kernel-'));
-  const db = join(dir, 'atlas.db');
-  catalog = openCatalog(db);
-  const blobs = BlobStore.forCatalog(db);
-  for (const k of KERNELS) {
+  ({ catalog, close } = await syntheticCatalog('btf-atlas-in-kernel-', KERNELS.map((k) => {
     const { vmlinux, modt } = kernelBtf(k);
-    const kref = parseKref(k.kref);
-    const prepared = await prepareKernel({
-      kref,
-      file: { source: `${kref.unameR}.btf`, bytes: vmlinux },
-      modules: modt ? [{ name: 'modt', source: 'modt.btf', bytes: modt }] : [],
-    });
-    writeKernel(catalog, blobs, prepared);
-  }
+    return { kref: k.kref, vmlinux, modules: modt ? [{ name: 'modt', bytes: modt }] : [] };
+  })));
 });
 
-afterAll(() => {
-  catalog?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function thrown(fn: () => unknown): CatalogError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CatalogError);
-    return err as CatalogError;
-  }
-  throw new Error('expected a CatalogError');
-}
+afterAll(() => close?.());
 
 /** A kind: its one-kernel answer (as the list of definitions) and its history. */
 interface Kind {

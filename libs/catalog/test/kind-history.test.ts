@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BlobStore, CatalogError, entryDefinitions, enumHistory, enumeratorHistory, funcHistory, funcInKernel, indexNewShapes, openCatalog,
+  BlobStore, entryDefinitions, enumHistory, enumeratorHistory, funcHistory, funcInKernel, indexNewShapes, openCatalog,
   parseKref, prepareKernel, searchNames, syscallHistory, tracepointHistory, typeHistory, typeLayout, writeKernel,
   type Catalog, type FuncJson, type HistoryEntry,
 } from '@btf-atlas/catalog';
 import { BtfBuilder } from '../../btf/test/support/builder.js';
+import { thrown } from './support/answers.js';
+import { syntheticCatalog } from './support/synthetic-catalog.js';
 
 // Synthetic kernels whose funcs, enums, tracepoints and syscalls change in known ways from one to the next, and
 // the histories that must find each change: a func that loses a parameter, becomes a kfunc, becomes static; an
@@ -106,40 +108,17 @@ function kernelBtf(k: Variant): { vmlinux: Uint8Array; modx?: Uint8Array } {
   return { vmlinux, modx: m.build() };
 }
 
-let dir: string;
 let catalog: Catalog;
+let close: (() => void) | undefined;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'btf-atlas-kinds-'));
-  const db = join(dir, 'atlas.db');
-  catalog = openCatalog(db);
-  const blobs = BlobStore.forCatalog(db);
-  for (const k of KERNELS) {
+  ({ catalog, close } = await syntheticCatalog('btf-atlas-kinds-', KERNELS.map((k) => {
     const { vmlinux, modx } = kernelBtf(k);
-    const kref = parseKref(k.kref);
-    const prepared = await prepareKernel({
-      kref,
-      file: { source: `${kref.unameR}.btf`, bytes: vmlinux },
-      modules: modx ? [{ name: 'modx', source: 'modx.btf', bytes: modx }] : [],
-    });
-    writeKernel(catalog, blobs, prepared);
-  }
+    return { kref: k.kref, vmlinux, modules: modx ? [{ name: 'modx', bytes: modx }] : [] };
+  })));
 });
 
-afterAll(() => {
-  catalog?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-function thrown(fn: () => unknown): CatalogError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CatalogError);
-    return err as CatalogError;
-  }
-  throw new Error('expected a CatalogError');
-}
+afterAll(() => close?.());
 
 const at = <J>(h: { kernels: HistoryEntry<J>[] }, kref: string): J[] => entryDefinitions(h.kernels.find((e) => e.kernel === kref) as HistoryEntry<J>);
 const stripStamp = <T extends { from: string; to: string; series: string }>(c: T): Omit<T, 'series'> => {

@@ -165,6 +165,13 @@ const loaded: LoadedKernel[] = [];
 
 const krefOf = (k: CorpusKernel): string => `${k.distro}/${k.release}/${k.arch}/${k.kernelRelease}`;
 
+/** Appends v to what `m` holds for key and kernel (per name, per KREF, in the order found). */
+const push = <T>(m: Map<string, Map<string, T[]>>, key: string, kref: string, v: T): void => {
+  let per = m.get(key);
+  if (!per) m.set(key, (per = new Map()));
+  per.set(kref, [...(per.get(kref) ?? []), v]);
+};
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'btf-atlas-kind-oracles-'));
   catalog = openCatalog(join(dir, 'atlas.db'));
@@ -305,11 +312,6 @@ describe('enums and enumerators against bpftool', () => {
   function oracleEnums(): { enumerators: Map<string, Map<string, EnumeratorWant[]>>; named: Map<string, Map<string, unknown[]>> } {
     const enumerators = new Map<string, Map<string, EnumeratorWant[]>>();
     const named = new Map<string, Map<string, unknown[]>>();
-    const push = <T>(m: Map<string, Map<string, T[]>>, key: string, kref: string, v: T): void => {
-      let per = m.get(key);
-      if (!per) m.set(key, (per = new Map()));
-      per.set(kref, [...(per.get(kref) ?? []), v]);
-    };
     for (const k of loaded) {
       for (const b of k.btfs) {
         for (const t of b.own) {
@@ -374,11 +376,6 @@ describe('tracepoints and syscalls against bpftool', () => {
   it('gives every btf_trace_ typedef its prototype (context, then the parameters as BTF has them) and every trace_event_raw_ struct its members', () => {
     const want = new Map<string, Map<string, unknown[]>>();
     const events = new Map<string, Map<string, unknown[]>>();
-    const push = (m: Map<string, Map<string, unknown[]>>, key: string, kref: string, v: unknown): void => {
-      let per = m.get(key);
-      if (!per) m.set(key, (per = new Map()));
-      per.set(kref, [...(per.get(kref) ?? []), v]);
-    };
     for (const k of loaded) {
       for (const b of k.btfs) {
         for (const t of b.own) {

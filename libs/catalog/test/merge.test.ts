@@ -13,6 +13,7 @@ import {
 import { mergeCatalog, mergeCatalogs } from '@btf-atlas/catalog/merge';
 import { diffKernels } from '@btf-atlas/diff';
 import { CORPUS_DIR } from '../../btf/test/support/corpus.js';
+import { answer, expectSameAnswers, timeless } from './support/answers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The small input of fixtures/catalog-v1 (see its README). */
@@ -34,26 +35,6 @@ function copyCatalog(path: string, name: string): string {
   cpSync(path, to);
   cpSync(`${path}.blobs`, `${to}.blobs`, { recursive: true });
   return to;
-}
-
-/** Throws are answers too: the error's code and message. */
-function answer<T>(f: () => T): T | { error: string } {
-  try {
-    return f();
-  } catch (err) {
-    return { error: `${(err as { code?: string }).code}: ${(err as Error).message}` };
-  }
-}
-
-/** Drops the times things happened (each catalog ingested at its own time), keeping what the catalog holds. */
-function timeless(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (k === 'failed_at' || k === 'ingestedAt' ? undefined : v)));
-}
-
-/** Compares two answer sets key by key, so a failure names the first question answered differently. */
-function expectSameAnswers(got: Record<string, unknown>, want: Record<string, unknown>): void {
-  expect(Object.keys(got)).toEqual(Object.keys(want));
-  for (const key of Object.keys(want)) expect({ [key]: got[key] }).toEqual({ [key]: want[key] });
 }
 
 beforeAll(() => {

@@ -12,6 +12,7 @@ import {
 import { kernelSummary } from '@btf-atlas/catalog/kernel-summary';
 import { reindexCatalog } from '@btf-atlas/catalog/reindex';
 import { diffKernels } from '@btf-atlas/diff';
+import { answer, expectSameAnswers, timeless } from './support/answers.js';
 
 /**
  * The catalog an earlier release made (fixtures/catalog-v1, see its README) against this code: it opens
@@ -69,20 +70,6 @@ async function freshCatalog(path: string): Promise<void> {
   } finally {
     catalog.close();
   }
-}
-
-/** Throws are answers too: the error's code and message. */
-function answer<T>(f: () => T): T | { error: string } {
-  try {
-    return f();
-  } catch (err) {
-    return { error: `${(err as { code?: string }).code}: ${(err as Error).message}` };
-  }
-}
-
-/** Drops the keys that tell when something happened (ingest and failure times), not what the catalog holds. */
-function timeless(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (k, v: unknown) => (k === 'failed_at' || k === 'ingestedAt' ? undefined : v)));
 }
 
 /** Answers that do not depend on the normalizer: struct fields and layouts, struct diffs, kernels, the archive mirror. */
@@ -151,12 +138,6 @@ async function allAnswers(path: string): Promise<Record<string, unknown>> {
   } finally {
     catalog.close();
   }
-}
-
-/** Compares two answer sets key by key, so a failure names the first question answered differently. */
-function expectSameAnswers(got: Record<string, unknown>, want: Record<string, unknown>): void {
-  expect(Object.keys(got)).toEqual(Object.keys(want));
-  for (const key of Object.keys(want)) expect({ [key]: got[key] }).toEqual({ [key]: want[key] });
 }
 
 let freshPath: string;
