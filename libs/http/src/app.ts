@@ -13,7 +13,7 @@ import catalogRoutes from './routes/catalog.js';
 import diffRoutes from './routes/diff.js';
 import kindRoutes from './routes/kinds.js';
 import healthRoutes from './routes/health.js';
-import rootRoutes from './routes/root.js';
+import { explorer } from '@btf-atlas/explorer';
 import ingestRoutes from './routes/ingest.js';
 import syncRoutes from './routes/sync.js';
 import lookupRoutes from './routes/lookup.js';
@@ -176,7 +176,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(openapi, { version: opts.version ?? '0.1.0' });
   await app.register(healthRoutes);
-  await app.register(rootRoutes);
+  await app.register(explorer);
   await app.register(catalogRoutes);
   await app.register(kindRoutes);
   await app.register(diffRoutes);

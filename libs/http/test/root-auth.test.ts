@@ -31,21 +31,22 @@ afterAll(async () => {
 });
 
 describe('GET /', () => {
-  it('redirects to /docs', async () => {
+  it('is the web explorer\'s start page, with the search form; /docs still describes the API', async () => {
     for (const method of ['GET', 'HEAD'] as const) {
       const res = await on.inject({ method, url: '/' });
-      expect(res.statusCode).toBe(302);
-      expect(res.headers.location).toBe('/docs');
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html; charset=utf-8/);
+      if (method === 'GET') expect(res.body).toMatch(/<form class="search" role="search" action="\/search" method="get">/);
     }
-    // …which answers.
     const docs = await on.inject({ method: 'GET', url: '/docs/' });
     expect(docs.statusCode).toBe(200);
     expect(docs.headers['content-type']).toMatch(/^text\/html/);
   });
 
-  it('is described in the OpenAPI document', async () => {
+  it('pages are left out of the OpenAPI document, which describes the JSON routes they show', async () => {
     const doc = JSON.parse((await on.inject({ method: 'GET', url: '/openapi.json' })).body) as { paths: Record<string, unknown> };
-    expect(doc.paths['/']).toBeDefined();
+    expect(doc.paths['/']).toBeUndefined();
+    expect(doc.paths['/v1/search']).toBeDefined();
   });
 });
 
