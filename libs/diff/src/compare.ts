@@ -1,6 +1,6 @@
-import type { CompositeBody, EnumBody, FuncBody, ShapeBody, ShapeKind, StoredMember, TypedefBody } from '@btf-atlas/catalog';
+import { KFUNC_TAG, type CompositeBody, type EnumBody, type FuncBody, type ShapeBody, type ShapeKind, type StoredMember, type TypedefBody } from '@btf-atlas/catalog';
 import type { TypedefLookup } from './c-type.js';
-import { classifyBitfield, classifySignature, classifyTypeChange, looksLikeRename, RULES, type Lookups, type Verdict } from './severity.js';
+import { classifyBitfield, classifyLinkage, classifySignature, classifyTags, classifyTypeChange, looksLikeRename, RULES, type Lookups, type Verdict } from './severity.js';
 import type { AmbiguousName, ChangeKind, DiffChange, DiffSummary, ShapeDef, ShapeDiff } from './types.js';
 
 export interface CompareOptions {
@@ -151,14 +151,41 @@ function compareOne(g: Group, lookups: Lookups): DiffChange[] {
       if (x.members && y.members) compareMembers(x.members, y.members, emit, lookups, g.module);
       break;
     }
-    case 'func': {
-      const x = bodyOf<FuncBody>(a);
-      const y = bodyOf<FuncBody>(b);
-      emit('signature', classifySignature(x, y, lookups, g.module), signature(x), signature(y));
+    case 'func':
+      compareFuncs(bodyOf<FuncBody>(a), bodyOf<FuncBody>(b), emit, lookups, g.module);
       break;
-    }
   }
   return out;
+}
+
+/** A func's prototype as stored: what a kprobe/fentry program sees (types, their descriptions, names). */
+function prototypeKey(f: FuncBody): string {
+  return JSON.stringify([f.ret, f.params, f.variadic, f.retDesc ?? null, f.paramDescs ?? null]);
+}
+
+/** Decl tags other than `bpf_kfunc`, on the func (`func`) and on each parameter (`params`, when any has one). */
+function otherTags(f: FuncBody): { func: string[]; params?: string[][] } {
+  const func = (f.tags ?? []).filter((t) => t !== KFUNC_TAG);
+  return f.paramTags ? { func, params: f.paramTags } : { func };
+}
+
+/**
+ * A func in both kernels: its `signature` (prototype), `linkage` and `kfunc` (the `bpf_kfunc` decl tag) status and
+ * its other decl `tags` change apart, so a func that only became static, or only gained `bpf_fastcall`, is not
+ * reported as a new signature. Bodies of normalizer 1 have no linkage or tags: those are not compared then.
+ */
+function compareFuncs(x: FuncBody, y: FuncBody, emit: Emit, lookups: Lookups, module: string): void {
+  if (prototypeKey(x) !== prototypeKey(y)) emit('signature', classifySignature(x, y, lookups, module), signature(x), signature(y));
+  if (x.linkage !== undefined && y.linkage !== undefined && x.linkage !== y.linkage) {
+    emit('linkage', classifyLinkage(x.linkage, y.linkage), { linkage: x.linkage }, { linkage: y.linkage });
+  }
+  if (x.linkage === undefined || y.linkage === undefined) return;
+  const kx = (x.tags ?? []).includes(KFUNC_TAG);
+  const ky = (y.tags ?? []).includes(KFUNC_TAG);
+  if (kx !== ky) emit('kfunc', ky ? RULES.becameKfunc : RULES.noLongerKfunc, { kfunc: kx }, { kfunc: ky });
+  const tx = otherTags(x);
+  const ty = otherTags(y);
+  if (JSON.stringify(tx) !== JSON.stringify(ty)) emit('tags', classifyTags(tx, ty), { decl_tags: tx.func, ...(tx.params ? { param_tags: tx.params } : {}) }, { decl_tags: ty.func, ...(ty.params ? { param_tags: ty.params } : {}) });
 }
 
 function signature(f: FuncBody): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import type { FuncBody } from '@btf-atlas/catalog';
+import type { FuncBody, FuncLinkage } from '@btf-atlas/catalog';
 import { coreFieldsCompatible, kindWord, parseCType, resolveTypedefs, sameCType, type CType, type TypedefLookup } from './c-type.js';
 import type { Severity } from './types.js';
 
@@ -47,7 +47,40 @@ export const RULES = {
   becameBitfield: verdict('breaking', 'became a bitfield: a plain read gets neighbouring bits (libbpf poisons a direct load of it)'),
   noLongerBitfield: verdict('layout', 'no longer a bitfield: BPF_CORE_READ_BITFIELD still reads it'),
   bitfieldResized: verdict('layout', 'bitfield width changed: BPF_CORE_READ_BITFIELD relocates its shifts'),
+  becameKfunc: verdict('additive', 'became a kfunc (decl tag bpf_kfunc): BPF programs may call it'),
+  noLongerKfunc: verdict('breaking', 'no longer a kfunc: a program that calls it fails to load (a __weak extern resolves to 0)'),
 } as const;
+
+/**
+ * A func's linkage changed. Attaching is unaffected (fentry, fexit and kprobe take static and global functions
+ * alike), so it is not breaking; a func that became `extern` is only declared in that BTF (its body is elsewhere,
+ * e.g. in a module), and one that became static may be inlined at some call sites, which kprobes then miss.
+ */
+export function classifyLinkage(before: FuncLinkage, after: FuncLinkage): Verdict {
+  if (after === 'static') return verdict('layout', `linkage ${before} → static: programs still attach; calls inlined into callers are no longer seen`);
+  if (after === 'extern') return verdict('layout', `linkage ${before} → extern: only declared in this BTF (defined elsewhere)`);
+  return verdict('additive', `linkage ${before} → ${after}: programs still attach`);
+}
+
+/** Decl tags of a func other than `bpf_kfunc`: on the func itself and on each parameter. */
+export interface FuncTags {
+  func: readonly string[];
+  params?: readonly (readonly string[])[];
+}
+
+/**
+ * Decl tags other than bpf_kfunc changed (`bpf_fastcall` on the func, `__nullable`-style tags on parameters): the
+ * prototype is the same; a lost tag may change what the verifier accepts from a caller, a gained one adds.
+ */
+export function classifyTags(before: FuncTags, after: FuncTags): Verdict {
+  const flat = (t: FuncTags): string[] => [...t.func, ...(t.params ?? []).flatMap((p, i) => p.map((tag) => `${tag} (parameter ${i + 1})`))];
+  const x = flat(before);
+  const y = flat(after);
+  const lost = x.filter((t) => !y.includes(t));
+  const gained = y.filter((t) => !x.includes(t));
+  const words = [gained.length > 0 ? `gained ${gained.join(', ')}` : '', lost.length > 0 ? `lost ${lost.join(', ')}` : ''].filter(Boolean).join('; ');
+  return verdict(lost.length > 0 ? 'layout' : 'additive', `decl tags changed: ${words}; the prototype is the same`);
+}
 
 /** Bitfield size change of a member (0 = not a bitfield). */
 export function classifyBitfield(before: number, after: number): Verdict {

@@ -1,7 +1,7 @@
 import type { ShapeBody, ShapeKind } from '@btf-atlas/catalog';
 
 /** What changed (contract: `diff --json`). */
-export type ChangeKind = 'added' | 'removed' | 'size' | 'offset' | 'type' | 'bitfield' | 'value' | 'signature';
+export type ChangeKind = 'added' | 'removed' | 'size' | 'offset' | 'type' | 'bitfield' | 'value' | 'signature' | 'linkage' | 'kfunc' | 'tags';
 
 /**
  * How much a change matters to a BPF program (contract):

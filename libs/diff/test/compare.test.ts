@@ -246,6 +246,30 @@ describe('enum, typedef and func changes', () => {
     });
   });
 
+  it('func linkage, kfunc status and other decl tags change apart from the signature', () => {
+    const f = (name: string, linkage: 'static' | 'global' | 'extern', tags: string[], paramTags?: string[][]): ShapeDef => ({
+      kind: 'func', name, size: 0,
+      body: { ret: 'int', params: [['p', 'void *']], variadic: false, retDesc: null, paramDescs: [null], linkage, ...(tags.length ? { tags } : {}), ...(paramTags ? { paramTags } : {}) } as never,
+    });
+    const r = diffShapes(
+      [f('became_static', 'global', []), f('kf_new', 'global', []), f('kf_gone', 'global', ['bpf_kfunc']), f('fast', 'global', ['bpf_kfunc']), f('nullable', 'global', ['bpf_kfunc'], [['__nullable']]), f('same', 'static', ['bpf_fastcall'])],
+      [f('became_static', 'static', []), f('kf_new', 'global', ['bpf_kfunc']), f('kf_gone', 'global', []), f('fast', 'global', ['bpf_fastcall', 'bpf_kfunc']), f('nullable', 'global', ['bpf_kfunc']), f('same', 'static', ['bpf_fastcall'])],
+    );
+    expect(brief(r.changes)).toEqual([
+      'func became_static linkage layout',
+      'func fast tags additive',
+      'func kf_gone kfunc breaking',
+      'func kf_new kfunc additive',
+      'func nullable tags layout',
+    ]);
+    expect(r.changes[0]).toMatchObject({ before: { linkage: 'global' }, after: { linkage: 'static' } });
+    expect(r.changes[1]).toMatchObject({ before: { decl_tags: [] }, after: { decl_tags: ['bpf_fastcall'] }, reason: expect.stringMatching(/gained bpf_fastcall/) });
+    expect(r.changes[4]).toMatchObject({ before: { decl_tags: [], param_tags: [['__nullable']] }, after: { decl_tags: [] } });
+    // A prototype change and a linkage change of one func are two changes.
+    const both = diffShapes([f('g', 'global', [])], [{ ...f('g', 'static', []), body: { ...(f('g', 'static', []).body as object), ret: 'long' } } as ShapeDef]);
+    expect(brief(both.changes)).toEqual(['func g signature breaking', 'func g linkage layout']);
+  });
+
   it('matches long and long long by size on 64-bit kernels only', () => {
     const before = [func('f', 'long unsigned int', [])];
     const after = [func('f', 'long long unsigned int', [])];

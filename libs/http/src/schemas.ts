@@ -536,7 +536,7 @@ export const kernelDiffSchema = {
         ['name', str],
         ['module', { type: 'string', description: 'the module of the type; absent for vmlinux' }, 'optional'],
         ['member', { type: 'string', description: 'the member or enum constant; absent for a change of the type itself' }, 'optional'],
-        ['change', { type: 'string', enum: ['added', 'removed', 'size', 'offset', 'type', 'bitfield', 'value', 'signature'] }],
+        ['change', { type: 'string', enum: ['added', 'removed', 'size', 'offset', 'type', 'bitfield', 'value', 'signature', 'linkage', 'kfunc', 'tags'] }],
         ['before', changeSide],
         ['after', changeSide],
         ['severity', { type: 'string', enum: ['breaking', 'layout', 'additive'] }],

@@ -30,6 +30,12 @@ function state(c: DiffChange, s: Record<string, unknown>): string {
       return 'signed' in s ? (s.signed ? 'signed' : 'unsigned') : `${String(s.type)} (${String(s.size)} bytes)`;
     case 'signature':
       return signatureText(c, s);
+    case 'linkage':
+      return String(s.linkage);
+    case 'kfunc':
+      return s.kfunc ? 'kfunc' : 'not a kfunc';
+    case 'tags':
+      return `[${(s.decl_tags as string[]).join(', ')}]${s.param_tags ? ` params [${(s.param_tags as string[][]).map((t) => t.join(' ')).join(', ')}]` : ''}`;
     default:
       return '';
   }
