@@ -99,7 +99,7 @@ describe('core-check', () => {
     expect(r.stderr).toMatch(/^btf-atlas: INPUT_TOO_LARGE: .*huge\.bpf\.o: file of 2147483648 bytes is larger than the 16777216-byte input limit \(refused before reading\)\n$/);
     r = cli('core-check', '/dev/zero');
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^btf-atlas: INPUT_TOO_LARGE: \/dev\/zero: more than 16777216 bytes read from a non-regular file \(the input limit\)\n$/);
+    expect(r.stderr).toMatch(/^btf-atlas: INPUT_TOO_LARGE: \/dev\/zero: more than 16777216 bytes read from a character device \(the input limit\)\n$/);
 
     r = cli('core-check', objectPath('core_chain'), '--kernel', K50, '--distro', 'debian');
     expect(r.status).toBe(2);

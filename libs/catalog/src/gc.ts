@@ -6,7 +6,8 @@
  * that refers to them commits, and an upload is stored before its job runs. Such a blob is young (BlobStore.put
  * refreshes the mtime of a blob it reuses), so it is left alone until the grace has passed; by then its kernel row
  * is committed or its job has failed. A job still waiting in the queue longer than the grace (workers down for an
- * hour) would lose its upload: give a longer `--grace` then, or pass the queue's blobs as `protect`.
+ * hour) would lose its upload: the CLI passes the blobs of the jobs still in the queue as `protect`
+ * ({@link jobBlobs} of each; libs/queue's pendingJobBlobs asks Redis), so they stay however old they are.
  */
 import { readdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -46,6 +47,8 @@ export interface GcResult {
   /** Blobs kept because a row refers to them (or they are protected). */
   referenced: number;
   referencedBytes: number;
+  /** Of those, blobs kept only because they are protected (uploads of jobs still in the queue). */
+  protected: number;
   /** Unreferenced blobs and temp files kept because they are younger than the grace period. */
   young: number;
   youngBytes: number;
@@ -120,11 +123,12 @@ export function gcBlobs(catalog: Catalog, blobs: BlobStore, opts: GcOptions = {}
   const graceMs = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
   const now = opts.now ?? Date.now();
   const refs = referencedBlobs(catalog);
-  const result: GcResult = { dryRun: opts.dryRun === true, graceMs, removed: [], removedBytes: 0, referenced: 0, referencedBytes: 0, young: 0, youngBytes: 0 };
+  const result: GcResult = { dryRun: opts.dryRun === true, graceMs, removed: [], removedBytes: 0, referenced: 0, referencedBytes: 0, protected: 0, young: 0, youngBytes: 0 };
   for (const f of listStore(blobs.dir)) {
     if (f.sha256 !== undefined && (refs.has(f.sha256) || opts.protect?.has(f.sha256))) {
       result.referenced++;
       result.referencedBytes += f.stat.size;
+      if (!refs.has(f.sha256)) result.protected++;
       continue;
     }
     if (now - f.stat.mtimeMs < graceMs) {
@@ -157,6 +161,24 @@ function removeIfStillOld(path: string, notAfter: number): boolean {
   }
 }
 
+/** The sha256 of a path that is a blob of this store (`<store>/ab/abcd…`, as an upload's job names it), else undefined. */
+export function blobOfPath(blobs: BlobStore, path: string): string | undefined {
+  const parts = relative(resolve(blobs.dir), resolve(path)).split(sep);
+  return parts.length === 2 && SHA.test(parts[1]) && parts[1].startsWith(parts[0]) ? parts[1] : undefined;
+}
+
+/**
+ * The blobs of this store a job reads: an ingest job's file, module files and packages that lie in the store
+ * (uploads), and a core-check job's object (named by its sha256).
+ */
+export function jobBlobs(blobs: BlobStore, data: Partial<Pick<IngestJobData, 'path' | 'modules' | 'packages'>> & { object?: { sha256?: unknown } }): Set<string> {
+  const files = [data.path, ...(data.modules ?? []).map((m) => m.path), ...(data.packages ?? []).map((p) => p.path)];
+  const out = new Set(files.filter((f): f is string => typeof f === 'string').map((f) => blobOfPath(blobs, f)).filter((s): s is string => s !== undefined));
+  const object = data.object?.sha256;
+  if (typeof object === 'string' && SHA.test(object)) out.add(object);
+  return out;
+}
+
 /**
  * After an ingest job failed for good: removes its upload (a job whose input lies in the blob store, as HTTP
  * uploads do) when no row refers to it. The upload must predate the job (`startedAt`, ms): one written or reused
@@ -165,13 +187,7 @@ function removeIfStillOld(path: string, notAfter: number): boolean {
  * the grace period has passed. Returns the sha256 of the blobs removed.
  */
 export function removeFailedJobBlobs(catalog: Catalog, blobs: BlobStore, data: IngestJobData, startedAt: number): string[] {
-  const root = resolve(blobs.dir);
-  const inStore = (p: string): string | undefined => {
-    const parts = relative(root, resolve(p)).split(sep);
-    return parts.length === 2 && SHA.test(parts[1]) && parts[1].startsWith(parts[0]) ? parts[1] : undefined;
-  };
-  const files = [data.path, ...data.modules.map((m) => m.path), ...(data.packages ?? []).map((p) => p.path)];
-  const candidates = new Set(files.map(inStore).filter((s): s is string => s !== undefined));
+  const candidates = jobBlobs(blobs, data);
   if (candidates.size === 0) return [];
   const refs = referencedBlobs(catalog);
   const removed: string[] = [];

@@ -42,6 +42,11 @@ export interface IngestResult {
   newShapes: number;
   newSets: number;
   ms: number;
+  /**
+   * Wall-clock milliseconds of each phase the job went through (`unpack`, `decode`, `normalize`, `group`, `write`),
+   * as reported by its progress calls; absent when no phase was reported. For metrics (per-phase histograms).
+   */
+  phaseMs?: Record<string, number>;
 }
 
 interface PreparedModule {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Catalog } from './db.js';
 import type { BlobStore } from './blob-store.js';
 import { sha256Hex } from './blob-store.js';
@@ -6,6 +5,7 @@ import { PkgError, PkgErrorCode, paholeConverter, paholeVersion, readKernelPacka
 
 export type { ModuleFilter };
 import { CatalogError } from './errors.js';
+import { MAX_INPUT_FILE_BYTES, readInputFile } from './input-file.js';
 import { formatKref, parseKref } from './kernel-ref.js';
 import { krefFromPackage } from './package-kref.js';
 import { fillKernelLayouts, prepareKernel, recordFailure, writeKernel, type IngestOptions, type IngestResult } from './ingest.js';
@@ -110,6 +110,38 @@ export interface ProcessDeps {
  * input's reason is recorded in the catalog before the error is rethrown.
  */
 export async function processIngest(data: IngestJobData, deps: ProcessDeps): Promise<IngestResult> {
+  const clock = phaseClock(deps.onProgress);
+  const result = await ingestOnce(data, { ...deps, onProgress: clock.mark });
+  const phaseMs = clock.stop();
+  return Object.keys(phaseMs).length > 0 ? { ...result, phaseMs } : result;
+}
+
+/**
+ * Times the phases of one ingest from its progress calls: each call names the phase that starts then, which lasts
+ * until the next call; a phase entered twice (a package's `unpack`, then its BTF's) adds up. `done` ends the last.
+ */
+function phaseClock(forward: ProcessDeps['onProgress']): { mark: (fraction: number, phase: string) => void; stop: () => Record<string, number> } {
+  const totals: Record<string, number> = {};
+  let current: { phase: string; since: number } | undefined;
+  const close = (now: number): void => {
+    if (current) totals[current.phase] = (totals[current.phase] ?? 0) + (now - current.since);
+    current = undefined;
+  };
+  return {
+    mark: (fraction, phase) => {
+      const now = performance.now();
+      close(now);
+      if (phase !== 'done') current = { phase, since: now };
+      forward?.(fraction, phase);
+    },
+    stop: () => {
+      close(performance.now());
+      return totals;
+    },
+  };
+}
+
+async function ingestOnce(data: IngestJobData, deps: ProcessDeps): Promise<IngestResult> {
   if (data.fetch && data.fetch.length > 0) {
     throw new CatalogError('ARCHIVE_BAD_LAYOUT', `${data.kernel || data.source}: the packages must be downloaded before ingest (a queue job does it)`);
   }
@@ -118,13 +150,20 @@ export async function processIngest(data: IngestJobData, deps: ProcessDeps): Pro
   if (data.packages) return processPackages(data, data.packages, deps);
   return recordingFailure(data, () => data.kernel, deps, async () => {
     const kref = parseKref(data.kernel);
-    const bytes = readFileSync(data.path);
-    const moduleBytes = data.modules.map((m) => readFileSync(m.path));
+    // Job inputs are regular files under the input cap: a FIFO or a device is refused before it is read.
+    const bytes = await readJobInput(data.path);
+    const moduleBytes: Uint8Array[] = [];
+    for (const m of data.modules) moduleBytes.push(await readJobInput(m.path));
     const unchanged = unchangedKernel(deps.catalog, data, bytes, moduleBytes);
     if (unchanged) return unchanged;
     const modules = data.modules.map((m, i) => ({ name: m.name, source: m.source, bytes: moduleBytes[i] }));
     return prepareAndWrite({ kref, file: { source: data.source, bytes }, modules }, data, deps);
   });
+}
+
+/** A job's input file, whole: a regular file of at most {@link MAX_INPUT_FILE_BYTES} (PkgError PKG_INPUT_* otherwise). */
+export function readJobInput(path: string): Promise<Uint8Array> {
+  return readInputFile(path, { max: MAX_INPUT_FILE_BYTES, regularOnly: true });
 }
 
 /** Decodes, validates and normalizes one kernel, then writes it in one transaction (the tail of every ingest). */

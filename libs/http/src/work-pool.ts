@@ -167,7 +167,13 @@ export class WorkPool {
       this.opts.onThreadError?.(err);
       const task = slot.task;
       slot.task = undefined;
-      task?.reject(Object.assign(new Error(`the worker thread running this ${task.kind} task stopped: ${err.message}`), { code: 'WORK_FAILED' }));
+      if (task && (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        // The task needs more than a thread may have: a typed 503 (a job fails with it as its reason).
+        const mb = this.opts.resourceLimits?.maxOldGenerationSizeMb;
+        task.reject(new ApiError('WORK_OUT_OF_MEMORY', `the ${task.kind} task ran out of memory on its worker thread${mb === undefined ? '' : ` (heap limit ${mb} MB)`}`, [], 60));
+      } else {
+        task?.reject(Object.assign(new Error(`the worker thread running this ${task.kind} task stopped: ${err.message}`), { code: 'WORK_FAILED' }));
+      }
       this.pump();
     };
     worker.on('error', died);

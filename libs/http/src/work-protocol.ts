@@ -1,4 +1,5 @@
 import type { DiffFilter } from '@btf-atlas/diff';
+import type { KernelRef } from '@btf-atlas/catalog';
 
 /** What each kind of task takes. */
 export interface TaskInputs {
@@ -8,6 +9,10 @@ export interface TaskInputs {
   'vmlinux-h': { sha256: string; path: string; gzPath: string };
   /** One job of the in-process runner (ingest, scan, sync), as the queue's workers run it. */
   job: { id: string; name: string; data: unknown };
+  /** The counts of a kernel's BTF, vmlinux and each module (`GET /v1/kernels/…/summary`): every blob decoded. */
+  'kernel-summary': { kref: KernelRef };
+  /** pahole's text of a type in one kernel (`GET /v1/types/{name}?format=pahole`): the kernel's BTF decoded. */
+  'type-text': { name: string; kernel: string; all: boolean };
 }
 
 /** What each kind of task answers. */
@@ -15,6 +20,8 @@ export interface TaskOutputs {
   diff: string | Record<string, unknown>;
   'vmlinux-h': { bytes: number };
   job: unknown;
+  'kernel-summary': Record<string, unknown>;
+  'type-text': string;
 }
 
 export type TaskKind = keyof TaskInputs;

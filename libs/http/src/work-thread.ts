@@ -65,6 +65,16 @@ async function vmlinuxH(input: TaskInputs['vmlinux-h']): Promise<{ bytes: number
   return { bytes: bytes.length };
 }
 
+async function kernelSummaryTask(input: TaskInputs['kernel-summary']): Promise<Record<string, unknown>> {
+  const [{ kernelSummary }, { BlobStore }] = await Promise.all([import('@btf-atlas/catalog/kernel-summary'), import('@btf-atlas/catalog')]);
+  return kernelSummary(await catalogOf(), input.kref, { blobs: BlobStore.forCatalog(dbPath) }) as unknown as Record<string, unknown>;
+}
+
+async function typeTextTask(input: TaskInputs['type-text']): Promise<string> {
+  const { typeText, BlobStore } = await import('@btf-atlas/catalog');
+  return typeText(await catalogOf(), input.name, input.kernel, { blobs: BlobStore.forCatalog(dbPath), all: input.all });
+}
+
 /** Answers of the main thread to this thread's enqueue calls, by call number. */
 const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let nextCall = 1;
@@ -98,7 +108,9 @@ port.on('message', (msg: ToThread) => {
   const { id, kind, input } = msg;
   const task = kind === 'diff' ? diff(input as TaskInputs['diff'])
     : kind === 'vmlinux-h' ? vmlinuxH(input as TaskInputs['vmlinux-h'])
-      : job(id, input as TaskInputs['job']);
+      : kind === 'kernel-summary' ? kernelSummaryTask(input as TaskInputs['kernel-summary'])
+        : kind === 'type-text' ? typeTextTask(input as TaskInputs['type-text'])
+          : job(id, input as TaskInputs['job']);
   task.then(
     (result) => post({ type: 'done', id, result }),
     (err: unknown) => post({ type: 'failed', id, error: errorMessage(err) }),

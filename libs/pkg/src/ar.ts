@@ -2,6 +2,7 @@
  * The `ar` archive a .deb is (deb(5): "!<arch>\n", then members with a 60-byte header: name 16, mtime 12,
  * uid 6, gid 6, mode 8, size 10 in decimal, "`\n"; data padded to an even length).
  */
+import type { InputBudget } from '@btf-atlas/btf';
 import { PkgError, PkgErrorCode } from './errors.js';
 import type { ByteReader, ByteStream } from './reader.js';
 
@@ -21,8 +22,8 @@ export function isAr(b: Uint8Array): boolean {
   return b.length >= 8 && Buffer.from(b.buffer, b.byteOffset, 8).toString('latin1') === AR_MAGIC;
 }
 
-/** Yields the members of an ar archive in order. */
-export async function* readAr(r: ByteReader): AsyncGenerator<ArMember> {
+/** Yields the members of an ar archive in order; each counts against the input's `budget` before it is read. */
+export async function* readAr(r: ByteReader, budget?: InputBudget): AsyncGenerator<ArMember> {
   const magic = await r.read(8, 'the ar magic');
   if (!isAr(magic)) throw new PkgError(PkgErrorCode.BadArchive, 'not an ar archive (bad magic)', { offset: 0 });
   for (;;) {
@@ -35,6 +36,7 @@ export async function* readAr(r: ByteReader): AsyncGenerator<ArMember> {
     if (!/^\d{1,10}$/.test(sizeText)) throw new PkgError(PkgErrorCode.BadArchive, `ar member ${JSON.stringify(name)} has a bad size ${JSON.stringify(sizeText)}`, { offset: at + 48 });
     const size = Number(sizeText);
     const what = `ar member ${name}`;
+    budget?.enterMember(name);
     let consumed = false;
     const body = async function* (): ByteStream {
       consumed = true;

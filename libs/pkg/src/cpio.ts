@@ -3,6 +3,7 @@
  * thirteen 8-digit hex fields, the name with its NUL padded to 4 bytes with the header, the data padded to 4;
  * ends with `TRAILER!!!`), per cpio(5) and rpm's doc/manual/format.md.
  */
+import type { InputBudget } from '@btf-atlas/btf';
 import { PkgError, PkgErrorCode } from './errors.js';
 import { normalizeMemberPath } from './paths.js';
 import type { ByteReader } from './reader.js';
@@ -12,8 +13,8 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const MAX_NAME = 4096;
 
-/** Yields the regular files of a newc cpio archive. */
-export async function* readCpio(r: ByteReader, what: string, maxEntries: number): AsyncGenerator<ArchiveFile> {
+/** Yields the regular files of a newc cpio archive; every entry counts against `maxEntries` and the input's `budget`. */
+export async function* readCpio(r: ByteReader, what: string, maxEntries: number, budget?: InputBudget): AsyncGenerator<ArchiveFile> {
   for (let entries = 1; ; entries++) {
     if (entries > maxEntries) throw new PkgError(PkgErrorCode.TooLarge, `${what} holds more than ${maxEntries} entries`);
     const at = r.position;
@@ -36,6 +37,7 @@ export async function* readCpio(r: ByteReader, what: string, maxEntries: number)
     await r.skip(pad4(110 + nameSize), 'cpio name padding');
     if (name === 'TRAILER!!!') return;
     const path = normalizeMemberPath(name, what);
+    budget?.enterMember(`${what}:${path}`);
     const start = r.position;
     if ((mode & S_IFMT) === S_IFREG && size > 0) {
       yield { path, rawName: name, size, body: r.chunks(size, `cpio member ${path}`) };

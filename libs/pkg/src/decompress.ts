@@ -7,6 +7,7 @@
  */
 import * as zlib from 'node:zlib';
 import { Readable } from 'node:stream';
+import type { InputBudget } from '@btf-atlas/btf';
 import { PkgError, PkgErrorCode } from './errors.js';
 import { unlz4Legacy, LZ4_LEGACY_MAGIC } from './lz4.js';
 import { unlzma } from './lzma.js';
@@ -48,24 +49,53 @@ export function compressionOfName(name: string): Compression | undefined {
 
 /**
  * Decompresses a stream, refusing to produce more than `max` bytes (PKG_TOO_LARGE): a bomb costs at most `max`
- * bytes of work and memory, never more. `what` names the stream in errors.
+ * bytes of work and memory, never more. Each chunk is also charged to the input's `budget` as it is decoded, so
+ * the decoder stops when the input's total is spent. `what` names the stream in errors.
  */
-export async function* decompress(kind: Compression, source: ByteStream, max: number, what: string): ByteStream {
+export async function* decompress(kind: Compression, source: ByteStream, max: number, what: string, budget?: InputBudget): ByteStream {
   let total = 0;
-  for await (const chunk of decoder(kind, source, max, what)) {
+  // bzip2 decodes in memory before it yields: its own cap is what the budget has left.
+  const cap = kind === 'bzip2' && budget ? Math.min(max, budget.remaining) : max;
+  for await (const chunk of decoder(kind, source, cap, what)) {
     total += chunk.length;
     if (total > max) throw tooLarge(what, kind, max);
+    budget?.spend(chunk.length);
     yield chunk;
   }
 }
 
-/** Decompresses bytes already in memory (a kernel image payload) into one array of at most `max` bytes. */
-export async function decompressBytes(kind: Compression, bytes: Uint8Array, max: number, what: string, sizeHint?: number): Promise<Uint8Array> {
+/** Decompresses bytes already in memory (a kernel image payload) into one array of at most `max` bytes, charged to `budget`. */
+export async function decompressBytes(
+  kind: Compression,
+  bytes: Uint8Array,
+  max: number,
+  what: string,
+  sizeHint?: number,
+  budget?: InputBudget,
+): Promise<Uint8Array> {
   if (kind === 'zstd' && !nativeZstd() && sizeHint !== undefined && sizeHint > 0 && sizeHint <= max) {
+    // The output's size is known: charged before the buffer is made.
+    budget?.spend(sizeHint);
     const out = await zstdSized(bytes, sizeHint);
     if (out) return out;
+    budget?.spend(-sizeHint);
   }
-  return collect(decompress(kind, oneChunk(bytes), max, what), max, `${what} (${kind}, decompressed)`);
+  return collect(decompress(kind, oneChunk(bytes), max, what, budget), max, `${what} (${kind}, decompressed)`);
+}
+
+/**
+ * The first `n` bytes of a stream's decoding (fewer when it is shorter), charged to `budget`; the decoder is
+ * stopped there. What a payload is can be told from them before it is decoded whole.
+ */
+export async function decompressedHead(kind: Compression, bytes: Uint8Array, n: number, max: number, what: string, budget?: InputBudget): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of decompress(kind, oneChunk(bytes), max, what, budget)) {
+    parts.push(chunk);
+    total += chunk.length;
+    if (total >= n) break;
+  }
+  return Buffer.concat(parts).subarray(0, n);
 }
 
 function tooLarge(what: string, kind: Compression, max: number): PkgError {
@@ -245,10 +275,11 @@ const loadZstdWasm = (): Promise<ZstdWasm | undefined> =>
 
 /**
  * Most bytes (input plus output) handed to the WebAssembly decoder in one call. Its heap grows to hold both and
- * stays that large (a kernel payload: ~80 MB); it cannot grow past 2 GiB, and its allocator is not checked by
- * zstddec, so larger payloads go to fzstd.
+ * stays that large for the life of the process (a kernel payload: ~80 MB), and its allocator is not checked by
+ * zstddec, so larger payloads go to fzstd, whose buffers are garbage-collected: a hostile image that claims a
+ * 1 GiB payload must not leave the process holding 1 GiB (the fuzzer saw RSS climb past 512 MiB that way).
  */
-const ZSTD_WASM_MAX = 1024 * 1024 * 1024;
+const ZSTD_WASM_MAX = 160 * 1024 * 1024;
 
 /**
  * One-shot zstd into a buffer of the known size (never more: the size is within the caller's cap). zstd's own

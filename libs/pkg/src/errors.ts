@@ -15,7 +15,10 @@ export const PkgErrorCode = {
   BadCompression: 'PKG_BAD_COMPRESSION',
   /** An archive member has an unsafe name: absolute, with `..`, a NUL byte or a backslash. */
   UnsafePath: 'PKG_UNSAFE_PATH',
-  /** A size limit was hit: decompressed data, a kept member, the number of entries (a decompression bomb). */
+  /**
+   * A limit of the input's one budget was hit: bytes decompressed over every layer and member, archive members in
+   * total, nesting, time; or a kept member's own cap (a decompression bomb).
+   */
   TooLarge: 'PKG_TOO_LARGE',
   /** The input is not a package or kernel image this library reads. */
   UnknownFormat: 'PKG_UNKNOWN_FORMAT',
@@ -33,6 +36,12 @@ export const PkgErrorCode = {
   PaholeMissing: 'PKG_PAHOLE_MISSING',
   /** pahole failed, timed out, or wrote no BTF. */
   PaholeFailed: 'PKG_PAHOLE_FAILED',
+  /** An input file is larger than its cap (a regular file refused by its size before reading; a FIFO or device cut off). */
+  InputTooLarge: 'PKG_INPUT_TOO_LARGE',
+  /** An input file cannot be opened or read (missing, no permission, a directory). */
+  InputUnreadable: 'PKG_INPUT_UNREADABLE',
+  /** An input that must be a regular file is a FIFO, a device or a socket (a job's input path). */
+  InputNotRegular: 'PKG_INPUT_NOT_REGULAR',
 } as const;
 
 export type PkgErrorCode = (typeof PkgErrorCode)[keyof typeof PkgErrorCode];

@@ -4,10 +4,10 @@
  * payload → raw Image), an arm64 or riscv64 Image, an s390x image, or any of these gzip'd. A raw image has no
  * sections, so its BTF is found by its header and kept only when libs/btf accepts it.
  */
-import { Btf, BtfError, extractElfBtf, isElf, readElfSections, validateBtf } from '@btf-atlas/btf';
-import { detectCompression, decompressBytes, type Compression } from './decompress.js';
+import { Btf, BtfError, extractElfBtf, isElf, readElfSections, validateBtf, type InputBudget } from '@btf-atlas/btf';
+import { detectCompression, decompressBytes, decompressedHead, type Compression } from './decompress.js';
 import { PkgError, PkgErrorCode, toPkgError } from './errors.js';
-import { resolveLimits, type PkgLimits } from './limits.js';
+import { pkgBudget, resolveLimits, type PkgLimits } from './limits.js';
 
 /** BTF found in a kernel image. */
 export interface ImageBtf {
@@ -20,6 +20,18 @@ export interface ImageBtf {
 
 export interface ImageOptions {
   limits?: Partial<PkgLimits>;
+  /** The budget of the input the image is part of (a package's); by default one of its own. */
+  budget?: InputBudget;
+  /** Compressed streams around the image already (1 inside a data.tar.xz), for the budget's nesting limit. */
+  depth?: number;
+}
+
+/** Where an image is being unwrapped: its limits, its input's budget and the nesting around it. */
+interface Unwrap {
+  lim: PkgLimits;
+  budget: InputBudget;
+  /** Compression levels outside the image. */
+  outer: number;
 }
 
 /** What kind of kernel image the bytes are, from fixed header fields only; undefined when none. */
@@ -44,39 +56,65 @@ export function detectImage(b: Uint8Array): ImageKind | undefined {
 export async function kernelImageBtf(bytes: Uint8Array, opts: ImageOptions = {}): Promise<ImageBtf> {
   const lim = resolveLimits(opts.limits);
   try {
-    return await unwrap(bytes, [], lim, 0);
+    return await unwrap(bytes, [], { lim, budget: opts.budget ?? pkgBudget('kernel image', lim), outer: opts.depth ?? 0 }, 0);
   } catch (err) {
     throw toPkgError(err);
   }
 }
 
+/** Bytes of a decoded payload that tell what it is: an ELF header, an image header (s390's is at 64 KiB). */
+const PAYLOAD_HEAD = 0x10010;
+
+/**
+ * A compressed payload decoded whole under the image cap and the input's budget, after its first bytes said it is
+ * what it must be (`accept`): a bomb that does not start as a kernel does is refused after one chunk, not after
+ * the cap's worth of zeros.
+ */
+async function payload(
+  kind: Compression,
+  bytes: Uint8Array,
+  u: Unwrap,
+  depth: number,
+  what: string,
+  accept: (head: Uint8Array) => boolean,
+  refuse: () => PkgError,
+  sizeHint?: number,
+): Promise<Uint8Array> {
+  u.budget.enterLevel(u.outer + depth + 1);
+  const head = await decompressedHead(kind, bytes, PAYLOAD_HEAD, u.lim.maxImageSize, what, u.budget);
+  if (!accept(head)) throw refuse();
+  return decompressBytes(kind, bytes, u.lim.maxImageSize, what, sizeHint, u.budget);
+}
+
 const MAX_DEPTH = 4;
 
-async function unwrap(b: Uint8Array, chain: string[], lim: PkgLimits, depth: number): Promise<ImageBtf> {
+async function unwrap(b: Uint8Array, chain: string[], u: Unwrap, depth: number): Promise<ImageBtf> {
   if (depth > MAX_DEPTH) throw new PkgError(PkgErrorCode.BadImage, `kernel image nests more than ${MAX_DEPTH} containers (${chain.join(':')})`);
   const kind = detectImage(b);
   switch (kind) {
     case 'elf':
       return { btf: elfBtf(b), from: [...chain, 'elf'] };
     case 'bzImage':
-      return bzImage(b, chain, lim);
+      return bzImage(b, chain, u, depth);
     case 'zboot':
-      return zboot(b, chain, lim, depth);
+      return zboot(b, chain, u, depth);
     case 'arm64-image':
     case 'riscv-image':
       return rawImage(b, [...chain, kind]);
     case 's390-image':
-      return scannedImage(b, 's390-image', 0x10000, chain, lim);
+      return scannedImage(b, 's390-image', 0x10000, chain, u, depth);
     case 'btf':
       return rawImage(b, [...chain, 'btf']);
     case 'arm-zimage':
       // The 32-bit arm decompressor's header (magic at 0x24) records its start and end, not where the payload is.
-      return scannedImage(b, 'arm-zimage', 0x30, chain, lim);
+      return scannedImage(b, 'arm-zimage', 0x30, chain, u, depth);
     case undefined:
       throw new PkgError(PkgErrorCode.UnknownFormat, `not a kernel image: no elf, bzImage, zboot, arm64/riscv/s390 image or compression magic${chain.length ? ` (inside ${chain.join(':')})` : ''}`, { offset: 0 });
     default: {
-      const out = await decompressBytes(kind, b, lim.maxImageSize, chain.length ? chain.join(':') : 'kernel image');
-      return unwrap(out, [...chain, kind], lim, depth + 1);
+      const what = chain.length ? chain.join(':') : 'kernel image';
+      const notImage = (): PkgError => new PkgError(PkgErrorCode.UnknownFormat, `${what} (${kind}) does not decompress to a kernel image (unknown magic)`, { offset: 0 });
+      const out = await payload(kind, b, u, depth, what, (head) => detectImage(head) !== undefined, notImage);
+      return unwrap(out, [...chain, kind], u, depth + 1);
     }
   }
 }
@@ -100,7 +138,7 @@ export function elfBtf(b: Uint8Array): Uint8Array {
  * 4), "HdrS" at 0x202, protocol version at 0x206; from protocol 2.08 payload_offset (0x248) and payload_length
  * (0x24c) locate the compressed vmlinux relative to the protected-mode code at (setup_sects + 1) * 512.
  */
-async function bzImage(b: Uint8Array, chain: string[], lim: PkgLimits): Promise<ImageBtf> {
+async function bzImage(b: Uint8Array, chain: string[], u: Unwrap, depth: number): Promise<ImageBtf> {
   const version = b[0x206] | (b[0x207] << 8);
   if (version < 0x208) {
     throw new PkgError(PkgErrorCode.BadImage, `bzImage boot protocol ${version >> 8}.${(version & 0xff).toString().padStart(2, '0')} predates payload_offset (2.08)`, { offset: 0x206 });
@@ -115,17 +153,18 @@ async function bzImage(b: Uint8Array, chain: string[], lim: PkgLimits): Promise<
   if (payloadLength === 0 || end > b.length) {
     throw new PkgError(PkgErrorCode.BadImage, `bzImage payload [${start}, ${end}) lies past the end of the image (${b.length} bytes)`, { offset: 0x248 });
   }
-  const payload = b.subarray(start, end);
-  const kind = detectCompression(payload);
+  const compressed = b.subarray(start, end);
+  const kind = detectCompression(compressed);
   const banner = bannerOf(b);
   if (kind === undefined) {
-    if (isElf(payload)) return withBanner({ btf: elfBtf(payload), from: [...chain, 'bzImage', 'elf'] }, banner);
+    if (isElf(compressed)) return withBanner({ btf: elfBtf(compressed), from: [...chain, 'bzImage', 'elf'] }, banner);
     throw new PkgError(PkgErrorCode.BadImage, 'bzImage payload is neither a known compression nor an elf object', { offset: start });
   }
   // The kernel appends the uncompressed size (le32) after every payload but gzip's, which has it in its trailer.
-  const sizeHint = payloadLength >= 4 ? u32le(payload, payloadLength - 4) : undefined;
-  const vmlinux = await decompressBytes(kind, payload, lim.maxImageSize, [...chain, 'bzImage'].join(':'), sizeHint);
-  if (!isElf(vmlinux)) throw new PkgError(PkgErrorCode.BadImage, `bzImage payload (${kind}) does not decompress to an elf vmlinux`, { offset: start });
+  const sizeHint = payloadLength >= 4 ? u32le(compressed, payloadLength - 4) : undefined;
+  const notElf = (): PkgError => new PkgError(PkgErrorCode.BadImage, `bzImage payload (${kind}) does not decompress to an elf vmlinux`, { offset: start });
+  const vmlinux = await payload(kind, compressed, u, depth, [...chain, 'bzImage'].join(':'), isElf, notElf, sizeHint);
+  if (!isElf(vmlinux)) throw notElf();
   return withBanner({ btf: elfBtf(vmlinux), from: [...chain, 'bzImage', kind, 'elf'] }, banner);
 }
 
@@ -154,7 +193,7 @@ const ZBOOT_COMPRESSION: Readonly<Record<string, Compression>> = {
  * EFI zboot (drivers/firmware/efi/libstub/zboot-header.S): "MZ", "zimg" at 4, payload offset (le32 at 8),
  * payload size (le32 at 12, not counting the appended size), compression name at 24.
  */
-async function zboot(b: Uint8Array, chain: string[], lim: PkgLimits, depth: number): Promise<ImageBtf> {
+async function zboot(b: Uint8Array, chain: string[], u: Unwrap, depth: number): Promise<ImageBtf> {
   const offset = u32le(b, 8);
   const size = u32le(b, 12);
   if (size === 0 || offset + size > b.length) {
@@ -168,8 +207,10 @@ async function zboot(b: Uint8Array, chain: string[], lim: PkgLimits, depth: numb
   // Hand the decoder the appended size too (when there is room): it tells the zstd fast path the output size.
   const withSize = b.subarray(offset, Math.min(b.length, offset + size + (kind === 'gzip' ? 0 : 4)));
   const sizeHint = withSize.length === size + 4 ? u32le(withSize, size) : undefined;
-  const inner = await decompressBytes(kind, withSize, lim.maxImageSize, [...chain, 'zboot'].join(':'), sizeHint);
-  return unwrap(inner, [...chain, 'zboot', kind], lim, depth + 1);
+  const what = [...chain, 'zboot'].join(':');
+  const notImage = (): PkgError => new PkgError(PkgErrorCode.BadImage, `zboot payload (${kind}) does not decompress to a kernel image`, { offset });
+  const inner = await payload(kind, withSize, u, depth, what, (head) => detectImage(head) !== undefined, notImage, sizeHint);
+  return unwrap(inner, [...chain, 'zboot', kind], u, depth + 1);
 }
 
 /**
@@ -182,7 +223,8 @@ async function zboot(b: Uint8Array, chain: string[], lim: PkgLimits, depth: numb
 const S390_TRIES = 16;
 /** A decompressed s390 kernel is megabytes; smaller streams in the decompressor are not the kernel. */
 const S390_MIN_KERNEL = 1024 * 1024;
-async function scannedImage(b: Uint8Array, label: 's390-image' | 'arm-zimage', from: number, chain: string[], lim: PkgLimits): Promise<ImageBtf> {
+async function scannedImage(b: Uint8Array, label: 's390-image' | 'arm-zimage', from: number, chain: string[], u: Unwrap, depth: number): Promise<ImageBtf> {
+  u.budget.enterLevel(u.outer + depth + 1);
   const magics: [Compression, number[]][] = [
     ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
     ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
@@ -207,8 +249,10 @@ async function scannedImage(b: Uint8Array, label: 's390-image' | 'arm-zimage', f
   for (const c of candidates.slice(0, S390_TRIES)) {
     let inner: Uint8Array;
     try {
-      inner = await decompressBytes(c.kind, b.subarray(c.at), lim.maxImageSize, [...chain, label].join(':'));
+      inner = await decompressBytes(c.kind, b.subarray(c.at), u.lim.maxImageSize, [...chain, label].join(':'), undefined, u.budget);
     } catch (err) {
+      // The input's budget spent is the input's failure, not this candidate's.
+      if (u.budget.remaining === 0) throw err;
       // A false candidate fails in any way (bad header, a window that is not one); each try is capped.
       last = err;
       continue;

@@ -11,3 +11,4 @@ export { readRpmHeaders, isRpm, type RpmHeader, RPMTAG } from './rpm.js';
 export { readTar, type ArchiveFile } from './tar.js';
 export { ByteReader, streamOf, fileStream, collect, type ByteStream } from './reader.js';
 export { loadLzma } from './lzma.js';
+export { inputFileChunks, readInputFile, type InputFileOptions } from './input-file.js';

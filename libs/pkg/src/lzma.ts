@@ -30,15 +30,20 @@ export async function loadLzma(): Promise<LzmaWasm> {
 
 const IN_SIZE = 64 * 1024;
 const OUT_SIZE = 1024 * 1024;
-/** liblzma's memory limit for one decoder: the largest xz dictionary is 1.5 GiB, the kernel uses at most 64 MiB. */
-const MEMLIMIT = 256 * 1024 * 1024;
+/**
+ * liblzma's memory limit for one decoder: room for a 64 MiB dictionary (`xz -9`, the most any real package or
+ * kernel image uses: dpkg's default is 8 MiB, the kernel's xz_wrap.sh 32 MiB) and the decoder's own state. The
+ * WebAssembly heap never shrinks, so this also bounds what one hostile stream can make the process keep (with
+ * 256 MiB, a million fuzzed inputs grew it past 512 MiB and fragmented it until allocations failed).
+ */
+const MEMLIMIT = 80 * 1024 * 1024;
 
 /** liblzma's lzma_ret values (lzma/base.h), as a reader reads them. */
 const LZMA_REASONS: Readonly<Record<number, string>> = {
   3: 'stream has no integrity check',
   4: 'stream uses an integrity check this decoder does not support',
   5: 'decoder ran out of memory',
-  6: 'stream needs more memory than the 256 MiB decoder limit',
+  6: 'stream needs more memory than the 80 MiB decoder limit',
   7: 'not an xz or lzma stream (bad header)',
   8: 'stream uses unsupported options (filters)',
   9: 'corrupt compressed data or checksum',

@@ -1,16 +1,20 @@
 /**
  * Kernel BTF straight out of what distributions ship: a Debian/Ubuntu .deb, a Fedora/RHEL/SUSE .rpm, or a bare
- * kernel image. Archives are read as streams: only the members that are kernel images or wanted modules are kept
- * in memory, each under a size cap, and every decompressed stream has a byte cap. Pure (bytes or a file in, typed
- * results out) unless the caller passes an impure DWARF converter (pahole.ts).
+ * kernel image. Archives are read as streams under one {@link InputBudget} per input (libs/btf's): every
+ * decoder's output (the data.tar, the rpm payload, a kernel image's payload, each compressed module), every
+ * archive member and every level of nesting is charged as it arrives, and decoding stops the moment the budget is
+ * spent. Members are read one at a time: a kernel image is read for BTF as soon as it arrives and only its BTF is
+ * kept; a module is kept only while its BTF is taken out. Pure (bytes or a file in, typed results out) unless the
+ * caller passes an impure DWARF converter (pahole.ts).
  */
-import { isElf } from '@btf-atlas/btf';
+import { basename } from 'node:path';
+import { isElf, type InputBudget } from '@btf-atlas/btf';
 import { isAr, readAr } from './ar.js';
 import { readCpio } from './cpio.js';
-import { compressionOfName, decompress, decompressBytes, detectCompression } from './decompress.js';
+import { compressionOfName, decompress, decompressBytes, decompressedHead, detectCompression, type Compression } from './decompress.js';
 import { PkgError, PkgErrorCode, toPkgError } from './errors.js';
 import { detectImage, elfBtf, kernelImageBtf, type ImageBtf } from './image.js';
-import { resolveLimits, type PkgLimits } from './limits.js';
+import { pkgBudget, resolveLimits, type PkgLimits } from './limits.js';
 import { parseControl, parseSourceField } from './meta.js';
 import { ByteReader, collect, fileStream, streamOf, type ByteStream } from './reader.js';
 import { isRpm, readRpmHeaders } from './rpm.js';
@@ -31,6 +35,15 @@ export interface ReadKernelOptions {
   limits?: Partial<PkgLimits>;
   /** Converter for DWARF-only objects; without one they are listed in {@link KernelPackage.dwarfOnly}. */
   dwarf?: DwarfConverter;
+  /** The input's budget, when the caller shares one over several reads; by default one per call, from `limits`. */
+  budget?: InputBudget;
+}
+
+/** One read of a package: its options, limits and budget. */
+interface Read {
+  opts: ReadKernelOptions;
+  lim: PkgLimits;
+  budget: InputBudget;
 }
 
 /** What the package says about itself, as it spells it (mapping to a KREF is the catalog's job). */
@@ -81,17 +94,18 @@ export interface KernelPackage {
  */
 export async function readKernelPackage(input: Uint8Array | string, opts: ReadKernelOptions = {}): Promise<KernelPackage> {
   const lim = resolveLimits(opts.limits);
-  const source = typeof input === 'string' ? fileStream(input) : streamOf(input);
-  const r = new ByteReader(source, 'package');
+  const rd: Read = { opts, lim, budget: opts.budget ?? pkgBudget(typeof input === 'string' ? basename(input) : 'package', lim) };
+  const r = new ByteReader(typeof input === 'string' ? fileStream(input, lim.maxInputSize) : streamOf(input), 'package');
   try {
     // Enough to tell every format: ar and rpm magics, tar's at 257, a bzImage's setup header at 0x202, an s390x
     // image's marker at 64 KiB.
     const head = await r.peek(IMAGE_SNIFF_BYTES);
-    if (isAr(head)) return await readDeb(r, opts, lim);
-    if (isRpm(head)) return await readRpm(r, opts, lim);
+    if (isAr(head)) return await readDeb(r, rd);
+    if (isRpm(head)) return await readRpm(r, rd);
     if (detectImage(head) !== undefined) {
       const bytes = await collect(r.rest(), lim.maxMemberSize, 'kernel image');
-      return await fromImages([{ path: '', bytes }], { format: 'image', meta: {}, modules: [], dwarfOnly: [], skipped: [] }, opts);
+      const img: CollectedImage = { path: '', read: await readImage(bytes, rd, 0) };
+      return await fromImages([img], { format: 'image', meta: {}, modules: [], dwarfOnly: [], skipped: [] }, opts);
     }
     throw new PkgError(PkgErrorCode.UnknownFormat, 'not a .deb, an .rpm or a kernel image (unknown magic)', { offset: 0 });
   } catch (err) {
@@ -101,11 +115,31 @@ export async function readKernelPackage(input: Uint8Array | string, opts: ReadKe
   }
 }
 
-/** A kernel image of an archive; `read` is what reading it for BTF gave, when that was done as soon as it arrived. */
+/**
+ * A kernel image of an archive, read for BTF as soon as it arrived: what that gave. Its bytes are kept only when
+ * it is DWARF only and a converter will make its BTF (`dwarf`); otherwise nothing of it but its BTF stays.
+ */
 interface CollectedImage {
   path: string;
-  bytes: Uint8Array;
-  read?: { found: ImageBtf } | { failed: unknown };
+  read: { found: ImageBtf } | { failed: unknown; dwarf?: Uint8Array };
+}
+
+/** Reads an image for BTF; a DWARF-only image keeps its bytes when a converter will need them. */
+async function readImage(bytes: Uint8Array, rd: Read, depth: number): Promise<CollectedImage['read']> {
+  try {
+    const found = await kernelImageBtf(bytes, { limits: rd.lim, budget: rd.budget, depth });
+    return { found: { ...found, btf: ownBytes(found.btf) } };
+  } catch (failed) {
+    const e = toPkgError(failed);
+    // A spent budget or a cap is the input's failure, whatever other images hold.
+    if (e.code === PkgErrorCode.TooLarge) throw e;
+    return e.code === PkgErrorCode.DwarfOnly && rd.opts.dwarf ? { failed, dwarf: bytes } : { failed };
+  }
+}
+
+/** True when an image decides the package's vmlinux (the first that does wins): BTF found, or DWARF to convert. */
+function decides(img: CollectedImage): boolean {
+  return 'found' in img.read || img.read.dwarf !== undefined;
 }
 
 interface Collected {
@@ -118,17 +152,19 @@ interface Collected {
   files: number;
 }
 
-async function readDeb(r: ByteReader, opts: ReadKernelOptions, lim: PkgLimits): Promise<KernelPackage> {
+async function readDeb(r: ByteReader, rd: Read): Promise<KernelPackage> {
+  const { opts } = rd;
   const pkg: KernelPackage = { format: 'deb', meta: {}, modules: [], dwarfOnly: [], skipped: [] };
   let collected: Collected | undefined;
-  for await (const m of readAr(r)) {
+  for await (const m of readAr(r, rd.budget)) {
     if (m.name === 'debian-binary') {
       const text = Buffer.from(await collect(m.body, 64, 'debian-binary')).toString('latin1');
       if (!text.startsWith('2.')) throw new PkgError(PkgErrorCode.BadArchive, `unsupported .deb format version ${JSON.stringify(text.trim())}`, { source: 'debian-binary' });
     } else if (m.name.startsWith('control.tar')) {
-      pkg.meta = { ...pkg.meta, ...(await debControl(m.name, m.body, lim)) };
+      pkg.meta = { ...pkg.meta, ...(await debControl(m.name, m.body, rd)) };
     } else if (m.name.startsWith('data.tar')) {
-      collected = await collectMembers(tarFiles(m.name, m.body, lim), m.name, opts, lim);
+      const kind = compressionOfName(m.name);
+      collected = await collectMembers(tarFiles(m.name, m.body, rd), m.name, rd, kind === undefined ? 0 : 1);
     }
   }
   if (collected === undefined) throw new PkgError(PkgErrorCode.BadArchive, '.deb has no data.tar member');
@@ -136,16 +172,19 @@ async function readDeb(r: ByteReader, opts: ReadKernelOptions, lim: PkgLimits): 
 }
 
 /** The data.tar's files, decompressed by the member's suffix (data.tar is stored plain too). */
-function tarFiles(name: string, body: ByteStream, lim: PkgLimits): AsyncGenerator<ArchiveFile> {
+function tarFiles(name: string, body: ByteStream, rd: Read): AsyncGenerator<ArchiveFile> {
   const kind = compressionOfName(name);
-  const plain = kind === undefined ? body : decompress(kind, body, lim.maxDecompressedSize, name);
-  return readTar(plain, name, lim.maxEntries);
+  if (kind !== undefined) rd.budget.enterLevel(1);
+  // The input's budget is the data.tar's cap: what it has left is what the stream may produce.
+  const plain = kind === undefined ? body : decompress(kind, body, Number.MAX_SAFE_INTEGER, name, rd.budget);
+  return readTar(plain, name, rd.lim.maxEntries, rd.budget);
 }
 
-async function debControl(name: string, body: ByteStream, lim: PkgLimits): Promise<PackageMeta> {
+async function debControl(name: string, body: ByteStream, rd: Read): Promise<PackageMeta> {
+  const { lim } = rd;
   const kind = compressionOfName(name);
-  const plain = kind === undefined ? body : decompress(kind, body, lim.maxHeaderSize, name);
-  for await (const f of readTar(plain, name, lim.maxEntries)) {
+  const plain = kind === undefined ? body : decompress(kind, body, lim.maxHeaderSize, name, rd.budget);
+  for await (const f of readTar(plain, name, lim.maxEntries, rd.budget)) {
     if (f.path !== 'control') continue;
     const c = parseControl(Buffer.from(await collect(f.body, lim.maxHeaderSize, `${name}:control`)).toString('utf8'));
     const meta: PackageMeta = {};
@@ -159,7 +198,8 @@ async function debControl(name: string, body: ByteStream, lim: PkgLimits): Promi
   throw new PkgError(PkgErrorCode.BadArchive, `${name} has no control file`);
 }
 
-async function readRpm(r: ByteReader, opts: ReadKernelOptions, lim: PkgLimits): Promise<KernelPackage> {
+async function readRpm(r: ByteReader, rd: Read): Promise<KernelPackage> {
+  const { lim } = rd;
   const h = await readRpmHeaders(r, lim.maxHeaderSize);
   const meta: PackageMeta = {};
   if (h.name !== undefined) meta.package = h.name;
@@ -177,10 +217,11 @@ async function readRpm(r: ByteReader, opts: ReadKernelOptions, lim: PkgLimits): 
   if (kind === undefined && !(head.length >= 6 && Buffer.from(head.subarray(0, 5)).toString('latin1') === '07070')) {
     throw new PkgError(PkgErrorCode.BadArchive, `rpm payload is neither cpio nor a known compression (compressor ${JSON.stringify(h.payloadCompressor ?? '')})`, { offset: r.position });
   }
-  const plain = kind === undefined ? r.rest() : decompress(kind, r.rest(), lim.maxDecompressedSize, what);
+  if (kind !== undefined) rd.budget.enterLevel(1);
+  const plain = kind === undefined ? r.rest() : decompress(kind, r.rest(), Number.MAX_SAFE_INTEGER, what, rd.budget);
   const cpio = new ByteReader(plain, what);
-  const collected = await collectMembers(readCpio(cpio, what, lim.maxEntries), what, opts, lim);
-  return finish({ format: 'rpm', meta, modules: [], dwarfOnly: [], skipped: [] }, collected, opts);
+  const collected = await collectMembers(readCpio(cpio, what, lim.maxEntries, rd.budget), what, rd, kind === undefined ? 0 : 1);
+  return finish({ format: 'rpm', meta, modules: [], dwarfOnly: [], skipped: [] }, collected, rd.opts);
 }
 
 /** `[usr/][lib/debug/]lib/modules/UNAME_R/…`: the folder name is `uname -r`. */
@@ -191,17 +232,19 @@ const MODULE_IMAGE = /^(?:vmlinuz|vmlinux)$/;
 const MODULE_FILE = /^(.+)\.ko(?:\.(xz|zst|gz)|\.debug)?$/;
 
 /**
- * Reads the archive's members, keeping kernel images and wanted modules. When no module is wanted (and no DWARF
- * converter could change which image wins), each image is read for BTF as soon as it arrives, and the archive is
- * left unread once one holds BTF and the `modules/UNAME_R/` folder has been seen: nothing later can change the
- * result (the first image with BTF wins, the first such folder names the kernel), so a package's thousand modules
- * are neither decompressed nor walked. Order is only what makes this early; the result is the same in any order.
+ * Reads the archive's members one at a time. A kernel image is read for BTF as soon as it arrives (the first that
+ * has BTF, or DWARF a converter will turn into BTF, is vmlinux; later images are neither kept nor read); a wanted
+ * module is decompressed, its BTF copied out, and dropped. When no module is wanted, the archive is left unread
+ * once vmlinux is decided and the `modules/UNAME_R/` folder has been seen: nothing later can change the result (the
+ * first such folder names the kernel), so a package's thousand modules are neither decompressed nor walked.
+ * `depth` is the number of compressed streams around the archive.
  */
-async function collectMembers(files: AsyncGenerator<ArchiveFile>, what: string, opts: ReadKernelOptions, lim: PkgLimits): Promise<Collected> {
+async function collectMembers(files: AsyncGenerator<ArchiveFile>, what: string, rd: Read, depth: number): Promise<Collected> {
+  const { opts, lim } = rd;
   const filter = moduleFilter(opts.modules ?? 'none');
-  const early = (opts.modules ?? 'none') === 'none' && opts.dwarf === undefined;
+  const early = (opts.modules ?? 'none') === 'none';
   const out: Collected = { images: [], modules: [], dwarfModules: [], skipped: [], files: 0 };
-  let withBtf = false;
+  let decided = false;
   for await (const f of files) {
     out.files++;
     const dir = MODULES_DIR.exec(f.path);
@@ -211,32 +254,25 @@ async function collectMembers(files: AsyncGenerator<ArchiveFile>, what: string, 
     const boot = BOOT_IMAGE.exec(f.path);
     if (boot || (dir && MODULE_IMAGE.test(base) && f.path === `${dir[0]}${base}`)) {
       if (boot && out.bootUnameR === undefined) out.bootUnameR = boot[1];
-      // An image after the one that holds BTF is never read (the first wins): it need not be kept either.
-      if (withBtf) {
-        if (out.unameR !== undefined) break;
+      if (decided) {
+        if (early && out.unameR !== undefined) break;
         continue;
       }
       if (f.size > lim.maxMemberSize) throw new PkgError(PkgErrorCode.TooLarge, `kernel image of ${f.size} bytes is larger than the ${lim.maxMemberSize}-byte limit`, { source: from });
-      const img: CollectedImage = { path: from, bytes: await collect(f.body, lim.maxMemberSize, from) };
-      if (early) {
-        // A failure is kept for fromImages to meet in order, as it would without this shortcut.
-        img.read = await kernelImageBtf(img.bytes, opts.limits ? { limits: opts.limits } : {}).then((found) => ({ found }), (failed: unknown) => ({ failed }));
-        withBtf = 'found' in img.read;
-      }
+      const img: CollectedImage = { path: from, read: await readImage(await collect(f.body, lim.maxMemberSize, from), rd, depth) };
       out.images.push(img);
-      if (withBtf && out.unameR !== undefined) break;
+      decided = decides(img);
+      if (decided && early && out.unameR !== undefined) break;
       continue;
     }
-    if (withBtf && out.unameR !== undefined) break;
+    if (decided && early && out.unameR !== undefined) break;
     const mod = dir ? MODULE_FILE.exec(base) : null;
     if (!mod) continue;
     const name = mod[1].replace(/-/g, '_');
     if (!filter(name)) continue;
     if (f.size > lim.maxMemberSize) throw new PkgError(PkgErrorCode.TooLarge, `module of ${f.size} bytes is larger than the ${lim.maxMemberSize}-byte limit`, { source: from });
-    let bytes = await collect(f.body, lim.maxMemberSize, from);
-    const kind = mod[2] === undefined ? undefined : compressionOfName(base);
-    if (kind !== undefined) bytes = await decompressBytes(kind, bytes, lim.maxMemberSize, from);
-    if (!isElf(bytes)) {
+    const bytes = await moduleBytes(await collect(f.body, lim.maxMemberSize, from), mod[2] === undefined ? undefined : compressionOfName(base), from, rd, depth);
+    if (bytes === undefined || !isElf(bytes)) {
       out.skipped.push({ name, from, code: PkgErrorCode.BadArchive });
       continue;
     }
@@ -250,6 +286,17 @@ async function collectMembers(files: AsyncGenerator<ArchiveFile>, what: string, 
     }
   }
   return out;
+}
+
+/**
+ * A module file's ELF bytes: decompressed (`.ko.xz`, `.ko.zst`) under the member cap and the input's budget, once
+ * its first bytes show an ELF object; undefined when they do not (nothing more of it is decoded).
+ */
+async function moduleBytes(raw: Uint8Array, kind: Compression | undefined, from: string, rd: Read, depth: number): Promise<Uint8Array | undefined> {
+  if (kind === undefined) return raw;
+  rd.budget.enterLevel(depth + 1);
+  if (!isElf(await decompressedHead(kind, raw, 64, rd.lim.maxMemberSize, from, rd.budget))) return undefined;
+  return decompressBytes(kind, raw, rd.lim.maxMemberSize, from, undefined, rd.budget);
 }
 
 function moduleFilter(f: ModuleFilter): (name: string) => boolean {
@@ -280,34 +327,33 @@ async function finish(pkg: KernelPackage, c: Collected, opts: ReadKernelOptions)
   return pkg;
 }
 
-/** Tries each kernel image in archive order; the first that yields BTF is vmlinux. */
+/** The images in archive order, each read for BTF as it arrived; the first that yields BTF (or DWARF to convert) is vmlinux. */
 async function fromImages(images: CollectedImage[], pkg: KernelPackage, opts: ReadKernelOptions): Promise<KernelPackage> {
   let firstError: PkgError | undefined;
   for (const img of images) {
     const where = img.path === '' ? undefined : img.path;
-    try {
-      if (img.read && 'failed' in img.read) throw img.read.failed;
-      const found = img.read ? img.read.found : await kernelImageBtf(img.bytes, opts.limits ? { limits: opts.limits } : {});
-      pkg.vmlinux = { btf: ownBytes(found.btf), from: [...(where ? [where] : []), ...found.from].join(':') };
+    const read = img.read;
+    if ('found' in read) {
+      const found = read.found;
+      pkg.vmlinux = { btf: found.btf, from: [...(where ? [where] : []), ...found.from].join(':') };
       if (found.bannerVersion !== undefined) {
         pkg.meta.banner = found.bannerVersion;
         pkg.meta.unameR ??= found.bannerVersion.split(' ')[0];
       }
       return pkg;
-    } catch (err) {
-      const e = toPkgError(err);
-      const located = where ? e.within(where) : e;
-      if (e.code === PkgErrorCode.DwarfOnly) {
-        if (opts.dwarf) {
-          const btf = await opts.dwarf(img.bytes, { role: 'vmlinux', name: 'vmlinux' });
-          pkg.vmlinux = { btf, from: [...(where ? [where] : []), 'elf', 'pahole'].join(':'), fromDwarf: true };
-          return pkg;
-        }
-        pkg.dwarfOnly.push({ role: 'vmlinux', name: 'vmlinux', from: where ?? 'input' });
-        continue;
-      }
-      firstError ??= located;
     }
+    const e = toPkgError(read.failed);
+    const located = where ? e.within(where) : e;
+    if (e.code === PkgErrorCode.DwarfOnly) {
+      if (opts.dwarf && read.dwarf) {
+        const btf = await opts.dwarf(read.dwarf, { role: 'vmlinux', name: 'vmlinux' });
+        pkg.vmlinux = { btf, from: [...(where ? [where] : []), 'elf', 'pahole'].join(':'), fromDwarf: true };
+        return pkg;
+      }
+      pkg.dwarfOnly.push({ role: 'vmlinux', name: 'vmlinux', from: where ?? 'input' });
+      continue;
+    }
+    firstError ??= located;
   }
   if (firstError && pkg.modules.length === 0 && pkg.dwarfOnly.length === 0) throw firstError;
   return pkg;

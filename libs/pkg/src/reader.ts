@@ -3,8 +3,8 @@
  * checked before use, and sub-streams of a known length that are drained when left unread. Archives (ar, rpm,
  * cpio) are read through it without ever holding more than the member being kept.
  */
-import { createReadStream } from 'node:fs';
 import { PkgError, PkgErrorCode } from './errors.js';
+import { inputFileChunks } from './input-file.js';
 
 export type ByteStream = AsyncIterable<Uint8Array>;
 
@@ -13,9 +13,9 @@ export async function* streamOf(bytes: Uint8Array, chunkSize = 1 << 20): ByteStr
   for (let pos = 0; pos < bytes.length; pos += chunkSize) yield bytes.subarray(pos, Math.min(bytes.length, pos + chunkSize));
 }
 
-/** A file's bytes, as a stream. */
-export async function* fileStream(path: string): ByteStream {
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) yield chunk as Uint8Array;
+/** A regular file's bytes, as a stream of at most `max` bytes (a FIFO or device is refused: PKG_INPUT_NOT_REGULAR). */
+export function fileStream(path: string, max: number): ByteStream {
+  return inputFileChunks(path, { max, regularOnly: true });
 }
 
 export class ByteReader {

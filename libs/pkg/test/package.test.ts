@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Btf, validateBtf } from '@btf-atlas/btf';
 import { PkgError, readKernelPackage, type KernelPackage } from '../src/index.js';
@@ -84,7 +85,7 @@ describe('.deb', () => {
     expect(await codeOf(readKernelPackage(pkg))).toBe('PKG_UNSAFE_PATH');
   });
 
-  it('PKG_TOO_LARGE: a 2 GiB zstd bomb stops at the 1 GiB default cap', async () => {
+  it('PKG_TOO_LARGE: a zstd bomb of just over 2 GiB stops at the 2 GiB default budget', async () => {
     // A tar header for a 2 GiB file, then RLE blocks of zeros: 64 KiB on disk.
     const header = (await tar([{ path: './usr/share/big', data: new Uint8Array(0) }])).subarray(0, 512);
     const h = Buffer.from(header);
@@ -138,5 +139,22 @@ describe('.rpm', () => {
 describe('inputs that are neither', () => {
   it('PKG_UNKNOWN_FORMAT', async () => {
     expect(await codeOf(readKernelPackage(Buffer.from('hello, world, this is not a kernel')))).toBe('PKG_UNKNOWN_FORMAT');
+  });
+});
+
+describe('inputs found by npm run fuzz (fixtures/fuzz)', () => {
+  const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`./fixtures/fuzz/${name}`, import.meta.url)));
+
+  // The cut-short member is noticed while its body is read, outside readTar's loop: the body maps its errors too.
+  it('deb-tar-member-cut-short.deb: PKG_TRUNCATED, not the last-resort "unexpected failure"', async () => {
+    let err: unknown;
+    try {
+      await readKernelPackage(fixture('deb-tar-member-cut-short.deb'), { modules: 'all' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PkgError);
+    expect((err as PkgError).message).not.toMatch(/unexpected failure/);
+    expect((err as PkgError).code).toBe('PKG_TRUNCATED');
   });
 });

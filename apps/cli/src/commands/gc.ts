@@ -1,5 +1,6 @@
 import { CommanderError, type Command } from '../commander.js';
-import { existingCatalogPath } from '../config.js';
+import { existingCatalogPath, redisUrl } from '../config.js';
+import { CliError } from '../errors.js';
 
 /** `1h`, `30m`, `90s`, `500ms`, `2d`, or a number of seconds; the grace period in ms. */
 export function parseDuration(text: string): number {
@@ -16,9 +17,28 @@ function human(bytes: number): string {
 }
 
 /**
+ * The uploads of ingest jobs still in the queue (REDIS_URL set): kept however old. Without Redis there is no queue
+ * to ask; with REDIS_URL set and Redis away, gc does not run (it cannot tell which uploads are still wanted).
+ */
+async function queuedUploads(blobs: import('@btf-atlas/catalog').BlobStore): Promise<Set<string> | undefined> {
+  const url = redisUrl();
+  if (url === undefined) return undefined;
+  const q = await import('@btf-atlas/queue');
+  try {
+    return await q.pendingJobBlobs({ redisUrl: url, prefix: process.env.BTF_ATLAS_QUEUE_PREFIX ?? 'btf-atlas' }, blobs);
+  } catch (err) {
+    if (q.isRedisUnavailable(err)) {
+      throw new CliError(`${(err as Error).message}; gc asks the queue which uploads its jobs still need, so it does not run without it (unset REDIS_URL when there is no queue)`, 'REDIS_UNAVAILABLE');
+    }
+    throw err;
+  }
+}
+
+/**
  * `btf-atlas gc [--dry-run] [--json] [--grace DURATION]`: removes the blobs of `<db>.blobs/` that no kernel,
  * module or archive row refers to, and temp files of interrupted writes, once older than the grace period
- * (default 1h: a blob an ingest wrote but whose kernel row is not committed yet is young, and stays).
+ * (default 1h: a blob an ingest wrote but whose kernel row is not committed yet is young, and stays). With
+ * REDIS_URL set, the uploads of ingest jobs still in the queue are kept whatever their age.
  */
 export function registerGcCommand(program: Command): void {
   program
@@ -33,10 +53,12 @@ export function registerGcCommand(program: Command): void {
       const path = existingCatalogPath(opts.db);
       const lib = await import('@btf-atlas/catalog');
       const { gcBlobs } = await import('@btf-atlas/catalog/gc');
+      const blobs = lib.BlobStore.forCatalog(path);
+      const protect = await queuedUploads(blobs);
       const catalog = lib.openCatalog(path);
       let r;
       try {
-        r = gcBlobs(catalog, lib.BlobStore.forCatalog(path), { dryRun: opts.dryRun === true, graceMs });
+        r = gcBlobs(catalog, blobs, { dryRun: opts.dryRun === true, graceMs, ...(protect ? { protect } : {}) });
       } finally {
         catalog.close();
       }
@@ -49,6 +71,7 @@ export function registerGcCommand(program: Command): void {
           removed_bytes: r.removedBytes,
           referenced: r.referenced,
           referenced_bytes: r.referencedBytes,
+          queued_uploads: r.protected,
           young: r.young,
           young_bytes: r.youngBytes,
         };
@@ -58,7 +81,7 @@ export function registerGcCommand(program: Command): void {
       const verb = r.dryRun ? 'would remove' : 'removed';
       for (const e of r.removed) process.stdout.write(`${verb} ${e.path} (${e.kind}, ${e.bytes} bytes)\n`);
       process.stderr.write(
-        `gc ${path}.blobs: ${verb} ${r.removed.length} file(s), ${human(r.removedBytes)}; kept ${r.referenced} referenced (${human(r.referencedBytes)}) and ${r.young} younger than ${opts.grace} (${human(r.youngBytes)})\n`,
+        `gc ${path}.blobs: ${verb} ${r.removed.length} file(s), ${human(r.removedBytes)}; kept ${r.referenced} referenced (${human(r.referencedBytes)}${r.protected > 0 ? `, ${r.protected} of them uploads of queued jobs` : ''}) and ${r.young} younger than ${opts.grace} (${human(r.youngBytes)})\n`,
       );
     });
 }

@@ -1,59 +1,25 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CommanderError, type Command } from '../commander.js';
 import { isBtfError, loadBtfFile } from '../cli.js';
 import { CliError } from '../errors.js';
 
-/**
- * Largest input file `dump` and `validate` read (1 GiB: a vmlinux with DWARF and .BTF fits). Decompressed data
- * has its own budget in libs/btf (512 MiB in total per input).
- */
-export const MAX_INPUT_FILE_BYTES = 1024 * 1024 * 1024;
-
-const CHUNK = 1024 * 1024;
+/** The CLI's own codes for the capped reader's failures (what `validate` and `dump` have always answered). */
+const CLI_CODES: Readonly<Record<string, string>> = { PKG_INPUT_TOO_LARGE: 'INPUT_TOO_LARGE', PKG_INPUT_UNREADABLE: 'FILE_UNREADABLE' };
 
 /**
- * A user's file as a stream of 1 MiB chunks, under one cap. A regular file is fstat'ed first and refused before
- * any byte is read when it is larger than `max` (a sparse 1.5 GB file costs a stat); anything else (a FIFO,
- * /dev/zero, a socket, a character device) has no size to ask, so it is read in chunks and refused as soon as the
- * total passes `max`. The consumer (libs/btf extractBtf) keeps only what it needs of the chunks.
+ * A user's file as a stream of 1 MiB chunks under one cap (default the catalog's MAX_INPUT_FILE_BYTES, 1 GiB: a
+ * vmlinux with DWARF and .BTF fits), through the libraries' one capped reader: a regular file larger than the cap
+ * is refused before any byte is read; a FIFO, /dev/zero or a socket (`<(cmd)`) is read in chunks and refused as
+ * soon as the total passes it. Decompressed data has its own budget in libs/btf (512 MiB in total per input). The
+ * reader is loaded on first use: commands that read no file never load it.
  */
-export async function* inputFileChunks(path: string, max = MAX_INPUT_FILE_BYTES): AsyncGenerator<Uint8Array> {
-  let fd: number;
+export async function* inputFileChunks(path: string, max?: number): AsyncGenerator<Uint8Array> {
+  const capped = await import('@btf-atlas/catalog/input-file');
   try {
-    fd = openSync(path, 'r');
+    yield* capped.inputFileChunks(path, { max: max ?? capped.MAX_INPUT_FILE_BYTES });
   } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'FILE_UNREADABLE');
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new CliError(`cannot read ${path}: EISDIR`, 'FILE_UNREADABLE');
-    if (st.isFile() && st.size > max) {
-      throw new CliError(`${path}: file of ${st.size} bytes is larger than the ${max}-byte input limit (refused before reading)`, 'INPUT_TOO_LARGE');
-    }
-    let total = 0;
-    for (;;) {
-      const buf = new Uint8Array(CHUNK);
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, CHUNK, null);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // A non-blocking descriptor (a FIFO or socket opened that way) with nothing to read yet: wait, then retry.
-        if (code === 'EAGAIN') {
-          await new Promise((r) => setTimeout(r, 5));
-          continue;
-        }
-        throw new CliError(`cannot read ${path}: ${code ?? (err as Error).message}`, 'FILE_UNREADABLE');
-      }
-      if (n === 0) return;
-      total += n;
-      if (total > max) {
-        throw new CliError(`${path}: more than ${max} bytes read from a ${st.isFile() ? 'file' : 'non-regular file'} (the input limit)`, 'INPUT_TOO_LARGE');
-      }
-      yield n === CHUNK ? buf : buf.subarray(0, n);
-    }
-  } finally {
-    closeSync(fd);
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && Object.hasOwn(CLI_CODES, code)) throw new CliError((err as Error).message, CLI_CODES[code]);
+    throw err;
   }
 }
 

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import type { ResourceLimits } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import { WorkPool } from '../work-pool.js';
 
@@ -15,6 +16,8 @@ export interface WorkPluginOptions {
   threads: number;
   /** Longest a task waits for a thread before 503 SERVER_BUSY (ms). */
   maxWaitMs: number;
+  /** V8 heap limits of each thread (config's workHeapMb); a task past them answers 503 WORK_OUT_OF_MEMORY. */
+  resourceLimits?: ResourceLimits;
 }
 
 /** The pool of heavy answers, stopped in `onClose`. */
@@ -23,6 +26,7 @@ async function workPlugin(app: FastifyInstance, opts: WorkPluginOptions): Promis
     dbPath: opts.dbPath,
     threads: opts.threads,
     maxWaitMs: opts.maxWaitMs,
+    ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     onThreadError: (err) => app.log.error({ err: err.message }, 'worker thread stopped'),
   });
   app.decorate('work', pool);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { BlobStore, fieldHistory, listKernelStates, typeHistory, typeLayout, typeText, type KernelFilter } from '@btf-atlas/catalog';
+import { fieldHistory, listKernelStates, typeHistory, typeLayout, type KernelFilter } from '@btf-atlas/catalog';
 import {
   fieldHistorySchema, kernelFilterQuery, kernelListSchema, problems, typeHistorySchema, typeLayoutSchema,
 } from '../schemas.js';
@@ -50,9 +50,9 @@ export default async function catalogRoutes(app: FastifyInstance): Promise<void>
     },
   }, async (request) => fieldHistory(app.catalog, request.params.field_path, request.query));
 
-  const blobs = BlobStore.forCatalog(app.catalog.path);
   app.get<{ Params: { name: string }; Querystring: { kernel: string; format?: 'json' | 'pahole'; all?: boolean } }>('/v1/types/:name', {
-    // The JSON answer is cached per URL; pahole's text is read from the kernel's stored BTF each time.
+    // The JSON answer is cached per URL; pahole's text is made from the kernel's stored BTF, decoded on a worker
+    // thread (503 SERVER_BUSY with Retry-After when none is free in time), each time.
     config: { cacheAnswers: (request) => (request.query as { format?: string }).format !== 'pahole' },
     schema: {
       summary: 'one struct/union/enum layout in one kernel (as `btf-atlas type NAME --kernel KREF --json`), or as pahole prints it',
@@ -69,12 +69,12 @@ export default async function catalogRoutes(app: FastifyInstance): Promise<void>
           all: { type: 'boolean', default: false, description: 'with format=pahole: every definition of the name, where pahole prints the first' },
         },
       },
-      response: { 200: typeLayoutSchema, ...problems(400, 404) },
+      response: { 200: typeLayoutSchema, ...problems(400, 404, 503) },
     },
   }, async (request, reply) => {
     const { kernel, format, all } = request.query;
     if (format !== 'pahole') return typeLayout(app.catalog, request.params.name, kernel);
-    const text = await typeText(app.catalog, request.params.name, kernel, { blobs, all: all === true });
+    const text = await app.work.run('type-text', { name: request.params.name, kernel, all: all === true });
     return reply.type('text/plain; charset=utf-8').send(text);
   });
 

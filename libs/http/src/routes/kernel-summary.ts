@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { BlobStore, type KernelRef } from '@btf-atlas/catalog';
-import { kernelSummary } from '@btf-atlas/catalog/kernel-summary';
+import type { KernelRef } from '@btf-atlas/catalog';
 import { BPFTOOL_KIND_NAMES, BTF_KIND_MAX } from '@btf-atlas/btf';
 import { kernelPathParams, problems } from '../schemas.js';
 
@@ -86,22 +85,22 @@ export const kernelSummarySchema = {
 
 /**
  * `GET /v1/kernels/{distro}/{release}/{arch}/{uname_r}/summary`: counts of what the kernel's BTF holds, vmlinux and
- * each ingested module (as `btf-atlas kernel KREF --summary --json`). Read from the stored BTF; answers are cached
- * per URL until the catalog changes.
+ * each ingested module (as `btf-atlas kernel KREF --summary --json`). Read from the stored BTF, every blob decoded:
+ * computed on a worker thread (503 SERVER_BUSY with Retry-After when none is free in time); answers are cached per
+ * URL until the catalog changes, and a cached answer is served on the event loop.
  */
 export default async function kernelSummaryRoutes(app: FastifyInstance): Promise<void> {
-  const blobs = BlobStore.forCatalog(app.catalog.path);
   app.get<{ Params: { distro: string; release: string; arch: string; uname_r: string } }>('/v1/kernels/:distro/:release/:arch/:uname_r/summary', {
     config: { cacheAnswers: true },
     schema: {
       summary: "counts of what the kernel's BTF holds: kinds, funcs, kfuncs, tracepoints, syscalls, … for vmlinux and each module (as `btf-atlas kernel KREF --summary --json`)",
       tags: ['catalog'],
       params: kernelPathParams,
-      response: { 200: kernelSummarySchema, ...problems(400, 404) },
+      response: { 200: kernelSummarySchema, ...problems(400, 404, 503) },
     },
   }, async (request) => {
     const p = request.params;
     const kref: KernelRef = { distro: p.distro, release: p.release, arch: p.arch, unameR: p.uname_r };
-    return kernelSummary(app.catalog, kref, { blobs });
+    return app.work.run('kernel-summary', { kref });
   });
 }
