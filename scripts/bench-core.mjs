@@ -9,16 +9,25 @@
 // 2. whole process, on a temp catalog of those kernels: `btf-atlas core-check OBJ --kernel K --json` and
 //    `btf-atlas core-min-btf OBJ --kernel K --out X.tar.xz` wall time per object × kernel, and `core-check` of the
 //    seven objects against every kernel at once;
-// 3. when bpftool is on PATH, `bpftool gen min_core_btf KREL.btf OUT OBJ` per object × kernel in the same run.
+// 3. when bpftool is on PATH, `bpftool gen min_core_btf KREL.btf OUT OBJ` per object × kernel in the same run;
+// 4. the seven objects against a synthetic archive of --kernels N patch releases (default 1,000; the series of
+//    scripts/make-synthetic-archive.mjs and its cached catalog, bench-common `catalogFor`, shared with bench-api,
+//    copied with its blob store restored from the series files: the dry run loads representatives' BTF), in
+//    process: libs/dryrun `coreCheckObjects` wall time against the 5 s target, cold (each representative's raw
+//    BTF extracted from its archive once, as on a catalog's first dry run) and warm, with what the time is spent
+//    on: grouping kernels from the catalog's shapes (`planLoads`), BTF loads, and resolving.
 //
 // Imports the built packages (dist), so the npm script runs `tsc -b` first. Options: --runs N (in-process
-// repetitions, default 15), --proc-runs N (process repetitions, default 3), --no-process (skip 2 and 3).
+// repetitions, default 15), --proc-runs N (process repetitions, default 3), --no-process (skip 2 and 3),
+// --kernels N (size of the synthetic archive of 4, default 1000; 0 skips 4), --only-archive (4 only),
+// --objects A,B (4 with only these objects, by file name without .bpf.o).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, fmtMs, quantile, warnIfStale } from './lib/bench-common.mjs';
+import { DEFAULT_BASE, ROOT, catalogFor, fmtMs, migrationsKey, quantile, seriesKey, warnIfStale } from './lib/bench-common.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -28,13 +37,16 @@ const opt = (name, dflt) => {
 const RUNS = Number(opt('--runs', 15));
 const PROC_RUNS = Number(opt('--proc-runs', 3));
 const WITH_PROCESS = !args.includes('--no-process');
+const ARCHIVE_KERNELS = Number(opt('--kernels', 1000));
+const ONLY_ARCHIVE = args.includes('--only-archive');
+const ARCHIVE_OBJECTS = opt('--objects', undefined)?.split(',').map((o) => `${o}.bpf.o`);
 
 warnIfStale('bench-core', ['libs/btf', 'libs/core', 'libs/catalog', 'libs/dryrun']);
 const load = (pkg) => import(pathToFileURL(join(ROOT, pkg, 'dist/index.js')).href);
 const { Btf, extractBtf } = await load('libs/btf');
 const { minimizeBtf } = await load('libs/core');
 const { BlobStore, formatKref, jobDataOf, openCatalog, processIngest, scanPath } = await load('libs/catalog');
-const { checkObjectOnTarget, readObjectInput } = await load('libs/dryrun');
+const { checkObjectOnTarget, coreCheckObjects, planLoads, readObjectInput, selectKernels } = await load('libs/dryrun');
 
 const CLI = join(ROOT, 'apps/cli/bin/btf-atlas.js');
 const CORE = join(ROOT, 'fixtures/core');
@@ -72,6 +84,7 @@ function printGrid(title, cell) {
   return total;
 }
 
+async function corpusRuns() {
 // 1. In process.
 const raw = new Map();
 const targets = new Map();
@@ -118,7 +131,7 @@ console.log(`worst ${fmtMs(worst)}: ${worst <= 50 ? 'within' : 'OVER'} the 50 ms
 printGrid('in process: minimizeBtf, median per object × kernel ("-": libbpf cannot relocate the object there)', (o, k) => minb.get(`${o}|${k}`));
 console.log(`\nin process, all ${OBJECTS.length} objects against all ${KERNELS.length} kernels: ${fmtMs(checkTotal)} (+ one parse per kernel)`);
 
-if (!WITH_PROCESS) process.exit(0);
+if (!WITH_PROCESS) return;
 
 // 2. Whole process, on a temp catalog of the kernels.
 const dir = mkdtempSync(join(tmpdir(), 'btf-atlas-bench-core-'));
@@ -172,3 +185,85 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+}
+
+// 4. The seven objects against a synthetic archive of patch releases.
+
+/** The series' cached catalog (bench-common), copied beside its own blob store, restored from the series files. */
+async function archiveCatalog(n) {
+  const SERIES = { base: DEFAULT_BASE, seed: 1, xzLevel: 0 };
+  const dir = join(tmpdir(), 'btf-atlas-bench-core', `catalog-${seriesKey(SERIES)}-m${migrationsKey()}-n${n}`);
+  const dbPath = join(dir, 'catalog.db');
+  if (existsSync(join(dir, '.complete'))) return { dbPath, how: 'cached' };
+  const shared = await catalogFor(n, SERIES);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(shared.dbPath, dbPath);
+  const catalog = openCatalog(dbPath);
+  const blobs = BlobStore.forCatalog(dbPath);
+  const rows = catalog.sqlite.prepare('SELECT distro, release, arch, uname_r AS unameR, source_sha256 AS sha FROM kernels').all();
+  for (const r of rows) {
+    const file = join(shared.series.dir, r.distro, r.release, r.arch, `${r.unameR}.btf.tar.xz`);
+    const bytes = readFileSync(file);
+    if (createHash('sha256').update(bytes).digest('hex') !== r.sha) throw new Error(`${file} is not the file the catalog ingested`);
+    // A hard link where the file system allows one (the series is a cache of the same bytes), else a copy.
+    const to = blobs.pathOf(r.sha);
+    mkdirSync(dirname(to), { recursive: true });
+    try {
+      if (!existsSync(to)) linkSync(file, to);
+    } catch {
+      blobs.put(bytes, r.sha);
+    }
+  }
+  catalog.close();
+  writeFileSync(join(dir, '.complete'), '');
+  return { dbPath, how: `copied from ${shared.dbPath} (${shared.how}), ${rows.length} archive files put back` };
+}
+
+async function archiveRuns(n) {
+  const t0 = performance.now();
+  const { dbPath, how } = await archiveCatalog(n);
+  console.log(`\nsynthetic archive: ${n} kernels (${how}, ${fmtMs(performance.now() - t0)})`);
+  const names = ARCHIVE_OBJECTS ?? OBJECTS;
+  for (const o of names) if (!OBJECTS.includes(o)) throw new Error(`--objects: no ${o} in fixtures/core/objects`);
+  const objects = names.map((o) => readObjectInput({ name: o, bytes: readFileSync(join(CORE, 'objects', o)) }));
+  const catalog = openCatalog(dbPath, { readonly: true });
+  try {
+    const kernels = selectKernels(catalog, {});
+    let s = performance.now();
+    const plan = planLoads(catalog, objects, kernels);
+    const planMs = performance.now() - s;
+    console.log(`  grouping (planLoads, cold catalog caches): ${fmtMs(planMs)}; ${plan.loads.length} btf loads for ${kernels.length} kernels × ${objects.length} objects`);
+    objects.forEach((o, i) => {
+      const groups = plan.loads.filter((l) => l.objects.some((x) => x.object === i)).length;
+      console.log(`    ${o.name.replace('.bpf.o', '')}: resolved on ${groups} kernel(s)${plan.unprovable[i] ? ` (own btf only: ${plan.unprovable[i]})` : ''}`);
+    });
+    for (const label of ['cold', 'warm']) {
+      const firsts = [];
+      s = performance.now();
+      await coreCheckObjects(catalog, objects, {}, { onProgress: () => firsts.push(performance.now() - s) });
+      const total = performance.now() - s;
+      console.log(`  coreCheckObjects, ${objects.length} objects × ${kernels.length} kernels (${label}): ${fmtMs(total)} (target ≤ 5,000 ms: ${total <= 5000 ? 'within' : 'OVER'})`);
+      // The first load comes after the grouping; the rest are loads, resolutions and the answers' assembly.
+      if (firsts.length > 1) console.log(`    first load done at ${fmtMs(firsts[0])}, then ${fmtMs((firsts.at(-1) - firsts[0]) / (firsts.length - 1))} a load`);
+    }
+    // One load: what a load and its resolutions cost.
+    const rep = kernels[plan.loads[plan.loads.length - 1].kernel];
+    const blobs = BlobStore.forCatalog(dbPath);
+    const { loadKernelBtf } = await load('libs/catalog');
+    s = performance.now();
+    const bytes = await loadKernelBtf(catalog, blobs, rep.row);
+    const readMs = performance.now() - s;
+    s = performance.now();
+    const target = { vmlinux: Btf.parse(bytes), modules: [] };
+    const parseMs = performance.now() - s;
+    s = performance.now();
+    for (const o of objects) checkObjectOnTarget(o.obj, target);
+    console.log(`  one load (${short(rep.kernel)}): read ${fmtMs(readMs)}, parse ${fmtMs(parseMs)}, resolve + judge the ${objects.length} objects ${fmtMs(performance.now() - s)} (cold lookups)`);
+  } finally {
+    catalog.close();
+  }
+}
+
+if (!ONLY_ARCHIVE) await corpusRuns();
+if (ARCHIVE_KERNELS > 0) await archiveRuns(ARCHIVE_KERNELS);

@@ -27,3 +27,4 @@ export * from './enum-history.js';
 export * from './in-kernel.js';
 export * from './search.js';
 export * from './shape-index.js';
+export * from './core-keys.js';

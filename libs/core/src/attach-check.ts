@@ -59,7 +59,7 @@ const DISTILLED = new Set(['fentry', 'fexit', 'fmod_ret', 'fsession']);
 /** MAX_BPF_FUNC_ARGS (include/linux/bpf.h). */
 const MAX_BPF_FUNC_ARGS = 12;
 /** Syscall wrappers per architecture (arch/x86/include/asm/syscall_wrapper.h and the others). */
-const SYSCALL_PREFIXES = ['__x64_sys_', '__ia32_sys_', '__arm64_sys_', '__s390x_sys_', '__s390_sys_', '__riscv_sys_', '__powerpc_sys_', '__loongarch_sys_', '__se_sys_', 'sys_'];
+export const SYSCALL_PREFIXES = ['__x64_sys_', '__ia32_sys_', '__arm64_sys_', '__s390x_sys_', '__s390_sys_', '__riscv_sys_', '__powerpc_sys_', '__loongarch_sys_', '__se_sys_', 'sys_'];
 
 /**
  * Checks `program`'s attach target against `kernel`. `ctxLoads` are the program's reachable reads of its context

@@ -11,5 +11,6 @@ export * from './verdict-kernel.js';
 export * from './verdict-externs.js';
 export * from './attach-check.js';
 export * from './verdict.js';
+export * from './target-lookups.js';
 export * from './btf-writer.js';
 export * from './min-btf.js';

@@ -20,7 +20,7 @@
  *
  * Pure: the object, its dry run on a kernel and that kernel's BTF in, verdicts out.
  */
-import { BPF_JMP_CALL, bytesToSize } from './bpf-insn.js';
+import { BPF_JMP_CALL } from './bpf-insn.js';
 import { analyzeReach, locKey, POISON_CORE_HELPER, POISON_KFUNC_BASE, type CodeLoc, type InsnLink, type ReachOptions, type ReachResult } from './reach.js';
 import type { LinkedBpfObject } from './reach-links.js';
 import type { CoreDryRun, CoreReloResult, CoreReloStatus, CoreTarget } from './relo.js';
@@ -199,7 +199,7 @@ function makeContext(obj: LinkedBpfObject, dry: CoreDryRun, kernel: CoreTarget, 
     fns,
     opts,
   };
-  ctx.code.sections = applyCorePatches(obj, dry, (loc, r, i) => {
+  ctx.code.sections = patchedCode(obj, dry, (loc, r, i) => {
     ctx.poison.set(locKey(loc), {
       reason: { kind: 'relocation', section: r.section, function: r.prog, insn: i, relocation: r.idx },
       what: `relocation #${r.idx} (${r.kindName}${r.local ? ` of ${r.local.spec}` : ''}) found no target in this kernel and poisoned insn #${i} of '${r.prog}'`,
@@ -240,48 +240,21 @@ function fnNamed(ctx: JudgeContext, section: string, name: string): Fn | undefin
 }
 
 /**
- * The object's instructions as libbpf would load them after the dry run: a copy of every executable section
- * with each relocation's patches (`imm`, `off`, `imm64`, `mem_sz`) and poisonings (`call 0xbad2310`) written in,
- * at the program-relative indexes the dry run reports. Relocations that failed are left out. `onPoison` hears of
- * each poisoned instruction (section index) and the relocation that poisoned it.
+ * The object's instructions as libbpf would load them after the dry run: a copy of the resolver's own patched
+ * sections (relo-patch.ts wrote each relocation's patches and its `call 0xbad2310` poisonings there, as libbpf's
+ * `bpf_core_patch_insn` does), which the verdicts go on to link externs into. `onPoison` hears of each poisoned
+ * instruction (section index) and the relocation that poisoned it; failed relocations patch nothing.
  */
-export function applyCorePatches(obj: BpfObject, dryRun: CoreDryRun, onPoison?: (loc: CodeLoc, r: CoreReloResult, insn: number) => void): Map<string, Insn[]> {
-  const sections = new Map([...obj.sections].map(([name, insns]) => [name, insns.map((i) => ({ ...i }))]));
+export function patchedCode(obj: BpfObject, dryRun: CoreDryRun, onPoison?: (loc: CodeLoc, r: CoreReloResult, insn: number) => void): Map<string, Insn[]> {
+  const sections = new Map([...dryRun.patchedSections].map(([name, insns]) => [name, insns.map((i) => ({ ...i }))]));
   const fns = [...obj.programs, ...(obj.subprograms ?? [])];
   for (const r of dryRun.relocations) {
-    if (r.status === 'error') continue;
+    if (r.status === 'error' || r.poisonedInsns.length === 0) continue;
     const fn = fns.find((f) => f.section === r.section && f.name === r.prog);
     const insns = sections.get(r.section);
     if (!fn || !insns) continue;
     const start = fn.offset / 8;
-    for (const p of r.patches) {
-      const at = start + p.insn;
-      const insn = insns[at];
-      if (!insn) continue;
-      switch (p.what) {
-        case 'imm':
-          insns[at] = { ...insn, imm: Number(BigInt.asIntN(32, p.new)) };
-          break;
-        case 'off':
-          insns[at] = { ...insn, off: Number(BigInt.asIntN(16, p.new)) };
-          break;
-        case 'imm64':
-          insns[at] = { ...insn, imm: Number(BigInt.asIntN(32, p.new)) };
-          if (insns[at + 1]) insns[at + 1] = { ...insns[at + 1], imm: Number(BigInt.asIntN(32, p.new >> 32n)) };
-          break;
-        case 'mem_sz': {
-          const size = bytesToSize(Number(p.new));
-          if (size >= 0) insns[at] = { ...insn, code: (insn.code & ~0x18) | size };
-          break;
-        }
-      }
-    }
-    for (const i of r.poisonedInsns) {
-      const at = start + i;
-      if (at >= insns.length) continue;
-      insns[at] = { code: BPF_JMP_CALL, dstReg: 0, srcReg: 0, off: 0, imm: POISON_CORE_HELPER };
-      onPoison?.({ section: r.section, index: at }, r, i);
-    }
+    for (const i of r.poisonedInsns) if (start + i < insns.length) onPoison?.({ section: r.section, index: start + i }, r, i);
   }
   return sections;
 }

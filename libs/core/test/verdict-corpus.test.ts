@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { unxz, type Btf } from '@btf-atlas/btf';
 import { corpusKernels, loadKernel, type CorpusKernel } from '../../btf/test/support/corpus.js';
-import { applyCorePatches, CHECKS_NOT_MADE, judgeObject, linkBpfObject, readBpfObject, resolveCoreRelos, type LinkedBpfObject, type ObjectVerdict } from '../src/index.js';
+import { CHECKS_NOT_MADE, patchedCode, POISON_HELPER_ID, judgeObject, linkBpfObject, readBpfObject, resolveCoreRelos, type LinkedBpfObject, type ObjectVerdict } from '../src/index.js';
 
 const CORE_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../fixtures/core');
 const KERNELS = corpusKernels().filter((k) => existsSync(join(CORE_DIR, 'oracle', k.distro, k.release, k.arch, k.kernelRelease)));
@@ -102,8 +102,18 @@ describe.each(KERNELS)('every object on $kernelRelease, against libbpf\'s own de
     const obj = load(name);
     const dry = resolveCoreRelos(obj, { vmlinux });
     const v = judgeObject(obj, dry, { vmlinux });
-    // The patched code the verdicts analyse is the resolver's own patched code.
-    expect(applyCorePatches(obj, dry)).toEqual(dry.patchedSections);
+    // The code the verdicts analyse is a copy of the resolver's own patched code, each poisoned instruction a call to
+    // libbpf's invalid helper 0xbad2310 (195896080) where the relocation says; the original is left as it was.
+    const poisoned: number[] = [];
+    const code = patchedCode(obj, dry, (loc) => poisoned.push(loc.index));
+    expect(code).toEqual(dry.patchedSections);
+    for (const [section, insns] of code) expect(insns).not.toBe(dry.patchedSections.get(section));
+    expect(poisoned.length).toBe(dry.relocations.filter((r) => r.status !== 'error').reduce((n, r) => n + r.poisonedInsns.length, 0));
+    for (const r of dry.relocations.filter((x) => x.status === 'poisoned')) {
+      const fn = obj.programs.find((p) => p.section === r.section && p.name === r.prog) ?? obj.subprograms?.find((p) => p.section === r.section && p.name === r.prog);
+      for (const i of r.poisonedInsns) expect(code.get(r.section)?.[(fn?.offset ?? NaN) / 8 + i]).toMatchObject({ code: 0x85, imm: POISON_HELPER_ID });
+    }
+    expect(POISON_HELPER_ID).toBe(195896080);
     if (oracle.result.prepare < 0) {
       expect(v.verdict).toBe('fails');
       expect(v.reasons.length).toBeGreaterThan(0);

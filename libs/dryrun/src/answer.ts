@@ -111,6 +111,12 @@ export interface KernelCheckJson extends KernelCheckBody {
   btf_sha256: string;
   /** The module BTF searched after vmlinux (by name). */
   modules: string[];
+  /**
+   * The kernel whose BTF the entry was resolved on: itself, or the first kernel of its group, whose catalog shapes
+   * of everything the object touches are those of this kernel (libs/dryrun shape-key.ts). Type ids in the entry
+   * (`target.type_id`, messages and reasons) are that kernel's.
+   */
+  resolved_on: string;
 }
 
 /** A program's verdict changing between neighbours of one series (kernel order). */

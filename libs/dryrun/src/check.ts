@@ -2,19 +2,26 @@
  * The CO-RE dry run over the catalog (issue 12): BPF objects checked against the selected kernels, one answer per
  * object (`core-check --json`, `POST /v1/core/check`).
  *
- * Bounded work: kernels are taken group by group (kernels with the same vmlinux and module BTF form one group and
- * are resolved once); a group's BTF is parsed, every object is resolved and judged on it, and the BTF is dropped
- * before the next group is loaded. What stays is the answer (a few KB per object and kernel), never the BTF.
+ * Work per distinct answer, not per kernel: for each object, kernels whose catalog shapes of everything the object
+ * touches are equal form one group (shape-key.ts; kernels with the very same BTF always do) and are resolved once,
+ * on the group's first kernel. Loads go one representative at a time: its BTF is parsed, every object it stands
+ * for is resolved and judged on it, and the BTF is dropped before the next load. What stays is the answer (one
+ * shared body per group, a small entry per kernel), never the BTF.
  */
 import { BlobStore } from '@btf-atlas/catalog/blob-store';
+import { kernelModules, type KernelModule } from '@btf-atlas/catalog/kernel-modules';
 import type { Catalog } from '@btf-atlas/catalog/read';
-import { checkObjectOnTarget, NOT_CHECKED, objectJson, type CoreCheckAnswer, type KernelCheckBody, type KernelCheckJson } from './answer.js';
+import { checkObjectOnTarget, NOT_CHECKED, objectJson, type CoreCheckAnswer, type KernelCheckJson } from './answer.js';
 import { verdictChanges, verdictTimelines } from './changes.js';
 import { DryRunError, DryRunErrorCode } from './errors.js';
 import { readObjectInput, type BpfObjectInput, type ReadBpfObject } from './object-input.js';
-import { groupKernels, loadGroupTarget, selectKernels, type KernelSelection } from './selection.js';
+import { groupKernels, loadGroupTarget, selectKernels, type KernelSelection, type SelectedKernel } from './selection.js';
+import { objectKeys } from './shape-key.js';
 
-/** Progress of a dry run: groups of kernels done out of all, and the kernels of the group just done. */
+/**
+ * Progress of a dry run: BTF loads done out of all (a load resolves every object whose kernels it stands for),
+ * and the kernels whose answers the load just gave (for at least one object), in kernel order.
+ */
 export interface DryRunProgress {
   done: number;
   total: number;
@@ -48,41 +55,42 @@ export async function coreCheck(catalog: Catalog, inputs: readonly BpfObjectInpu
 export async function coreCheckObjects(catalog: Catalog, objects: readonly ReadBpfObject[], selection: KernelSelection, opts: CoreCheckOptions = {}): Promise<CoreCheckAnswer[]> {
   const blobs = opts.blobs ?? BlobStore.forCatalog(catalog.path);
   const kernels = selectKernels(catalog, selection);
-  const groups = groupKernels(catalog, kernels, { modules: opts.modules });
-  const index = new Map(kernels.map((k, i) => [k.kernel, i]));
-  // entries[object][kernel], filled group by group.
+  const plan = planLoads(catalog, objects, kernels, { modules: opts.modules });
+  // entries[object][kernel], filled load by load.
   const entries: KernelCheckJson[][] = objects.map(() => new Array<KernelCheckJson>(kernels.length));
   let done = 0;
-  for (const group of groups) {
-    const bodies: KernelCheckBody[] = [];
+  for (const load of plan.loads) {
+    const rep = kernels[load.kernel];
+    const filled = new Set<number>();
     {
-      // The group's BTF lives only in this block.
-      const target = await loadGroupTarget(catalog, blobs, group);
-      for (const o of objects) bodies.push(checkObjectOnTarget(o.obj, target));
-    }
-    for (const k of group.kernels) {
-      const at = index.get(k.kernel) as number;
-      objects.forEach((_, oi) => {
-        const body = bodies[oi];
-        entries[oi][at] = {
-          kernel: k.kernel,
-          verdict: body.verdict,
-          reason: body.reason,
-          programs: body.programs,
-          relocations: body.relocations,
-          series: k.series,
-          btf_sha256: group.btfSha256,
-          modules: group.modules.map((m) => m.name),
-          reasons: body.reasons,
-          result: body.result,
-          status_counts: body.status_counts,
-          warnings: body.warnings,
-        };
-      });
+      // The representative's BTF lives only in this block.
+      const target = await loadGroupTarget(catalog, blobs, { key: '', btfSha256: rep.row.btfSha256, modules: plan.modules(rep), kernels: [rep] });
+      for (const { object, kernels: members } of load.objects) {
+        const body = checkObjectOnTarget(objects[object].obj, target);
+        for (const at of members) {
+          const k = kernels[at];
+          filled.add(at);
+          entries[object][at] = {
+            kernel: k.kernel,
+            verdict: body.verdict,
+            reason: body.reason,
+            programs: body.programs,
+            relocations: body.relocations,
+            series: k.series,
+            btf_sha256: k.row.btfSha256,
+            modules: plan.modules(k).map((m) => m.name),
+            resolved_on: rep.kernel,
+            reasons: body.reasons,
+            result: body.result,
+            status_counts: body.status_counts,
+            warnings: body.warnings,
+          };
+        }
+      }
     }
     done++;
-    opts.onProgress?.({ done, total: groups.length, kernels: group.kernels.map((k) => k.kernel) });
-    // Let timers and I/O run between groups (an in-process run inside a server).
+    opts.onProgress?.({ done, total: plan.loads.length, kernels: [...filled].sort((x, y) => x - y).map((i) => kernels[i].kernel) });
+    // Let timers and I/O run between loads (an in-process run inside a server).
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return objects.map((o, oi) => {
@@ -95,6 +103,53 @@ export async function coreCheckObjects(catalog: Catalog, objects: readonly ReadB
       not_checked: [...NOT_CHECKED],
     };
   });
+}
+
+/** One BTF load of a dry run: the kernel loaded, and per object the kernels its answer there stands for. */
+export interface PlannedLoad {
+  /** Index of the representative in the selection (the first kernel, in kernel order, of each group it leads). */
+  kernel: number;
+  objects: { object: number; kernels: number[] }[];
+}
+
+/** The BTF loads a dry run of these objects over these kernels costs (shape-key.ts groups kernels per object). */
+export interface LoadPlan {
+  loads: PlannedLoad[];
+  /** The module BTF loaded with a kernel (none when module BTF is not searched). */
+  modules: (k: SelectedKernel) => KernelModule[];
+  /** Per object, why its kernels are grouped by their own BTF only (shape-key.ts), when they are. */
+  unprovable: (string | undefined)[];
+}
+
+/**
+ * Groups the selected kernels per object by {@link objectKeys} and orders the loads by their representatives'
+ * kernel order: each representative's BTF is loaded once for every object it stands for.
+ */
+export function planLoads(catalog: Catalog, objects: readonly ReadBpfObject[], kernels: readonly SelectedKernel[], opts: { modules?: boolean } = {}): LoadPlan {
+  const withModules = opts.modules !== false;
+  const modules = withModules ? kernelModules(catalog, kernels.map((k) => k.row.id)) : undefined;
+  const byKernel = new Map<number, PlannedLoad>();
+  const unprovable: (string | undefined)[] = [];
+  objects.forEach((o, oi) => {
+    const { keys, unprovable: why } = objectKeys(catalog, o.obj, kernels, modules);
+    unprovable.push(why);
+    const groups = new Map<string, number[]>();
+    keys.forEach((key, at) => {
+      const g = groups.get(key);
+      if (g) g.push(at);
+      else groups.set(key, [at]);
+    });
+    for (const members of groups.values()) {
+      let load = byKernel.get(members[0]);
+      if (!load) byKernel.set(members[0], (load = { kernel: members[0], objects: [] }));
+      load.objects.push({ object: oi, kernels: members });
+    }
+  });
+  return {
+    loads: [...byKernel.values()].sort((a, b) => a.kernel - b.kernel),
+    modules: (k) => modules?.get(k.row.id) ?? [],
+    unprovable,
+  };
 }
 
 /** How many groups of kernels (BTF loads) a selection costs: what decides whether to run it off the event loop. */

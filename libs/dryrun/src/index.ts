@@ -4,5 +4,6 @@ export * from './object-input.js';
 export * from './answer.js';
 export * from './changes.js';
 export * from './check.js';
+export * from './shape-key.js';
 export * from './min-btf.js';
 export * from './off-thread.js';

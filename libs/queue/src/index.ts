@@ -4,3 +4,6 @@ export * from './worker.js';
 export * from './run-worker.js';
 export * from './job-runner.js';
 export * from './sync-jobs.js';
+export * from './core-jobs.js';
+export * from './pending-uploads.js';
+export * from './core-job-name.js';

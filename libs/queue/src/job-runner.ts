@@ -3,6 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import type { BlobStore, Catalog, IngestJobData } from '@btf-atlas/catalog';
 import { removeFailedJobBlobs } from '@btf-atlas/catalog/gc';
 import { runJob, type JobDeps, type JobLike } from './jobs.js';
+import type { CoreCheckJobData } from './core-jobs.js';
 import { createIngestQueue, type AnyJobData, type JobName, type QueueConfig, type ScanJobData } from './queues.js';
 
 /** A job's state as the API reports it (BullMQ's names; `unknown` when Redis has forgotten the state). */
@@ -18,6 +19,8 @@ export interface JobView {
   /** The KREF of an ingest job; the path of a scan job. */
   kernel?: string;
   path?: string;
+  /** The object of a core-check job (name, sha256, size). */
+  object?: { name: string; sha256: string; size: number };
   attempts_made: number;
   created_at: string;
   finished_at?: string;
@@ -27,13 +30,24 @@ export interface JobView {
   failed_reason?: string;
 }
 
+/** Jobs per state now (for metrics): BullMQ's counts of the queue, or the in-process runner's kept jobs. */
+export type JobCounts = Record<'waiting' | 'active' | 'delayed' | 'completed' | 'failed', number>;
+
+const COUNTED_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
+
 /** Enqueues jobs and reports on them: through BullMQ when Redis is configured, in this process otherwise. */
 export interface JobRunner {
   readonly mode: 'queue' | 'in-process';
-  enqueue(name: JobName, data: AnyJobData): Promise<JobView>;
+  /**
+   * Adds a job. `jobId` (queue mode) names it: a second enqueue under the id of a job the queue still holds
+   * returns that job (BullMQ adds nothing), so identical requests share one job.
+   */
+  enqueue(name: JobName, data: AnyJobData, opts?: { jobId?: string }): Promise<JobView>;
   /** Repeats a job every `everyMs` under a scheduler id (replacing one of the same id); queue mode only. */
   schedule?(id: string, everyMs: number, name: JobName, data: AnyJobData): Promise<void>;
   get(id: string): Promise<JobView | undefined>;
+  /** How many jobs are in each state (queue mode: one Redis round trip). */
+  counts(): Promise<JobCounts>;
   close(): Promise<void>;
 }
 
@@ -53,6 +67,7 @@ function viewOf(job: Job<AnyJobData, unknown, JobName>, state: JobState): JobVie
   };
   if (job.name === 'ingest' && data.kernel !== undefined) v.kernel = data.kernel || data.source;
   if (job.name === 'scan' && data.path !== undefined) v.path = data.path;
+  if (job.name === 'core-check') v.object = (job.data as CoreCheckJobData).object;
   const finished = iso(job.finishedOn);
   if (finished !== undefined) v.finished_at = finished;
   if (state === 'completed') v.result = job.returnvalue;
@@ -69,9 +84,9 @@ export class QueueJobRunner implements JobRunner {
     this.queue = createIngestQueue(cfg);
   }
 
-  async enqueue(name: JobName, data: AnyJobData): Promise<JobView> {
-    const job = await this.queue.add(name, data);
-    return viewOf(job, 'waiting');
+  async enqueue(name: JobName, data: AnyJobData, opts: { jobId?: string } = {}): Promise<JobView> {
+    const job = await this.queue.add(name, data, opts.jobId === undefined ? undefined : { jobId: opts.jobId });
+    return opts.jobId === undefined ? viewOf(job, 'waiting') : viewOf(job, (await job.getState()) as JobState);
   }
 
   async schedule(id: string, everyMs: number, name: JobName, data: AnyJobData): Promise<void> {
@@ -86,6 +101,12 @@ export class QueueJobRunner implements JobRunner {
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
     return viewOf(job, state as JobState);
+  }
+
+  async counts(): Promise<JobCounts> {
+    const c = await this.queue.getJobCounts(...COUNTED_STATES, 'prioritized');
+    // Prioritized jobs wait too (BullMQ keeps them in a list of their own).
+    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0 };
   }
 
   async close(): Promise<void> {
@@ -118,6 +139,8 @@ export class InProcessJobRunner implements JobRunner {
       log?: (obj: Record<string, unknown>, msg: string) => void;
       /** Runs one job (default runJob here; the API runs it on a worker thread so its event loop stays free). */
       run?: (job: JobLike, deps: JobDeps) => Promise<unknown>;
+      /** Told of each job once it has completed or failed (metrics). */
+      onFinished?: (view: JobView) => void;
     },
     private readonly keep = 10_000,
   ) {}
@@ -140,6 +163,14 @@ export class InProcessJobRunner implements JobRunner {
   async get(id: string): Promise<JobView | undefined> {
     const job = this.jobs.get(id);
     return job ? { ...job.view } : undefined;
+  }
+
+  async counts(): Promise<JobCounts> {
+    const out: JobCounts = { waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 };
+    for (const { view } of this.jobs.values()) {
+      if (view.state in out) out[view.state as keyof JobCounts]++;
+    }
+    return out;
   }
 
   /** Stops taking jobs, waits for the one running, and closes the catalog connection it was given. */
@@ -177,6 +208,11 @@ export class InProcessJobRunner implements JobRunner {
         }
       }
       v.finished_at = new Date().toISOString();
+      try {
+        this.deps.onFinished?.({ ...v });
+      } catch (err) {
+        this.deps.log?.({ job: v.id, err: (err as Error).message }, 'onFinished failed');
+      }
     }
   }
 

@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { UnrecoverableError } from 'bullmq';
 import {
-  isInputError, jobDataOf, processIngest, scanPath, sha256Hex,
+  isInputError, jobDataOf, processIngest, readJobInput, scanPath, sha256Hex,
   type BlobStore, type Catalog, type IngestJobData, type IngestResult,
 } from '@btf-atlas/catalog';
+import type { CoreCheckAnswer } from '@btf-atlas/dryrun';
 import type { JobName, ScanJobData } from './queues.js';
+import { CORE_CHECK_JOB } from './core-job-name.js';
 import { debugFallback, downloadDirOf, fetchForIngest, finalFailure, runSync, type SyncJobData, type SyncResult } from './sync-jobs.js';
 
 /** What a processor needs of a BullMQ job (a Job in process, a SandboxedJob in a child process). */
@@ -37,15 +38,24 @@ export function isBadInput(err: unknown): boolean {
   return isInputError(err);
 }
 
-/** True when the catalog already holds this kernel from exactly this file. */
-function catalogHas(catalog: Catalog, data: IngestJobData): boolean {
+/**
+ * True when the catalog already holds this kernel from exactly this file. A file that cannot be read as a job
+ * input (a FIFO, too large) is not known: its ingest job fails with the reason.
+ */
+async function catalogHas(catalog: Catalog, data: IngestJobData): Promise<boolean> {
   // A package's kernel is named by its metadata, read by the ingest job itself (which skips a known kernel).
   if (!data.kernel || data.packages) return false;
   const [distro, release, arch, unameR] = data.kernel.split('/');
   const row = catalog.sqlite
     .prepare('SELECT source_sha256 AS sha FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
     .get(distro, release, arch, unameR) as { sha: string } | undefined;
-  return row !== undefined && row.sha === sha256Hex(readFileSync(data.path));
+  if (row === undefined) return false;
+  try {
+    return row.sha === sha256Hex(await readJobInput(data.path));
+  } catch (err) {
+    if (isInputError(err)) return false;
+    throw err;
+  }
 }
 
 /**
@@ -53,8 +63,15 @@ function catalogHas(catalog: Catalog, data: IngestJobData): boolean {
  * the kernels the catalog lacks). Bad input becomes an UnrecoverableError, so BullMQ fails the job once instead
  * of retrying; anything else is rethrown and retried with backoff.
  */
-export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult | ScanResult | SyncResult> {
+export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult | ScanResult | SyncResult | CoreCheckAnswer> {
   const log = deps.log ?? (() => undefined);
+  if (job.name === CORE_CHECK_JOB) {
+    // Loaded on demand: an ingest child never loads the dry run.
+    const { runCoreCheckJob } = await import('./core-jobs.js');
+    const answer = await runCoreCheckJob(job, { catalog: deps.catalog, blobs: deps.blobs });
+    log({ job: job.id, object: answer.object.sha256, kernels: answer.kernels.length }, 'core-checked');
+    return answer;
+  }
   const downloadDir = downloadDirOf(deps.catalog, deps.downloadDir);
   try {
     if (job.name === 'sync') {
@@ -75,7 +92,7 @@ export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult 
       let present = 0;
       for (const item of items) {
         const d = jobDataOf(item, data.replace);
-        if (!data.replace && catalogHas(deps.catalog, d)) {
+        if (!data.replace && (await catalogHas(deps.catalog, d))) {
           present++;
           continue;
         }

@@ -2,6 +2,7 @@ import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bu
 import { Redis, type RedisOptions } from 'ioredis';
 import type { IngestJobData } from '@btf-atlas/catalog';
 import type { SyncJobData } from './sync-jobs.js';
+import type { CoreCheckJobData } from './core-jobs.js';
 
 /** The queue every ingest and scan job goes through. */
 export const INGEST_QUEUE = 'btf-ingest';
@@ -78,10 +79,10 @@ export interface ScanJobData {
   replace?: boolean;
 }
 
-export type JobName = 'ingest' | 'scan' | 'sync';
+export type JobName = 'ingest' | 'scan' | 'sync' | 'core-check';
 
 /** Data of any job on the queue. */
-export type AnyJobData = IngestJobData | ScanJobData | SyncJobData;
+export type AnyJobData = IngestJobData | ScanJobData | SyncJobData | CoreCheckJobData;
 
 /**
  * Reconnection delay after the n-th failed attempt: quick at first (a restarted Redis is back in a second or

@@ -1,9 +1,10 @@
+import { EventEmitter } from 'node:events';
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { BlobStore, openCatalog } from '@btf-atlas/catalog';
 import {
   InProcessJobRunner, QueueJobRunner, RedisProbe, isRedisUnavailable, redisWhere,
-  type AnyJobData, type JobName, type JobRunner, type JobView,
+  type AnyJobData, type JobCounts, type JobName, type JobRunner, type JobView,
 } from '@btf-atlas/queue';
 import { ApiError } from '../errors.js';
 import { WorkPool } from '../work-pool.js';
@@ -18,6 +19,8 @@ declare module 'fastify' {
     jobs: JobRunner;
     /** The Redis connection of readiness checks, when REDIS_URL is set. */
     redisProbe: RedisProbe | undefined;
+    /** `finished` (a {@link JobView}) for each job this process ran in-process, for metrics; silent in queue mode. */
+    jobEvents: EventEmitter;
   }
 }
 
@@ -31,6 +34,8 @@ export interface JobsPluginOptions {
   connectTimeoutMs?: number;
   /** Longest one Redis command of a request may take (ms). */
   commandTimeoutMs?: number;
+  /** V8 heap of the in-process job thread (MB); a job past it fails with WORK_OUT_OF_MEMORY. */
+  jobHeapMb?: number;
 }
 
 /** Seconds a client is told to wait when Redis is away. */
@@ -75,12 +80,16 @@ class GuardedRunner implements JobRunner {
     }
   }
 
-  enqueue(name: JobName, data: AnyJobData): Promise<JobView> {
-    return this.guard('enqueueing the job', () => this.inner.enqueue(name, data));
+  enqueue(name: JobName, data: AnyJobData, opts?: { jobId?: string }): Promise<JobView> {
+    return this.guard('enqueueing the job', () => this.inner.enqueue(name, data, opts));
   }
 
   get(id: string): Promise<JobView | undefined> {
     return this.guard('reading the job', () => this.inner.get(id));
+  }
+
+  counts(): Promise<JobCounts> {
+    return this.guard('counting the jobs', () => this.inner.counts());
   }
 
   close(): Promise<void> {
@@ -96,13 +105,20 @@ class GuardedRunner implements JobRunner {
 async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promise<void> {
   let runner: JobRunner;
   let probe: RedisProbe | undefined;
+  const jobEvents = new EventEmitter();
   if (opts.redisUrl) {
     const cfg = { redisUrl: opts.redisUrl, prefix: opts.queuePrefix, role: 'request' as const, connectTimeoutMs: opts.connectTimeoutMs, commandTimeoutMs: opts.commandTimeoutMs };
     probe = new RedisProbe(cfg);
     const deadline = (opts.connectTimeoutMs ?? 2_000) + (opts.commandTimeoutMs ?? 5_000) + 1_000;
     runner = new GuardedRunner(new QueueJobRunner(cfg), redisWhere(opts.redisUrl), deadline);
   } else {
-    const pool = new WorkPool({ dbPath: opts.dbPath, threads: 1, maxWaitMs: Infinity, onThreadError: (err) => app.log.error({ err: err.message }, 'job thread stopped') });
+    const pool = new WorkPool({
+      dbPath: opts.dbPath,
+      threads: 1,
+      maxWaitMs: Infinity,
+      ...(opts.jobHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: opts.jobHeapMb } }),
+      onThreadError: (err) => app.log.error({ err: err.message }, 'job thread stopped'),
+    });
     const inProcess = new InProcessJobRunner({
       // A connection of its own: readers' caches key on PRAGMA data_version, which moves only for commits made
       // by other connections. (The thread that runs the jobs opens another for its writes.)
@@ -113,11 +129,13 @@ async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promis
         onProgress: (pct) => void job.updateProgress(pct),
         onEnqueue: (name, data) => deps.queue.add(name as JobName, data as never),
       }),
+      onFinished: (view) => jobEvents.emit('finished', view),
     });
     runner = {
       mode: inProcess.mode,
       enqueue: (name, data) => inProcess.enqueue(name, data),
       get: (id) => inProcess.get(id),
+      counts: () => inProcess.counts(),
       close: async () => {
         await inProcess.close();
         await pool.close();
@@ -126,6 +144,7 @@ async function jobsPlugin(app: FastifyInstance, opts: JobsPluginOptions): Promis
   }
   app.decorate('jobs', runner);
   app.decorate('redisProbe', probe);
+  app.decorate('jobEvents', jobEvents);
   app.addHook('onClose', async () => {
     await runner.close();
     probe?.close();

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  coreCheck, MAX_OBJECT_BYTES, coreCheckOffThread, coreMinBtf, coreMinBtfOffThread, countTargets, minBtfTarXz, selectionKey,
+  coreCheck, MAX_OBJECT_BYTES, coreCheckOffThread, readObjectInput, coreMinBtf, coreMinBtfOffThread, countTargets, minBtfTarXz, selectionKey,
   type BpfObjectInput, type KernelSelection,
 } from '@btf-atlas/dryrun';
+import { BlobStore } from '@btf-atlas/catalog';
+import { coreCheckJobData, coreJobId } from '@btf-atlas/queue';
 import { ApiError, problemOf, problemType } from '../errors.js';
 import { problems, segment } from '../schemas.js';
 
@@ -16,6 +18,12 @@ export interface CoreRoutesOptions {
   offThreadMinTargets?: number;
   /** Bytes of answers kept by object sha256 and selection until the catalog changes (default 32 MiB). */
   cacheBytes?: number;
+  /**
+   * With a queue (REDIS_URL), a dry run over more than this many kernels is a `core-check` job (202; its progress
+   * and answer at `GET /v1/jobs/{id}`) instead of an answer held open (default 50). Without a queue, every
+   * selection is answered in process.
+   */
+  jobMinKernels?: number;
 }
 
 interface CoreQuery {
@@ -90,6 +98,7 @@ const coreCheckSchema = {
             },
           },
           series: str, btf_sha256: str, modules: { type: 'array', items: str }, reasons: { type: 'array', items: reason },
+          resolved_on: { type: 'string', description: "the kernel whose btf this entry was resolved on: itself, or the first kernel with the catalog's same shapes of everything the object touches (type ids in the entry are that kernel's)" },
         },
       },
     },
@@ -162,6 +171,7 @@ function readBody(payload: NodeJS.ReadableStream, limit: number): Promise<Buffer
 export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesOptions): Promise<void> {
   const limit = opts.maxObjectBytes ?? MAX_OBJECT_BYTES;
   const offThreadMin = opts.offThreadMinTargets ?? 2;
+  const jobMinKernels = opts.jobMinKernels ?? 50;
   const maxCache = opts.cacheBytes ?? 32 * 1024 * 1024;
   const cache = new Map<string, CachedAnswer>();
   let cached = 0;
@@ -238,6 +248,38 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
     }
   }
 
+  /**
+   * In queue mode, a selection of more than `jobMinKernels` kernels whose answer is not cached becomes a
+   * `core-check` job: the object goes into the blob store, the job (one per object, selection and kernel count:
+   * a catalog that gained kernels asks again) is enqueued, and the answer is 202 with its URL. Undefined when the
+   * request is to be answered in process (including every refusal, which `answer` words). Says whether it
+   * answered (a boolean, not the reply: a reply is thenable, and awaiting it waits for the response to end).
+   */
+  async function enqueueLarge(request: FastifyRequest<{ Querystring: CoreQuery }>, reply: FastifyReply): Promise<boolean> {
+    if (!app.hasDecorator('jobs') || app.jobs.mode !== 'queue') return false;
+    const { input, selection, key } = objectOf(request, 'check');
+    const hit = cache.get(key);
+    if (hit && hit.version === version()) return false;
+    const modules = request.query.modules !== false;
+    let kernels: number;
+    let targets: number;
+    try {
+      ({ kernels, targets } = countTargets(app.catalog, selection, { modules }));
+      // An object the reader refuses is refused now, not by a job.
+      readObjectInput(input);
+    } catch {
+      return false;
+    }
+    if (kernels <= jobMinKernels) return false;
+    const blobs = BlobStore.forCatalog(opts.dbPath);
+    const data = coreCheckJobData(blobs, { name: input.name, bytes: input.bytes }, selection, modules);
+    const jobId = coreJobId(data.object.sha256, JSON.stringify([selectionKey(selection), modules, kernels, targets]));
+    const view = await app.jobs.enqueue('core-check', data, { jobId });
+    const url = `/v1/jobs/${encodeURIComponent(view.id)}`;
+    void reply.code(202).header('location', url).send({ ...view, url });
+    return true;
+  }
+
   app.post<{ Querystring: CoreQuery }>('/v1/core/check', {
     bodyLimit: limit,
     schema: {
@@ -246,11 +288,17 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
       querystring: checkQuery,
       response: {
         200: { description: 'the dry run (application/json)', content: { 'application/json': { schema: coreCheckSchema } } },
+        202: {
+          description: 'with a queue, a selection of many kernels: the core-check job (Location: its URL; GET it for progress, then the dry run as its result)',
+          type: 'object',
+          additionalProperties: true,
+          properties: { id: str, name: str, state: str, progress: { type: 'number' }, url: str },
+        },
         304: { description: 'not modified (If-None-Match)', type: 'null' },
-        ...problems(400, 404, 413),
+        ...problems(400, 404, 413, 503),
       },
     },
-  }, async (request, reply) => answer(request, reply, 'check', async ({ input, selection, offThread, modules }) => {
+  }, async (request, reply) => (await enqueueLarge(request, reply)) ? reply : answer(request, reply, 'check', async ({ input, selection, offThread, modules }) => {
     const [a] = offThread
       ? await coreCheckOffThread(opts.dbPath, [input], selection, { modules })
       : await coreCheck(app.catalog, [input], selection, { modules });
