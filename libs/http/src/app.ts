@@ -6,6 +6,8 @@ import adminAuth from './plugins/admin-auth.js';
 import answerCache from './plugins/answer-cache.js';
 import catalogPlugin from './plugins/catalog.js';
 import jobsPlugin from './plugins/jobs.js';
+import metricsPlugin, { metricsRoutes } from './plugins/metrics.js';
+import queueBoard from './plugins/queue-board.js';
 import openapi from './plugins/openapi.js';
 import problems from './plugins/problems.js';
 import archiveRoutes from './routes/archive.js';
@@ -163,9 +165,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   await app.register(problems);
+  // First of the hooks: requests answered from the cache in onRequest are timed and counted too.
+  await app.register(metricsPlugin);
   await app.register(catalogPlugin, { dbPath: opts.dbPath });
   await app.register(answerCache, { maxBytes: limits.cacheBytes });
-  await app.register(workPlugin, { dbPath: opts.dbPath, threads: limits.workThreads, maxWaitMs: limits.workWaitMs });
+  await app.register(workPlugin, {
+    dbPath: opts.dbPath,
+    threads: limits.workThreads,
+    maxWaitMs: limits.workWaitMs,
+    resourceLimits: { maxOldGenerationSizeMb: limits.workHeapMb },
+  });
   await app.register(adminAuth, { adminToken: opts.adminToken });
   await app.register(jobsPlugin, {
     dbPath: opts.dbPath,
@@ -173,9 +182,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     queuePrefix: opts.queuePrefix,
     connectTimeoutMs: limits.redisConnectTimeoutMs,
     commandTimeoutMs: limits.redisCommandTimeoutMs,
+    jobHeapMb: limits.workHeapMb,
   });
   await app.register(openapi, { version: opts.version ?? '0.1.0' });
+  await app.register(queueBoard, {
+    adminToken: opts.adminToken,
+    redisUrl: opts.redisUrl,
+    queuePrefix: opts.queuePrefix,
+    connectTimeoutMs: limits.redisConnectTimeoutMs,
+    commandTimeoutMs: limits.redisCommandTimeoutMs,
+  });
   await app.register(healthRoutes);
+  await app.register(metricsRoutes);
   await app.register(explorer);
   await app.register(catalogRoutes);
   await app.register(kindRoutes);
@@ -183,7 +201,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(archiveRoutes);
   await app.register(vmlinuxHRoutes, { dbPath: opts.dbPath });
   await app.register((await import('./routes/kernel-summary.js')).default);
-  await app.register((await import('./routes/core.js')).default, { dbPath: opts.dbPath });
+  await app.register((await import('./routes/core.js')).default, { dbPath: opts.dbPath, jobMinKernels: limits.coreJobMinKernels });
   await app.register(lookupRoutes, { publicUrl: opts.publicUrl });
   await app.register(syncRoutes);
   await app.register(ingestRoutes, { dbPath: opts.dbPath, maxUploadBytes: opts.maxUploadBytes ?? 512 * 1024 * 1024, ingestRoot: opts.ingestRoot });

@@ -56,12 +56,23 @@ export interface ServerLimits {
   workThreads: number;
   /** Longest a heavy answer waits for a thread before 503 SERVER_BUSY with Retry-After (BTF_ATLAS_WORK_WAIT_MS, default 10 s). */
   workWaitMs: number;
+  /**
+   * V8 old-generation heap of each worker thread, heavy answers' and in-process jobs' (BTF_ATLAS_WORK_HEAP_MB,
+   * default 2048): a task that needs more costs its thread (503 WORK_OUT_OF_MEMORY, or the job fails with that
+   * reason), never the server.
+   */
+  workHeapMb: number;
   /** Connect timeout of each Redis connection attempt (BTF_ATLAS_REDIS_CONNECT_TIMEOUT_MS, default 2 s). */
   redisConnectTimeoutMs: number;
   /** Longest one Redis command of a request may take (BTF_ATLAS_REDIS_COMMAND_TIMEOUT_MS, default 5 s). */
   redisCommandTimeoutMs: number;
   /** Bytes the answer cache keeps at most, keys and per-entry overhead counted (BTF_ATLAS_CACHE_BYTES, default 64 MiB). */
   cacheBytes: number;
+  /**
+   * With REDIS_URL, a CO-RE dry run (`POST /v1/core/check`) over more kernels than this is a queue job answered 202
+   * (BTF_ATLAS_CORE_JOB_MIN_KERNELS, default 50).
+   */
+  coreJobMinKernels: number;
 }
 
 /** The defaults of {@link ServerLimits}. */
@@ -74,9 +85,11 @@ export function defaultLimits(cores = availableParallelism()): ServerLimits {
     timeoutCheckMs: 1_000,
     workThreads: Math.min(4, Math.max(1, cores - 1)),
     workWaitMs: 10_000,
+    workHeapMb: 2048,
     redisConnectTimeoutMs: 2_000,
     redisCommandTimeoutMs: 5_000,
     cacheBytes: 64 * 1024 * 1024,
+    coreJobMinKernels: 50,
   };
 }
 
@@ -88,9 +101,11 @@ const LIMIT_VARS: Record<keyof ServerLimits, string> = {
   timeoutCheckMs: 'BTF_ATLAS_TIMEOUT_CHECK_MS',
   workThreads: 'BTF_ATLAS_WORK_THREADS',
   workWaitMs: 'BTF_ATLAS_WORK_WAIT_MS',
+  workHeapMb: 'BTF_ATLAS_WORK_HEAP_MB',
   redisConnectTimeoutMs: 'BTF_ATLAS_REDIS_CONNECT_TIMEOUT_MS',
   redisCommandTimeoutMs: 'BTF_ATLAS_REDIS_COMMAND_TIMEOUT_MS',
   cacheBytes: 'BTF_ATLAS_CACHE_BYTES',
+  coreJobMinKernels: 'BTF_ATLAS_CORE_JOB_MIN_KERNELS',
 };
 
 /** {@link ServerLimits} from the environment: positive whole numbers; the headers timeout within the request timeout. */

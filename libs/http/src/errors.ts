@@ -32,6 +32,8 @@ export const API_ERRORS = {
   NOT_READY: { status: 503, title: 'Not ready' },
   /** A heavy task failed in its worker thread without a coded error (the thread ran out of memory, or died). */
   WORK_FAILED: { status: 500, title: 'Internal server error' },
+  /** A heavy task needed more than a worker thread's heap (BTF_ATLAS_WORK_HEAP_MB): its thread was replaced, the server is up. */
+  WORK_OUT_OF_MEMORY: { status: 503, title: 'Out of memory' },
   /** A JSON `path` to ingest that is off (no ingest root), absolute, or outside the ingest root. */
   INGEST_PATH_REFUSED: { status: 400, title: 'Ingest path refused' },
   /** A JSON `path` to ingest that names nothing under the ingest root. */
@@ -44,6 +46,10 @@ export const API_ERRORS = {
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   /** A path segment longer than the router takes (512 characters). */
   URI_TOO_LONG: { status: 414, title: 'URI too long' },
+  /** `/admin/queues` of a server without REDIS_URL: there is no queue to show (jobs run in process). */
+  QUEUE_BOARD_DISABLED: { status: 404, title: 'Queue board disabled' },
+  /** A queue board action that is not offered (adding or editing job data), or a change with Basic credentials from another origin. */
+  QUEUE_BOARD_ACTION_REFUSED: { status: 403, title: 'Queue board action refused' },
   /** No route at this method and path. */
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   /** The catalog cannot be read (healthz). */
