@@ -1,13 +1,15 @@
-// What the benchmarks share: the repo root, a stale-build warning, quantiles and formatting, and the cached
-// synthetic series of scripts/make-synthetic-archive.mjs under the OS temp folder.
+// What the benchmarks share: the repo root, a stale-build warning, quantiles and formatting, the cached synthetic
+// series of scripts/make-synthetic-archive.mjs under the OS temp folder, and the cached catalog built from one.
 import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SERIES_CACHE = join(tmpdir(), 'btf-atlas-bench-ingest');
+/** The catalogs of the series (bench-api, bench-explorer), one per (series, migrations, N). */
+export const CATALOG_CACHE = join(tmpdir(), 'btf-atlas-bench-api');
 export const DEFAULT_BASE = join(ROOT, 'fixtures/corpus/archive/debian/12/x86_64/6.1.0-50-amd64.btf.tar.xz');
 
 /** Warns when a package's source is newer than its build (the figures would be of old code). */
@@ -93,4 +95,56 @@ export function changingField(manifest) {
   let best;
   for (const [key, n] of count) if (!best || n > best[1] || (n === best[1] && key < best[0])) best = [key, n];
   return best ? { field: best[0], moves: best[1] } : undefined;
+}
+
+/** A hash of the migrations folder: a catalog built under another schema is not reused. */
+export function migrationsKey() {
+  const h = createHash('sha256');
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else h.update(relative(ROOT, p)).update(readFileSync(p));
+    }
+  };
+  walk(join(ROOT, 'migrations'));
+  return h.digest('hex').slice(0, 8);
+}
+
+/**
+ * The cached catalog of the first n kernels of the series (`{ base, seed, xzLevel }`), built in process when
+ * missing (scanPath + jobDataOf + processIngest, as `btf-atlas ingest` does without REDIS_URL; about 15 minutes for
+ * 1,000 kernels on 2 cores) or when `rebuild`. Its blob store is dropped (large, and the routes benchmarked do not
+ * read it). Needs the built libs/catalog.
+ */
+export async function catalogFor(n, series, { rebuild = false } = {}) {
+  const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest } = await import(pathToFileURL(join(ROOT, 'libs/catalog/dist/index.js')).href);
+  const made = await seriesFor(n, series);
+  const manifest = JSON.parse(readFileSync(join(made.dir, 'manifest.json'), 'utf8'));
+  const dir = join(CATALOG_CACHE, `catalog-${seriesKey(series)}-m${migrationsKey()}-n${n}`);
+  const dbPath = join(dir, 'catalog.db');
+  if (!rebuild && existsSync(join(dir, '.complete'))) return { dbPath, manifest, series: made, how: 'cached' };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const items = scanPath(made.dir);
+  const num = (it) => Number(/^6\.1\.0-(\d+)-/.exec(it.kref.unameR)?.[1] ?? NaN);
+  items.sort((a, b) => num(a) - num(b));
+  if (items.length !== n) throw new Error(`${made.dir}: expected ${n} kernels, found ${items.length}`);
+  console.log(`building a ${n}-kernel catalog at ${dbPath} from ${made.dir} (${made.how}) ...`);
+  const catalog = openCatalog(dbPath);
+  const blobs = BlobStore.forCatalog(dbPath);
+  const started = performance.now();
+  for (let i = 0; i < items.length; i++) {
+    const result = await processIngest(jobDataOf(items[i]), { catalog, blobs });
+    if (result.status !== 'ingested') throw new Error(`${result.kernel}: ${result.status}`);
+    if ((i + 1) % 50 === 0 || i + 1 === items.length) {
+      process.stderr.write(`\r  ingested ${i + 1}/${n} (${((performance.now() - started) / 1000).toFixed(0)} s so far)`);
+    }
+  }
+  process.stderr.write('\n');
+  catalog.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  catalog.close();
+  rmSync(blobs.dir, { recursive: true, force: true });
+  writeFileSync(join(dir, '.complete'), '');
+  return { dbPath, manifest, series: made, how: `built in ${((performance.now() - started) / 1000).toFixed(0)} s` };
 }

@@ -12,11 +12,12 @@ export class Html {
 
 export type HtmlValue = Html | string | number | bigint | boolean | null | undefined | readonly HtmlValue[];
 
+const SPECIAL = /[&<>"']/;
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Text made safe for element content and quoted attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  return SPECIAL.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c]) : text;
 }
 
 function render(value: HtmlValue): string {
@@ -42,10 +43,25 @@ export function urlPart(text: string): string {
   return encodeURIComponent(text).replace(/%2B/g, '+');
 }
 
+/** A query value for a link: {@link urlPart}, with `/` kept too (KREFs read as themselves: `?kernel=debian/12/…`). */
+export function queryPart(text: string): string {
+  return urlPart(text).replace(/%2F/g, '/');
+}
+
 /** A query string from the defined, non-empty values, in the order given. */
 export function query(params: Record<string, string | number | undefined>): string {
   const parts = Object.entries(params)
     .filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== '')
-    .map(([k, v]) => `${k}=${urlPart(String(v))}`);
+    .map(([k, v]) => `${k}=${queryPart(String(v))}`);
   return parts.length === 0 ? '' : `?${parts.join('&')}`;
+}
+
+/** A KREF (`debian/13/x86_64/6.12.117+deb13-amd64`) as path segments for a link, each one encoded by {@link urlPart}. */
+export function krefPath(kref: string): string {
+  return kref.split('/').map(urlPart).join('/');
+}
+
+/** The uname -r of a KREF (its last segment). */
+export function unameOf(kref: string): string {
+  return kref.slice(kref.lastIndexOf('/') + 1);
 }
