@@ -10,7 +10,16 @@
 //     event loop) on 127.0.0.1 and a free port, loaded with autocannon for --duration seconds on
 //     `GET /v1/fields/pt_regs.di` with `Accept-Encoding: gzip` (req/s, latency p50 / p99 / max, errors, non-2xx),
 //     then shorter runs on the same URL without it (plain JSON) and on `GET /v1/diff?from=A&to=B` of two neighbours;
+//   - a mix (--mix-duration seconds, default 60, at --connections): field history, one type in one kernel, the
+//     diff of two neighbouring kernels, a `Range` request of a kernel's archive (`/archive/….btf.tar.xz`) and a
+//     type history, drawn at random per request (weights 30/25/10/20/15), with req/s, latency p50 / p99 / max,
+//     errors and non-2xx, the answers per kind, and the server's RSS before and after (and its peak, VmHWM);
 // and prints each figure against its target (>= 5,000 req/s for field history with p99 <= 20 ms, zero errors).
+//
+// The cached catalog drops its blob store (the kernels' archives) to save disk; before the mix, the archives are
+// put back as hard links of the series' own files (they are the same bytes: a .btf.tar.xz is stored as given),
+// so `Range` requests are served from the 1,000-kernel catalog itself. With --db, the archive requests use the
+// catalog's own blob store; when it lacks them, the mix leaves archives out and says so.
 //
 // The catalog is built once per (series, N) in process (scanPath + jobDataOf + processIngest, as
 // `btf-atlas ingest` does without REDIS_URL) and kept under the OS temp folder, so a second run does not
@@ -30,16 +39,17 @@
 //   --cpu-prof DIR     run the server under `node --cpu-prof` and write its profile into DIR
 //   --skip-http        in-process figures only
 //   --rebuild          rebuild the cached catalog
+//   --mix-duration S   seconds of the mixed load (default 60; 0: no mix)
 //   --json FILE        also write the figures as JSON
 /* global fetch */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, changingField, fmtMs, quantile, seriesFor, seriesKey, warnIfStale } from './lib/bench-common.mjs';
+import { ROOT, catalogFor, changingField, fmtMs, quantile, warnIfStale } from './lib/bench-common.mjs';
 
 const CATALOG_DIST = join(ROOT, 'libs/catalog/dist/index.js');
 const DIFF_DIST = join(ROOT, 'libs/diff/dist/index.js');
@@ -47,8 +57,6 @@ const API_DIST = join(ROOT, 'libs/http/dist/index.js');
 const CLI_BIN = join(ROOT, 'apps/cli/bin/btf-atlas.js');
 const CLI_DIST = join(ROOT, 'apps/cli/dist/main.js');
 const BASE = join(ROOT, 'fixtures/corpus/archive/debian/12/x86_64/6.1.0-50-amd64.btf.tar.xz');
-/** Shared with scripts/bench-ingest.mjs: the same series folders (same key), generated once. */
-const CATALOG_CACHE = join(tmpdir(), 'btf-atlas-bench-api');
 const XZ_LEVEL = 0;
 const FIELD = 'pt_regs.di';
 
@@ -56,7 +64,7 @@ const TARGET = { reqPerSec: 5000, p99Ms: 20, errors: 0 };
 const GZIP = { 'accept-encoding': 'gzip' };
 
 const args = process.argv.slice(2);
-const KNOWN = new Set(['--kernels', '--db', '--seed', '--duration', '--connections', '--pipelining', '--reps', '--log-level', '--cpu-prof', '--skip-http', '--rebuild', '--json']);
+const KNOWN = new Set(['--kernels', '--db', '--seed', '--duration', '--connections', '--pipelining', '--reps', '--log-level', '--cpu-prof', '--skip-http', '--rebuild', '--json', '--mix-duration']);
 for (const a of args) {
   if (a.startsWith('--') && !KNOWN.has(a)) {
     console.error(`bench-api: unknown option ${a}`);
@@ -79,8 +87,9 @@ const CPU_PROF = opt('--cpu-prof', undefined);
 const SKIP_HTTP = args.includes('--skip-http');
 const REBUILD = args.includes('--rebuild');
 const JSON_OUT = opt('--json', undefined);
+const MIX_DURATION = Number(opt('--mix-duration', 60));
 const SERIES = { base: BASE, seed: SEED, xzLevel: XZ_LEVEL };
-for (const [name, v, min] of [['--kernels', N, 2], ['--duration', DURATION, 1], ['--connections', CONNECTIONS, 1], ['--pipelining', PIPELINING, 1], ['--reps', REPS, 1]]) {
+for (const [name, v, min] of [['--kernels', N, 2], ['--duration', DURATION, 1], ['--mix-duration', MIX_DURATION, 0], ['--connections', CONNECTIONS, 1], ['--pipelining', PIPELINING, 1], ['--reps', REPS, 1]]) {
   if (!Number.isInteger(v) || v < min) {
     console.error(`bench-api: ${name} wants an integer >= ${min}`);
     process.exit(2);
@@ -98,59 +107,9 @@ for (const dist of [CATALOG_DIST, DIFF_DIST, API_DIST, CLI_DIST]) {
   }
 }
 warnIfStale('bench-api', ['libs/btf', 'libs/catalog', 'libs/diff', 'libs/http', 'apps/cli']);
-const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest, fieldHistory, listKernels } = await import(pathToFileURL(CATALOG_DIST).href);
+const { openCatalog, BlobStore, fieldHistory, listKernels } = await import(pathToFileURL(CATALOG_DIST).href);
 const { diffKernels } = await import(pathToFileURL(DIFF_DIST).href);
 
-
-// ---------------------------------------------------------------------------------------------------------------
-// The series (as scripts/bench-ingest.mjs keeps it) and the catalog built from it.
-
-/** A hash of the migrations folder: a catalog built under another schema is not reused. */
-function migrationsKey() {
-  const h = createHash('sha256');
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else h.update(relative(ROOT, p)).update(readFileSync(p));
-    }
-  };
-  walk(join(ROOT, 'migrations'));
-  return h.digest('hex').slice(0, 8);
-}
-
-/** The cached catalog of the first n kernels of the series (built in process when missing). */
-async function catalogFor(n) {
-  const series = await seriesFor(n, SERIES);
-  const manifest = JSON.parse(readFileSync(join(series.dir, 'manifest.json'), 'utf8'));
-  const dir = join(CATALOG_CACHE, `catalog-${seriesKey(SERIES)}-m${migrationsKey()}-n${n}`);
-  const dbPath = join(dir, 'catalog.db');
-  if (!REBUILD && existsSync(join(dir, '.complete'))) return { dbPath, manifest, series, how: 'cached' };
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const items = scanPath(series.dir);
-  const num = (it) => Number(/^6\.1\.0-(\d+)-/.exec(it.kref.unameR)?.[1] ?? NaN);
-  items.sort((a, b) => num(a) - num(b));
-  if (items.length !== n) throw new Error(`${series.dir}: expected ${n} kernels, found ${items.length}`);
-  console.log(`building a ${n}-kernel catalog at ${dbPath} from ${series.dir} (${series.how}) ...`);
-  const catalog = openCatalog(dbPath);
-  const blobs = BlobStore.forCatalog(dbPath);
-  const started = performance.now();
-  for (let i = 0; i < items.length; i++) {
-    const result = await processIngest(jobDataOf(items[i]), { catalog, blobs });
-    if (result.status !== 'ingested') throw new Error(`${result.kernel}: ${result.status}`);
-    if ((i + 1) % 50 === 0 || i + 1 === items.length) {
-      process.stderr.write(`\r  ingested ${i + 1}/${n} (${((performance.now() - started) / 1000).toFixed(0)} s so far)`);
-    }
-  }
-  process.stderr.write('\n');
-  catalog.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-  catalog.close();
-  // The archives the catalog keeps are not read by the routes benchmarked here: drop them (they are large).
-  rmSync(blobs.dir, { recursive: true, force: true });
-  writeFileSync(join(dir, '.complete'), '');
-  return { dbPath, manifest, series, how: `built in ${((performance.now() - started) / 1000).toFixed(0)} s` };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // In process.
@@ -243,18 +202,125 @@ async function load(autocannon, url, duration, headers = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The mix.
+
+/**
+ * Puts the series' archives back into the catalog's blob store (dropped when the catalog was cached) as hard links
+ * (a copy where links do not work): a kernel's archive is its source file, stored under its sha256.
+ */
+function restoreBlobs(dbPath, seriesDir, kernelsOfManifest) {
+  const blobs = BlobStore.forCatalog(dbPath);
+  let restored = 0;
+  for (const k of kernelsOfManifest) {
+    const file = join(seriesDir, `${k.kernel}.btf.tar.xz`);
+    const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+    if (blobs.has(sha)) continue;
+    const to = blobs.pathOf(sha);
+    mkdirSync(dirname(to), { recursive: true });
+    try {
+      linkSync(file, to);
+    } catch {
+      copyFileSync(file, to);
+    }
+    restored++;
+  }
+  return restored;
+}
+
+/** VmRSS and VmHWM (peak) of a process, in MiB, from /proc (undefined where there is no /proc). */
+function rssOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The mixed load: each request drawn at random by weight from the kinds below (same seed, same sequence), with
+ * per-kind answer counts. Every kind is asked once first: a kind that does not answer 2xx is left out, and said.
+ */
+async function mixLoad(autocannon, base, kinds, duration) {
+  const usable = [];
+  for (const k of kinds) {
+    if (k.weight === 0) {
+      k.skipped = 'none in this catalog';
+      continue;
+    }
+    const sample = k.make(0);
+    const res = await fetch(`${base}${sample.path}`, { headers: sample.headers });
+    await res.arrayBuffer();
+    if (res.status >= 200 && res.status < 300) usable.push(k);
+    else k.skipped = `GET ${sample.path} answered ${res.status}`;
+  }
+  const total = usable.reduce((a, k) => a + k.weight, 0);
+  let seq = 0x9e3779b9;
+  const rand = () => {
+    seq = (Math.imul(seq ^ (seq >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return seq / 0x100000000;
+  };
+  const byKind = Object.fromEntries(kinds.map((k) => [k.name, { sent: 0, statuses: {} }]));
+  let n = 0;
+  const result = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    pipelining: 1,
+    duration,
+    timeout: 10,
+    requests: [
+      {
+        setupRequest: (req, context) => {
+          let x = rand() * total;
+          let kind = usable[usable.length - 1];
+          for (const k of usable) {
+            if ((x -= k.weight) < 0) {
+              kind = k;
+              break;
+            }
+          }
+          const r = kind.make(++n);
+          context.kind = kind.name;
+          byKind[kind.name].sent++;
+          return { ...req, method: 'GET', path: r.path, headers: { ...GZIP, ...r.headers } };
+        },
+        onResponse: (status, _body, context) => {
+          const s = byKind[context.kind].statuses;
+          s[status] = (s[status] ?? 0) + 1;
+        },
+      },
+    ],
+  });
+  return {
+    duration,
+    kinds: kinds.map((k) => ({ name: k.name, weight: k.weight, skipped: k.skipped, ...byKind[k.name] })),
+    reqPerSec: result.requests.average,
+    requests: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 const started = performance.now();
 let dbPath;
 let manifest;
+let seriesDir;
 let source;
 if (DB !== undefined) {
   dbPath = resolve(DB);
   source = `--db ${dbPath}`;
 } else {
-  const c = await catalogFor(N);
+  const c = await catalogFor(N, SERIES, { rebuild: REBUILD });
   dbPath = c.dbPath;
   manifest = c.manifest;
+  seriesDir = c.series.dir;
   source = `synthetic series ${c.series.dir} (${c.series.how}); catalog ${c.dbPath} (${c.how})`;
 }
 
@@ -304,6 +370,41 @@ if (!SKIP_HTTP) {
     console.log(`loading ${diffUrl} (Accept-Encoding: gzip) for ${shortRun} s ...`);
     const diff = await load(autocannon, diffUrl, shortRun, GZIP);
     http = { field, fieldPlain, diff };
+    if (MIX_DURATION > 0) {
+      if (manifest && seriesDir) {
+        const restored = restoreBlobs(dbPath, seriesDir, manifest.kernels.slice(0, kernels.length));
+        if (restored > 0) console.log(`restored ${restored} archives into the catalog's blob store (hard links of the series' files)`);
+      }
+      const pick = (xs, i) => xs[(Math.imul(i, 0x9e3779b1) >>> 0) % xs.length];
+      const enc = encodeURIComponent;
+      // Neighbour pairs (next in kernel order, same distro/release/arch): twenty spread over the catalog, so the
+      // diffs are a mix of first-time and cached answers.
+      const seriesOf = (k) => k.split('/').slice(0, 3).join('/');
+      const allPairs = kernels.slice(1).map((k, i) => [kernels[i], k]).filter(([a, b]) => seriesOf(a) === seriesOf(b));
+      const pairs = Array.from({ length: Math.min(20, allPairs.length) }, (_, i) => allPairs[Math.floor((i * allPairs.length) / Math.min(20, allPairs.length))]);
+      const fields = [FIELD, 'task_struct.pid', moving?.field].filter(Boolean);
+      const types = ['pt_regs', 'sk_buff', 'file', moving?.field.split('.')[0]].filter(Boolean);
+      const historyTypes = ['pt_regs', moving?.field.split('.')[0]].filter(Boolean);
+      const kinds = [
+        { name: 'field history', weight: 30, make: (i) => ({ path: `/v1/fields/${enc(pick(fields, i))}` }) },
+        { name: 'type in a kernel', weight: 25, make: (i) => ({ path: `/v1/types/${enc(pick(types, i))}?kernel=${enc(pick(kernels, i * 7 + 1))}` }) },
+        { name: 'diff of neighbours', weight: pairs.length > 0 ? 10 : 0, make: (i) => { const [a, b] = pick(pairs, i); return { path: `/v1/diff?from=${enc(a)}&to=${enc(b)}` }; } },
+        {
+          name: 'archive Range',
+          weight: 20,
+          make: (i) => {
+            const start = (Math.imul(i, 2654435761) >>> 0) % (256 * 1024);
+            return { path: `/archive/${pick(kernels, i * 13 + 5)}.btf.tar.xz`, headers: { range: `bytes=${start}-${start + 65535}` } };
+          },
+        },
+        { name: 'type history', weight: 15, make: (i) => ({ path: `/v1/types/${enc(pick(historyTypes, i))}/history` }) },
+      ];
+      const before = rssOf(server.child.pid);
+      console.log(`loading a mix (${kinds.map((k) => `${k.name} ${k.weight}%`).join(', ')}) for ${MIX_DURATION} s with ${CONNECTIONS} connections ...`);
+      const mix = await mixLoad(autocannon, base, kinds, MIX_DURATION);
+      const after = rssOf(server.child.pid);
+      http.mix = { ...mix, rssStartMiB: before?.rss, rssEndMiB: after?.rss, rssPeakMiB: after?.peak };
+    }
   } finally {
     const exit = await server.stop();
     if (exit.code !== 0 && exit.code !== null) console.error(`bench-api: server exited with ${exit.code}: ${server.stderr().trim()}`);
@@ -342,6 +443,18 @@ if (http) {
   row(`HTTP diff neighbours: req/s (mean, ${d.duration} s)`, d.reqPerSec.toFixed(0));
   row('HTTP diff neighbours: latency p50 / p99 / max', `${d.p50} / ${d.p99} / ${d.max} ms`);
   row('HTTP diff neighbours: errors (timeouts) / non-2xx', `${d.errors} (${d.timeouts}) / ${d.non2xx}`, '0 / 0', ok(d.errors === 0 && d.non2xx === 0));
+  const m = http.mix;
+  if (m) {
+    row(`HTTP mix: req/s (mean, ${m.duration} s, ${CONNECTIONS} connections)`, m.reqPerSec.toFixed(0));
+    row('HTTP mix: latency p50 / p99 / max', `${m.p50} / ${m.p99} / ${m.max} ms`);
+    row('HTTP mix: errors (timeouts) / non-2xx', `${m.errors} (${m.timeouts}) / ${m.non2xx}`, '0 / 0', ok(m.errors === 0 && m.non2xx === 0));
+    const mb = (x) => (x === undefined || Number.isNaN(x) ? '-' : `${x.toFixed(0)} MiB`);
+    row('HTTP mix: server RSS at start / end (peak)', `${mb(m.rssStartMiB)} / ${mb(m.rssEndMiB)} (${mb(m.rssPeakMiB)})`);
+    for (const k of m.kinds) {
+      const statuses = Object.entries(k.statuses).map(([st, n]) => `${st}: ${n}`).join(', ');
+      row(`HTTP mix: ${k.name}`, k.skipped ? `left out (${k.skipped})` : `${k.sent} sent (${statuses})`);
+    }
+  }
 }
 const header = ['metric', `N = ${kernels.length}`, 'target', 'verdict'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));

@@ -529,8 +529,10 @@ export class CDumper {
     while (cur !== next) {
       const bits = Math.min(next - cur, padBits);
       if (bits === padBits) {
-        this.out += `\n${p}${padType}: ${padBits};`;
-        cur += bits;
+        // every whole marker at once (a hostile struct size asks for millions of them)
+        const whole = Math.floor((next - cur) / padBits);
+        this.out += `\n${p}${padType}: ${padBits};`.repeat(whole);
+        cur += whole * padBits;
         continue;
       }
       for (let i = 3; i >= 0; i--) {

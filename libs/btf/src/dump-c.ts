@@ -34,9 +34,11 @@ export interface DumpCOptions {
   /** Emit the `BPF kfuncs` section (default true; bpftool 7.5 always does, bpftool 7.1 never does). */
   kfuncs?: boolean;
   /**
-   * Largest header produced, in UTF-16 code units (default 64 Mi; a kernel's is 2 to 3 Mi). Hostile BTF can ask
-   * for gigabytes (a 4 GiB struct is padded with `long: 64;` lines; nested anonymous structs are written out
-   * wherever they are used): past this, BTF_LIMIT_EXCEEDED.
+   * Largest header produced, in UTF-16 code units. Default: {@link defaultMaxCOutput}, 1 Mi plus 8 per byte of
+   * BTF (base included), at most 64 Mi (a kernel's header is 2 to 3 Mi from 4 to 6 MB of BTF). Hostile BTF can
+   * ask for gigabytes (a 4 GiB struct is padded with `long: 64;` lines; nested anonymous structs are written out
+   * wherever they are used): past this, BTF_LIMIT_EXCEEDED. Scaling with the input keeps a 7 KB blob from
+   * taking seconds to write a 46 MB header.
    */
   maxOutputLength?: number;
   /**
@@ -48,8 +50,13 @@ export interface DumpCOptions {
   typeTagAttributes?: boolean;
 }
 
-/** Default of {@link DumpCOptions.maxOutputLength}. */
+/** Ceiling of the default {@link DumpCOptions.maxOutputLength}. */
 export const DEFAULT_MAX_C_OUTPUT = 64 * 1024 * 1024;
+
+/** The default {@link DumpCOptions.maxOutputLength} for `btf`: 1 Mi + 8 per byte of its BTF and its base's, at most 64 Mi. */
+export function defaultMaxCOutput(btf: Btf): number {
+  return Math.min(DEFAULT_MAX_C_OUTPUT, 1024 * 1024 + 8 * (btf.bytes.length + (btf.base?.bytes.length ?? 0)));
+}
 
 const { FUNC: K_FUNC, DECL_TAG: K_DECL_TAG } = BtfKind;
 
@@ -98,7 +105,7 @@ export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
 function dumpCUnchecked(btf: Btf, opts: DumpCOptions): string {
   if (btf.base) checkLibbpfSanity(btf.base);
   checkLibbpfSanity(btf);
-  const d = new CDumper(btf, opts.maxOutputLength ?? DEFAULT_MAX_C_OUTPUT);
+  const d = new CDumper(btf, opts.maxOutputLength ?? defaultMaxCOutput(btf));
   d.typeTagAttributes = opts.typeTagAttributes ?? false;
   d.out = HEADER;
   d.flush();

@@ -1,8 +1,9 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as lib from '@btf-atlas/btf';
-import { Btf, BtfError, dumpRawJson, extractBtf, swapBtfEndianness } from '@btf-atlas/btf';
+import { Btf, BtfError, dumpC, dumpRawJson, extractBtf, swapBtfEndianness } from '@btf-atlas/btf';
 import { corpusFile, corpusKernels, loadKernel } from './support/corpus.js';
 import { writeElf } from './support/elf-writer.js';
 import {
@@ -304,4 +305,35 @@ describe('fuzz: fast-check properties', () => {
       { numRuns: Math.round(800 * SCALE) },
     );
   });
+});
+
+describe('fuzz: saved crashers', () => {
+  // Inputs `npm run fuzz` found (fixtures/fuzz/README.md says what each broke): BtfError only, and quickly.
+  const dir = new URL('./fixtures/fuzz/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.btf'));
+
+  it('has saved inputs', () => {
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  for (const file of files) {
+    it(`${file}: parse, decode, dump, validate and vmlinux.h give a BtfError or an answer, within a second each`, () => {
+      const bytes = new Uint8Array(readFileSync(new URL(file, dir)));
+      const ctx = (): string => file;
+      const stages: [string, (btf: Btf) => unknown][] = [
+        ['ownTypes', (b) => b.ownTypes()],
+        ['dumpRawJson', (b) => dumpRawJson(b)],
+        ['dumpC', (b) => dumpC(b)],
+      ];
+      if (validateBtf) stages.push(['validateBtf', (b) => validateBtf(b)]);
+      const btf = expectTyped('Btf.parse', ctx, () => Btf.parse(bytes));
+      if (btf instanceof BtfError) return;
+      for (const [stage, fn] of stages) {
+        const t0 = performance.now();
+        const r = expectTyped(stage, ctx, () => fn(btf));
+        expect(performance.now() - t0, `${file}: ${stage}`).toBeLessThan(1000);
+        if (stage === 'dumpC' && typeof r === 'string') expect(r.length, `${file}: vmlinux.h of ${bytes.length} bytes`).toBeLessThan(1024 * 1024 + 8 * bytes.length);
+      }
+    });
+  }
 });
