@@ -172,6 +172,7 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
   const limit = opts.maxObjectBytes ?? MAX_OBJECT_BYTES;
   const offThreadMin = opts.offThreadMinTargets ?? 2;
   const jobMinKernels = opts.jobMinKernels ?? 50;
+  const blobs = BlobStore.forCatalog(opts.dbPath);
   const maxCache = opts.cacheBytes ?? 32 * 1024 * 1024;
   const cache = new Map<string, CachedAnswer>();
   let cached = 0;
@@ -218,12 +219,30 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
     return reply.send(e.body);
   }
 
-  /** Runs `work` on this thread or off it, turning the readers' coded errors into problem documents. */
+  /**
+   * In queue mode, a selection of more than `jobMinKernels` kernels: the object goes into the blob store, the job
+   * (one per object, selection and kernel count: a catalog that gained kernels asks again) is enqueued, and the
+   * answer is 202 with its URL.
+   */
+  async function enqueue(reply: FastifyReply, input: BpfObjectInput, selection: KernelSelection, modules: boolean, counts: { kernels: number; targets: number }): Promise<FastifyReply> {
+    const data = coreCheckJobData(blobs, { name: input.name, bytes: input.bytes }, selection, modules);
+    const jobId = coreJobId(data.object.sha256, JSON.stringify([selectionKey(selection), modules, counts.kernels, counts.targets]));
+    const view = await app.jobs.enqueue('core-check', data, { jobId });
+    const url = `/v1/jobs/${encodeURIComponent(view.id)}`;
+    return reply.code(202).header('location', url).send({ ...view, url });
+  }
+
+  /**
+   * Runs `work` on this thread or off it, turning the readers' coded errors into problem documents. With `queue`
+   * (the check route) and a queue (REDIS_URL), a selection of more than `jobMinKernels` kernels whose answer is not
+   * cached becomes a job instead, once the object has been read (a bad object is refused now, not by a job).
+   */
   async function answer(
     request: FastifyRequest<{ Querystring: CoreQuery }>,
     reply: FastifyReply,
     route: string,
     make: (o: { input: BpfObjectInput; selection: KernelSelection; offThread: boolean; modules: boolean }) => Promise<Omit<CachedAnswer, 'version' | 'etag'>>,
+    opts: { queue?: boolean } = {},
   ): Promise<FastifyReply> {
     const { input, selection, key } = objectOf(request, route);
     const hit = cache.get(key);
@@ -235,8 +254,12 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
     const modules = request.query.modules !== false;
     try {
       const at = version();
-      const offThread = countTargets(app.catalog, selection, { modules }).targets > offThreadMin;
-      const made = await make({ input, selection, offThread, modules });
+      const counts = countTargets(app.catalog, selection, { modules });
+      if (opts.queue && counts.kernels > jobMinKernels && app.hasDecorator('jobs') && app.jobs.mode === 'queue') {
+        readObjectInput(input);
+        return await enqueue(reply, input, selection, modules, counts);
+      }
+      const made = await make({ input, selection, offThread: counts.targets > offThreadMin, modules });
       const entry: CachedAnswer = { ...made, version: at, etag: `"${createHash('sha256').update(made.body).digest('base64url').slice(0, 27)}"` };
       remember(key, entry);
       return send(request, reply, entry, false);
@@ -246,38 +269,6 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
       request.log.info({ code: problem.code, detail: problem.detail }, 'request refused');
       return reply.code(problem.status).type('application/problem+json').send(problem);
     }
-  }
-
-  /**
-   * In queue mode, a selection of more than `jobMinKernels` kernels whose answer is not cached becomes a
-   * `core-check` job: the object goes into the blob store, the job (one per object, selection and kernel count:
-   * a catalog that gained kernels asks again) is enqueued, and the answer is 202 with its URL. Undefined when the
-   * request is to be answered in process (including every refusal, which `answer` words). Says whether it
-   * answered (a boolean, not the reply: a reply is thenable, and awaiting it waits for the response to end).
-   */
-  async function enqueueLarge(request: FastifyRequest<{ Querystring: CoreQuery }>, reply: FastifyReply): Promise<boolean> {
-    if (!app.hasDecorator('jobs') || app.jobs.mode !== 'queue') return false;
-    const { input, selection, key } = objectOf(request, 'check');
-    const hit = cache.get(key);
-    if (hit && hit.version === version()) return false;
-    const modules = request.query.modules !== false;
-    let kernels: number;
-    let targets: number;
-    try {
-      ({ kernels, targets } = countTargets(app.catalog, selection, { modules }));
-      // An object the reader refuses is refused now, not by a job.
-      readObjectInput(input);
-    } catch {
-      return false;
-    }
-    if (kernels <= jobMinKernels) return false;
-    const blobs = BlobStore.forCatalog(opts.dbPath);
-    const data = coreCheckJobData(blobs, { name: input.name, bytes: input.bytes }, selection, modules);
-    const jobId = coreJobId(data.object.sha256, JSON.stringify([selectionKey(selection), modules, kernels, targets]));
-    const view = await app.jobs.enqueue('core-check', data, { jobId });
-    const url = `/v1/jobs/${encodeURIComponent(view.id)}`;
-    void reply.code(202).header('location', url).send({ ...view, url });
-    return true;
   }
 
   app.post<{ Querystring: CoreQuery }>('/v1/core/check', {
@@ -298,12 +289,12 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
         ...problems(400, 404, 413, 503),
       },
     },
-  }, async (request, reply) => (await enqueueLarge(request, reply)) ? reply : answer(request, reply, 'check', async ({ input, selection, offThread, modules }) => {
+  }, async (request, reply) => answer(request, reply, 'check', async ({ input, selection, offThread, modules }) => {
     const [a] = offThread
       ? await coreCheckOffThread(opts.dbPath, [input], selection, { modules })
       : await coreCheck(app.catalog, [input], selection, { modules });
     return { body: Buffer.from(JSON.stringify(a), 'utf8'), headers: { 'content-type': 'application/json; charset=utf-8' } };
-  }));
+  }, { queue: true }));
 
   app.post<{ Querystring: CoreQuery }>('/v1/core/min-btf', {
     bodyLimit: limit,
