@@ -11,7 +11,7 @@
  * could differ (data that barely compresses, where the single-call encoder stores it in uncompressed LZMA2 chunks, or
  * a stream not of the expected shape), the WebAssembly build makes the file.
  */
-import { loadLzma } from '@btf-atlas/pkg';
+import { xzEncodeWasm } from '@btf-atlas/pkg';
 
 /** What the addon module offers (node-liblzma's main export, typed as far as used here). */
 interface NativeLzma {
@@ -35,8 +35,7 @@ const NATIVE_CHUNK = 1024 * 1024;
 const COMPRESSED_MARGIN = 4096;
 
 export async function wasmEncode(data: Uint8Array, preset: number): Promise<Uint8Array> {
-  const mod = await loadLzma();
-  return mod.xzAsync(data, { preset });
+  return xzEncodeWasm(data, preset);
 }
 
 const wasmEncoder: XzEncoder = { kind: 'wasm', encode: wasmEncode };

@@ -10,5 +10,5 @@ export { readCpio } from './cpio.js';
 export { readRpmHeaders, isRpm, type RpmHeader, RPMTAG } from './rpm.js';
 export { readTar, type ArchiveFile } from './tar.js';
 export { ByteReader, streamOf, fileStream, collect, type ByteStream } from './reader.js';
-export { loadLzma } from './lzma.js';
+export { lzmaStats, xzEncodeWasm } from './lzma.js';
 export { inputFileChunks, readInputFile, type InputFileOptions } from './input-file.js';

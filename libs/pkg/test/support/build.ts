@@ -6,7 +6,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
-import { loadLzma } from '../../src/lzma.js';
+import { xzEncodeWasm } from '../../src/lzma.js';
 import { BtfBuilder } from '../../../btf/test/support/builder.js';
 import { writeElf } from '../../../btf/test/support/elf-writer.js';
 
@@ -107,8 +107,7 @@ export function lz4Legacy(data: Uint8Array): Uint8Array {
 
 /** xz via liblzma (wasm), the library's own loader. */
 export async function xz(data: Uint8Array): Promise<Uint8Array> {
-  const mod = await loadLzma();
-  return mod.xzAsync(data, { preset: 1 });
+  return xzEncodeWasm(data, 1);
 }
 
 /** An x86 bzImage: setup header (boot protocol 2.15), `setupSects` sectors, then the payload; `patch` edits it. */
