@@ -17,8 +17,9 @@ export const EXIT_USAGE = 2;
 export async function loadBtfFile(path: string, base?: Btf): Promise<Btf> {
   // Loaded here, not up front: `--help` and the catalog commands never read a BTF file.
   const { Btf, extractBtf } = await import('@btf-atlas/btf/core');
-  // Read in chunks under one cap (a FIFO or a huge file never fills memory), unpacked under one budget.
-  const blobs = await extractBtf((await import('./commands/validate.js')).inputFileChunks(path), basename(path));
+  // Read under one cap (a FIFO or a huge file never fills memory), unpacked under one budget; raw BTF and ELF are
+  // used where they were read, with no copy.
+  const blobs = await extractBtf(await (await import('./commands/validate.js')).readInputFile(path), basename(path));
   const blob = blobs[0];
   try {
     return Btf.parse(blob.bytes, { base });

@@ -31,13 +31,9 @@ function selectionOf(opts: SelectionFlags): KernelSelection {
  */
 async function readObjects(paths: readonly string[]): Promise<BpfObjectInput[]> {
   const { MAX_OBJECT_BYTES } = await import('@btf-atlas/dryrun');
-  const { inputFileChunks } = await import('./validate.js');
+  const { readInputFile } = await import('./validate.js');
   const out: BpfObjectInput[] = [];
-  for (const path of paths) {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of inputFileChunks(path, MAX_OBJECT_BYTES)) chunks.push(chunk.slice());
-    out.push({ name: path, bytes: Buffer.concat(chunks) });
-  }
+  for (const path of paths) out.push({ name: path, bytes: await readInputFile(path, MAX_OBJECT_BYTES) });
   return out;
 }
 

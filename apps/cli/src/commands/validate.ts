@@ -5,21 +5,27 @@ import { CliError } from '../errors.js';
 /** The CLI's own codes for the capped reader's failures (what `validate` and `dump` have always answered). */
 const CLI_CODES: Readonly<Record<string, string>> = { PKG_INPUT_TOO_LARGE: 'INPUT_TOO_LARGE', PKG_INPUT_UNREADABLE: 'FILE_UNREADABLE' };
 
+/** The capped reader's failures as the CLI's own error (codes it has always answered), others unchanged. */
+function asCliError(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && Object.hasOwn(CLI_CODES, code)) return new CliError((err as Error).message, CLI_CODES[code]);
+  return err;
+}
+
 /**
- * A user's file as a stream of 1 MiB chunks under one cap (default the catalog's MAX_INPUT_FILE_BYTES, 1 GiB: a
- * vmlinux with DWARF and .BTF fits), through the libraries' one capped reader: a regular file larger than the cap
- * is refused before any byte is read; a FIFO, /dev/zero or a socket (`<(cmd)`) is read in chunks and refused as
- * soon as the total passes it. Decompressed data has its own budget in libs/btf (512 MiB in total per input). The
- * reader is loaded on first use: commands that read no file never load it.
+ * A user's file in one array, under one cap (default the catalog's MAX_INPUT_FILE_BYTES, 1 GiB: a vmlinux with
+ * DWARF and .BTF fits), through the libraries' one capped reader: a regular file larger than the cap is refused
+ * before any byte is read, and one within it is read into an array of its size (no chunks to join); a FIFO,
+ * /dev/zero or a socket (`<(cmd)`) is read in chunks and refused as soon as the total passes the cap. Decompressed
+ * data has its own budget in libs/btf (512 MiB in total per input). The reader is loaded on first use: commands
+ * that read no file never load it.
  */
-export async function* inputFileChunks(path: string, max?: number): AsyncGenerator<Uint8Array> {
+export async function readInputFile(path: string, max?: number): Promise<Uint8Array> {
   const capped = await import('@btf-atlas/catalog/input-file');
   try {
-    yield* capped.inputFileChunks(path, { max: max ?? capped.MAX_INPUT_FILE_BYTES });
+    return await capped.readInputFile(path, { max: max ?? capped.MAX_INPUT_FILE_BYTES });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && Object.hasOwn(CLI_CODES, code)) throw new CliError((err as Error).message, CLI_CODES[code]);
-    throw err;
+    throw asCliError(err);
   }
 }
 
