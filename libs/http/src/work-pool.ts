@@ -42,11 +42,15 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
   timer?: NodeJS.Timeout;
+  /** Tasks of one key run on the thread that ran the last of them, one after another (see {@link WorkPool.run}). */
+  affinity?: string;
 }
 
 interface Slot {
   worker: Worker;
   task: Pending | undefined;
+  /** The affinity key of the last task it ran. */
+  lastAffinity?: string;
 }
 
 /**
@@ -99,12 +103,17 @@ export class WorkPool {
     return { running: this.slots.filter((s) => s.task !== undefined).length, waiting: this.queued.length, threads: this.slots.length };
   }
 
-  /** Runs a task on a thread; rejects with SERVER_BUSY when it could not start within `maxWaitMs`. */
-  run<K extends TaskKind>(kind: K, input: TaskInputs[K], hooks: TaskHooks = {}): Promise<TaskOutputs[K]> {
+  /**
+   * Runs a task on a thread; rejects with SERVER_BUSY when it could not start within `maxWaitMs`. Tasks given the
+   * same `affinity` key run one after another on the thread that ran the last of them while it is free or busy with
+   * one of them, so what that thread keeps of the work (the last diffs of a kernel pair) serves the next: a diff page
+   * asks the pair's filtered answer and its counts at once, and each filter clicked asks again.
+   */
+  run<K extends TaskKind>(kind: K, input: TaskInputs[K], hooks: TaskHooks = {}, affinity?: string): Promise<TaskOutputs[K]> {
     if (this.closed) return Promise.reject(new Error('the work pool is closed'));
     return new Promise<TaskOutputs[K]>((resolve, reject) => {
-      const task: Pending = { id: this.nextId++, kind, input, hooks, resolve: resolve as (v: unknown) => void, reject };
-      const slot = this.freeSlot();
+      const task: Pending = { id: this.nextId++, kind, input, hooks, resolve: resolve as (v: unknown) => void, reject, affinity };
+      const slot = this.slotFor(task);
       if (slot) {
         this.start(slot, task);
         return;
@@ -146,6 +155,17 @@ export class WorkPool {
     return new ApiError('SERVER_BUSY', `the server is busy: ${why}; try again in ${seconds} s`, [], seconds);
   }
 
+  /** The thread a task may start on now: for a keyed task, not while another of its key runs, and its last thread first. */
+  private slotFor(task: Pending): Slot | undefined {
+    const key = task.affinity;
+    if (key !== undefined) {
+      if (this.slots.some((s) => s.task?.affinity === key)) return undefined;
+      const warm = this.slots.find((s) => s.task === undefined && s.lastAffinity === key);
+      if (warm) return warm;
+    }
+    return this.freeSlot();
+  }
+
   private freeSlot(): Slot | undefined {
     const idle = this.slots.find((s) => s.task === undefined);
     if (idle) return idle;
@@ -185,6 +205,7 @@ export class WorkPool {
   private start(slot: Slot, task: Pending): void {
     clearTimeout(task.timer);
     slot.task = task;
+    slot.lastAffinity = task.affinity;
     slot.worker.ref();
     const started = performance.now();
     const { resolve, reject } = task;
@@ -206,12 +227,13 @@ export class WorkPool {
     slot.worker.postMessage(msg);
   }
 
-  /** Starts waiting tasks on free threads. */
+  /** Starts waiting tasks on free threads, in order; a keyed task waiting for its thread lets the next ones pass. */
   private pump(): void {
-    while (this.queued.length > 0 && !this.closed) {
-      const slot = this.freeSlot();
-      if (!slot) return;
-      this.start(slot, this.queued.shift()!);
+    for (let i = 0; i < this.queued.length && !this.closed; ) {
+      const slot = this.slotFor(this.queued[i]);
+      if (slot) this.start(slot, this.queued.splice(i, 1)[0]);
+      else if (!this.slots.some((s) => s.task === undefined) && this.slots.length >= this.opts.threads) return;
+      else i++;
     }
   }
 

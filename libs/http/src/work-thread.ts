@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import type { Catalog } from '@btf-atlas/catalog';
+import type { KernelDiff } from '@btf-atlas/diff';
 import type { ErrorMessage, FromThread, TaskInputs, ToThread } from './work-protocol.js';
 
 /**
@@ -47,9 +48,25 @@ function writeAtomic(path: string, bytes: Uint8Array): void {
   renameSync(tmp, path);
 }
 
+/**
+ * The last whole diff this thread made, by kernel pair and catalog version (PRAGMA data_version moves when another
+ * connection commits): the pool sends a pair's diffs to the thread that made the last one, so the filtered answer,
+ * the counts and the next filter of a diff page compare the two kernels once. One only: a thread's heap may be small
+ * (BTF_ATLAS_WORK_HEAP_MB), and a diff of far-apart kernels holds tens of thousands of changes.
+ */
+const recentDiffs = new Map<string, KernelDiff>();
+const RECENT_DIFFS = 1;
+
 async function diff(input: TaskInputs['diff']): Promise<string | Record<string, unknown>> {
   const { diffKernels, filterDiff } = await import('@btf-atlas/diff');
-  const view = filterDiff(diffKernels(await catalogOf(), input.from, input.to), input.filter, { summary: input.summary });
+  const cat = await catalogOf();
+  const key = `${String(cat.sqlite.pragma('data_version', { simple: true }))}\n${input.from}\n${input.to}`;
+  let whole = recentDiffs.get(key);
+  if (whole) recentDiffs.delete(key);
+  else whole = diffKernels(cat, input.from, input.to);
+  recentDiffs.set(key, whole);
+  for (const old of recentDiffs.keys()) if (recentDiffs.size > RECENT_DIFFS) recentDiffs.delete(old);
+  const view = filterDiff(whole, input.filter, { summary: input.summary });
   // JSON.stringify keeps the view's key order, which is the answer's (the route's schemas list the same keys).
   return input.as === 'json' ? JSON.stringify(view) : (view as unknown as Record<string, unknown>);
 }

@@ -126,3 +126,24 @@ describe('a worker thread out of memory', () => {
     expect(() => loadLimits({ BTF_ATLAS_WORK_HEAP_MB: 'lots' })).toThrow(ConfigError);
   });
 });
+
+describe('tasks of one kernel pair', () => {
+  it('run one after another on the thread that ran the last of them, while other tasks take the free threads', async () => {
+    const { WorkPool } = await import('../src/work-pool.js');
+    const pool = new WorkPool({ dbPath: db, threads: 2, maxWaitMs: Infinity });
+    try {
+      const diff = (): Promise<unknown> => pool.run('diff', { from: KREF, to: KREF, filter: {}, summary: true, as: 'json' }, {}, `diff\n${KREF}\n${KREF}`);
+      const first = diff();
+      const second = diff();
+      // The second waits for the first's thread, though a second thread may be started.
+      expect(pool.load).toMatchObject({ running: 1, waiting: 1 });
+      const other = pool.run('kernel-summary', { kref: KREF });
+      expect(pool.load).toMatchObject({ running: 2, waiting: 1 });
+      const [a, b] = await Promise.all([first, second, other]);
+      expect(JSON.parse(b as string)).toEqual(JSON.parse(a as string));
+      expect(pool.load).toMatchObject({ running: 0, waiting: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -74,7 +74,9 @@ function requestView(query: DiffQuery): { filter: DiffFilter; summary: boolean }
  */
 async function answer<A extends 'json' | 'view'>(app: FastifyInstance, request: FastifyRequest<{ Querystring: DiffQuery }>, as: A): Promise<A extends 'json' ? string : DiffView> {
   const { filter, summary } = requestView(request.query);
-  const out = await app.work.run('diff', { from: request.query.from, to: request.query.to, filter, summary, as });
+  const { from, to } = request.query;
+  // Keyed by the pair: its next views (other filters, the counts) go to the thread that keeps its whole diff.
+  const out = await app.work.run('diff', { from, to, filter, summary, as }, {}, `diff\n${from}\n${to}`);
   return out as A extends 'json' ? string : DiffView;
 }
 
