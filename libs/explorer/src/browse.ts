@@ -9,7 +9,7 @@ import { kernelsPage, type Selection } from './pages/kernels.js';
 import { lookupForm, lookupPage, type LookupAnswer, type LookupInput } from './pages/lookup.js';
 import { problemPage } from './pages/problem.js';
 import { kernelsMatching, searchPage, type SearchAnswer, type SearchExtras } from './pages/search.js';
-import { typeHistoryPage, typeHref, typeInKernelPage, type TypeHistory, type TypeInKernel } from './pages/type.js';
+import { changePointKernels, historyMembers, typeHistoryPage, typeHref, typeInKernelPage, type TypeHistory, type TypeInKernel, type TypeMember } from './pages/type.js';
 
 /** Names a search page offers at most (the search route's limit). */
 const SEARCH_LIMIT = 50;
@@ -124,12 +124,20 @@ export default async function browsePages(app: FastifyInstance): Promise<void> {
       return html(reply, 200, typeInKernelPage(t.body, text.ok ? text.body : undefined));
     }
     const sel = selectionOf(request.query);
+    // Without each kernel's members (27 MB for task_struct over 1,000 kernels): the layouts on either side of each
+    // change point are asked for on their own, to name the members that appeared and vanished there.
     const [h, kernels] = await Promise.all([
-      askApi<TypeHistory>(app, `/v1/types/${urlPart(name)}/history${query({ arch: sel.arch, distro: sel.distro, release: sel.release })}`),
+      askApi<TypeHistory>(app, `/v1/types/${urlPart(name)}/history${query({ arch: sel.arch, distro: sel.distro, release: sel.release, members: 'false' })}`),
       allKernels(),
     ]);
     if (!h.ok) return problem(reply, h.problem, h.status, (s) => typeHref(s));
-    return html(reply, 200, typeHistoryPage(h.body, sel, kernels));
+    const entries = new Map(h.body.kernels.map((k) => [k.kernel, k]));
+    const layouts = new Map<string, TypeMember[]>();
+    await Promise.all(changePointKernels(h.body).map(async (k) => {
+      const t = await askApi<TypeInKernel>(app, `/v1/types/${urlPart(name)}${query({ kernel: k })}`);
+      if (t.ok) layouts.set(k, historyMembers(t.body, entries.get(k)));
+    }));
+    return html(reply, 200, typeHistoryPage(h.body, sel, kernels, layouts));
   });
 
   app.get<{ Querystring: Record<string, unknown> }>('/kernels', PAGE_ROUTE, async (request, reply) => {

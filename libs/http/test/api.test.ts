@@ -173,6 +173,27 @@ describe('routes', () => {
     expect(all.changes.every((c) => c.from.split('/').slice(0, 3).join('/') === c.to.split('/').slice(0, 3).join('/'))).toBe(true);
   });
 
+  it('GET /v1/types/{name}/history?members=false counts each kernel\'s members and values instead of listing them; the rest is the same', async () => {
+    for (const name of ['task_struct', 'enum%20bpf_map_type']) {
+      const full = JSON.parse((await get(`/v1/types/${name}/history`)).body) as { kernels: Record<string, unknown>[] } & Record<string, unknown>;
+      const res = await get(`/v1/types/${name}/history?members=false`);
+      expect(res.statusCode).toBe(200);
+      const counted = JSON.parse(res.body) as typeof full;
+      expect(res.body.length).toBeLessThan(JSON.stringify(full).length / 4);
+      const { kernels: fk, ...fRest } = full;
+      const { kernels: ck, ...cRest } = counted;
+      expect(cRest).toEqual(fRest);
+      expect(ck).toEqual(fk.map((k) => {
+        const { members, values, ...rest } = k as { members?: unknown[]; values?: unknown[] };
+        if (members) return { ...rest, member_count: members.length };
+        if (values) return { ...rest, value_count: values.length };
+        return rest;
+      }));
+      expect(ck.some((k) => k.status === 'present')).toBe(true);
+    }
+    expect((await get('/v1/types/task_struct/history?members=maybe')).statusCode).toBe(400);
+  });
+
   it('GET /v1/types/{name}/history of a module type covers only kernels whose module BTF was ingested', async () => {
     // 6.1.0-47 came without module BTF: ext4_sb_info is not "added" at 6.1.0-50, it was never looked for before.
     const h = JSON.parse((await get('/v1/types/ext4_sb_info/history?release=12&arch=x86_64')).body) as {
@@ -455,7 +476,7 @@ describe('OpenAPI and docs', () => {
     expect(params('/v1/kernels')).toEqual(['query:arch', 'query:distro', 'query:release']);
     expect(params('/v1/fields/{field_path}')).toEqual(['path:field_path', 'query:arch', 'query:distro', 'query:release']);
     expect(params('/v1/types/{name}')).toEqual(['path:name', 'query:all', 'query:format', 'query:kernel']);
-    expect(params('/v1/types/{name}/history')).toEqual(['path:name', 'query:arch', 'query:distro', 'query:release']);
+    expect(params('/v1/types/{name}/history')).toEqual(['path:name', 'query:arch', 'query:distro', 'query:members', 'query:release']);
     expect(params('/v1/diff')).toEqual(['query:from', 'query:kind', 'query:name', 'query:severity', 'query:summary', 'query:to']);
     expect(doc.paths['/v1/types/{name}'].get.responses['404']).toBeDefined();
     for (const path of kinds) expect(doc.paths[path].get.responses['404'], path).toBeDefined();

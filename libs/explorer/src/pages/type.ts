@@ -44,6 +44,8 @@ export interface TypeHistoryKernel {
   kind?: string;
   size?: number;
   members?: TypeMember[];
+  /** With `members=false` (what the page asks), instead of `members`. */
+  member_count?: number;
   module?: string;
   [key: string]: unknown;
 }
@@ -79,8 +81,30 @@ function typeValueWords(v: TypeValue): string {
 }
 
 /** Member names that appear and vanish between two kernels of a history (by the members each kernel lists). */
-function memberDelta(a: TypeHistoryKernel | undefined, b: TypeHistoryKernel | undefined): string {
-  const names = (k: TypeHistoryKernel | undefined): Set<string> => new Set((k?.members ?? []).map((m) => m.name).filter((n) => n !== ''));
+/**
+ * The kernels on either side of each change point of a history's timeline where the type is defined on both sides:
+ * the layouts the page names appeared and vanished members from.
+ */
+export function changePointKernels(h: Pick<TypeHistory, 'timeline'>): string[] {
+  const out = new Set<string>();
+  for (const line of h.timeline) {
+    for (let i = 1; i < line.spans.length; i++) {
+      const before = line.spans[i - 1];
+      const after = line.spans[i];
+      if (before.value.status === 'present' && after.value.status === 'present') out.add(before.last).add(after.first);
+    }
+  }
+  return [...out];
+}
+
+/** The members of the definition a history shows for a kernel (its module's, else the first), from the layout answer. */
+export function historyMembers(t: TypeInKernel, entry: TypeHistoryKernel | undefined): TypeMember[] {
+  const def = t.types.find((d) => d.module === entry?.module) ?? t.types[0];
+  return def?.members ?? [];
+}
+
+function memberDelta(a: readonly TypeMember[] | undefined, b: readonly TypeMember[] | undefined): string {
+  const names = (k: readonly TypeMember[] | undefined): Set<string> => new Set((k ?? []).map((m) => m.name).filter((n) => n !== ''));
   const x = names(a);
   const y = names(b);
   const added = [...y].filter((n) => !x.has(n));
@@ -95,8 +119,9 @@ function memberDelta(a: TypeHistoryKernel | undefined, b: TypeHistoryKernel | un
  * `/types/{name}`: the history (summary, per arch the size over kernels with change points naming the members
  * that appeared and vanished, changes within series), and the kernels to pick one layout from.
  */
-export function typeHistoryPage(h: TypeHistory, sel: Selection, kernels: readonly KernelRow[]): string {
-  const byKernel = new Map(h.kernels.map((k) => [k.kernel, k]));
+export function typeHistoryPage(h: TypeHistory, sel: Selection, kernels: readonly KernelRow[], layouts: ReadonlyMap<string, readonly TypeMember[]> = new Map()): string {
+  // The members of the kernels at change points: the history's own lists, else the layouts asked for them.
+  const membersOf = (kernel: string): readonly TypeMember[] | undefined => layouts.get(kernel) ?? h.kernels.find((k) => k.kernel === kernel)?.members;
   const changeWords = (a: TypeValue, b: TypeValue, before: { last: string }, after: { first: string }): string => {
     if (a.status !== 'present' && b.status === 'present') return `defined: ${typeValueWords(b)}`;
     if (a.status === 'present' && b.status !== 'present') return 'no longer defined';
@@ -104,7 +129,7 @@ export function typeHistoryPage(h: TypeHistory, sel: Selection, kernels: readonl
     if (a.size !== b.size) parts.push(`size ${a.size} → ${b.size}`);
     if (a.members !== b.members) parts.push(`members ${a.members} → ${b.members}`);
     if (a.values !== b.values) parts.push(`values ${a.values} → ${b.values}`);
-    const delta = memberDelta(byKernel.get(before.last), byKernel.get(after.first));
+    const delta = memberDelta(membersOf(before.last), membersOf(after.first));
     if (delta !== '') parts.push(delta);
     if (parts.length === 0) parts.push('other layout (members moved or retyped)');
     return parts.join('; ');
@@ -124,7 +149,7 @@ ${seriesChangesTable(h.changes, seriesChangeWords)}
 <div class="table-wrap" tabindex="0" role="region" aria-label="${h.type} in each kernel"><table id="type-kernels">
 <caption class="visually-hidden">${h.type} in each kernel</caption>
 <thead><tr><th scope="col">Kernel</th><th scope="col">Series</th><th scope="col">Size</th><th scope="col">Members</th><th scope="col">Module</th></tr></thead>
-<tbody>${h.kernels.map((k) => html`<tr><td>${k.status === 'present' ? html`<a href="${typeHref(h.type, k.kernel)}">${unameOf(k.kernel)}</a>` : html`${unameOf(k.kernel)} (not defined)`}</td><td>${k.series}</td><td class="num">${k.size ?? ''}</td><td class="num">${k.members?.length ?? ''}</td><td>${k.module ?? ''}</td></tr>`)}</tbody>
+<tbody>${h.kernels.map((k) => html`<tr><td>${k.status === 'present' ? html`<a href="${typeHref(h.type, k.kernel)}">${unameOf(k.kernel)}</a>` : html`${unameOf(k.kernel)} (not defined)`}</td><td>${k.series}</td><td class="num">${k.size ?? ''}</td><td class="num">${k.members?.length ?? k.member_count ?? ''}</td><td>${k.module ?? ''}</td></tr>`)}</tbody>
 </table></div>
 ${present.length === 0 ? html`<p>No kernel of the selection defines ${h.type}.</p>` : ''}`,
   });
