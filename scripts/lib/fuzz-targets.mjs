@@ -255,12 +255,30 @@ export function typedOutcome(w, stage, err) {
   return { error: err.code };
 }
 
+/** CPU time (user + system, ms) since `cpu0`. */
+const cpuSince = (cpu0) => {
+  const d = process.cpuUsage(cpu0);
+  return (d.user + d.system) / 1000;
+};
+
+/**
+ * Records one operation's CPU time on `out` (`out.ops`, and `out.longest`, the longest one): each entry point is
+ * an operation a user or the service runs on its own (a container's members are each parsed, validated, … apart).
+ */
+function timed(out, stage, ms) {
+  out.ops = (out.ops ?? 0) + 1;
+  if (!out.longest || ms > out.longest.ms) out.longest = { stage, ms };
+}
+
 function run(w, stage, fn, out) {
+  const cpu0 = process.cpuUsage();
   try {
     const v = fn();
+    timed(out, stage, cpuSince(cpu0));
     out.push(`${stage}:ok`);
     return { value: v };
   } catch (err) {
+    timed(out, stage, cpuSince(cpu0));
     const r = typedOutcome(w, stage, err);
     out.push(`${stage}:${r.error}`);
     return r;
@@ -268,11 +286,14 @@ function run(w, stage, fn, out) {
 }
 
 async function runAsync(w, stage, fn, out) {
+  const cpu0 = process.cpuUsage();
   try {
     const v = await fn();
+    timed(out, stage, cpuSince(cpu0));
     out.push(`${stage}:ok`);
     return { value: v };
   } catch (err) {
+    timed(out, stage, cpuSince(cpu0));
     const r = typedOutcome(w, stage, err);
     out.push(`${stage}:${r.error}`);
     return r;

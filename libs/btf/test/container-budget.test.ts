@@ -25,12 +25,12 @@ describe('one budget per input', () => {
     const budget = new InputBudget('four.tar.gz', { maxBytes: 2 * MiB });
     const err = await errorOf(extractBtf(input, 'four.tar.gz', { budget }));
     expect(err.code).toBe('ARCHIVE_TOO_LARGE');
-    // The outer tar is small; at 600 KiB a member, the fourth member's first chunk passes 2 MiB (m0, m1, m2 and
-    // their folders, then m3 were counted).
-    expect(err.message).toBe('four.tar.gz: expands past 2 MiB in total (member m3.gz, after 7 members)');
-    // Stopped within one decoder chunk (256 KiB) of the limit, not at the end of a stream.
+    // The outer tar is small; at 600 KiB a member, the fourth member's zero blocks pass 2 MiB (m0, m1, m2 and
+    // their folders, then m3 and its folder were counted).
+    expect(err.message).toBe('four.tar.gz: expands past 2 MiB in total (member m3.gz:d/, after 8 members)');
+    // Stopped within one gzip output chunk (64 KiB) of the limit, not at the end of a stream.
     expect(budget.bytes).toBeGreaterThan(2 * MiB);
-    expect(budget.bytes).toBeLessThanOrEqual(2 * MiB + 256 * 1024);
+    expect(budget.bytes).toBeLessThanOrEqual(2 * MiB + 64 * 1024);
   });
 
   it('counts members over every tarball of the input, nested ones too', async () => {
@@ -95,6 +95,17 @@ describe('members are decoded one at a time, and only what is kept stays', () =>
     expect(err.reason).toBe(`unknown data after the last section (the header declares ${sampleBtf().length} bytes)`);
     // Not decoded to its end: the gzip member stopped after a chunk or two.
     expect(budget.bytes).toBeLessThan(MiB);
+  });
+
+  it('refuses a second top-level btf file when it is met, before the members after it are decoded', async () => {
+    const blob = gzipSync(sampleBtf());
+    // Two top-level BTF files, then a thousand more members that are never read.
+    const entries = [{ name: 'a.btf.gz', data: blob }, { name: 'b.btf.gz', data: blob }, ...Array.from({ length: 1000 }, (_, i) => ({ name: `c${i}.btf.gz`, data: blob }))];
+    const budget = new InputBudget('two.tar', {});
+    const err = await errorOf(extractBtf(writeTar(entries), 'two.tar', { budget }));
+    expect(err.code).toBe('BTF_BAD_CONTAINER');
+    expect(err.message).toBe('two.tar: tarball holds more than one top-level btf file (two.tar:a.btf.gz, two.tar:b.btf.gz); expected one');
+    expect(budget.members).toBe(2);
   });
 
   it('reads xz members inside an xz tarball (decoded once the outer stream is done), in archive order with roles', async () => {
