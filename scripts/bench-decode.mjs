@@ -10,7 +10,8 @@
 //
 // Imports the built library (libs/btf/dist), so run `npx tsc -b` first (the npm script does).
 // Options: --runs N (in-process repetitions, default 20), --proc-runs N (process repetitions, default 5),
-// --only SUBSTRING (blobs whose name contains it), --no-process (skip the process comparison).
+// --only SUBSTRING (blobs whose name contains it), --no-process (skip the process comparison), --bpftool PATH (the
+// bpftool to compare with; default the one on PATH).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,7 +134,8 @@ console.log('dump = dumpRawJson (bpftool -j raw JSON, byte-exact). Targets (5 MB
 
 // ---------------------------------------------------------------------------------------------------------------
 // Whole-process comparison with bpftool.
-const bpftool = onPath('bpftool');
+// --bpftool PATH: compare with another bpftool (the contract's reference is 7.5, e.g. from bookworm-backports).
+const bpftool = opt('--bpftool', undefined) ?? onPath('bpftool');
 if (!WITH_PROCESS) process.exit(0);
 if (!bpftool) {
   console.log('\nbpftool is not on PATH: skipping the whole-process comparison.');
