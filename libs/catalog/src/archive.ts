@@ -147,9 +147,7 @@ async function rawBtfOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow): 
 
 /** The archive file of a row, building it (and filling the row) when the catalog predates archive files. */
 async function archiveOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow): Promise<ArchiveFile> {
-  if (row.archiveSha256 !== null && row.archiveSize !== null && blobs.has(row.archiveSha256)) {
-    return { path: blobs.pathOf(row.archiveSha256), sha256: row.archiveSha256, size: row.archiveSize };
-  }
+  if (rowArchiveReady(blobs, row)) return { path: blobs.pathOf(row.archiveSha256!), sha256: row.archiveSha256!, size: row.archiveSize! };
   if (row.sourceFormat === BTFHUB_SOURCE_FORMAT) {
     if (!blobs.has(row.sourceSha256)) throw missingBlob(row, 'archive file', row.sourceSha256);
     const members = (await extractBtf(blobs.get(row.sourceSha256), 'source')).map((b) => b.name.slice('source:'.length));
@@ -206,6 +204,25 @@ export async function archiveFileOf(catalog: Catalog, blobs: BlobStore, kref: st
 /** The kernel's raw vmlinux BTF (`UNAME_R.btf`, sha256 = its `btf_sha256`), put in the blob store on first use. */
 export async function rawBtfFileOf(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef): Promise<ArchiveFile> {
   return rawBtfOfRow(catalog, blobs, kernelRow(catalog, kref));
+}
+
+/**
+ * Whether a kernel's file is served as it is, with nothing to build first: its raw BTF blob, or its tarball recorded
+ * and in the blob store. What is not (a catalog older than archive files, a pruned blob store) is built by
+ * {@link archiveFileOf} / {@link rawBtfFileOf}: seconds of xz, which a server does off its event loop.
+ */
+export function archiveFileReady(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef, kind: 'tar.xz' | 'btf'): boolean {
+  const row = kernelRow(catalog, kref);
+  return kind === 'btf' ? blobs.has(row.btfSha256) : rowArchiveReady(blobs, row);
+}
+
+/** Whether every kernel of a selection has its tarball recorded and stored (see {@link archiveFileReady}). */
+export function archiveFilesReady(catalog: Catalog, blobs: BlobStore, f: { distro?: string; release?: string; arch?: string } = {}): boolean {
+  return kernelRows(catalog, f).every((row) => rowArchiveReady(blobs, row));
+}
+
+function rowArchiveReady(blobs: BlobStore, row: KernelRow): boolean {
+  return row.archiveSha256 !== null && row.archiveSize !== null && blobs.has(row.archiveSha256);
 }
 
 /** The kernel's raw vmlinux BTF bytes (for vmlinux.h and other answers that need the whole BTF). */

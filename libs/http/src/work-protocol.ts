@@ -13,6 +13,11 @@ export interface TaskInputs {
   'kernel-summary': { kref: KernelRef };
   /** pahole's text of a type in one kernel (`GET /v1/types/{name}?format=pahole`): the kernel's BTF decoded. */
   'type-text': { name: string; kernel: string; all: boolean };
+  /**
+   * The mirror's files that an older catalog or a pruned blob store lacks, built and recorded: one kernel's
+   * tarball or raw BTF (`kref` and `kind`), or every tarball of a selection (`filter`).
+   */
+  'archive-build': { kref: string; kind: 'tar.xz' | 'btf' } | { filter: { distro?: string; release?: string; arch?: string } };
 }
 
 /** What each kind of task answers. */
@@ -22,6 +27,7 @@ export interface TaskOutputs {
   job: unknown;
   'kernel-summary': Record<string, unknown>;
   'type-text': string;
+  'archive-build': null;
 }
 
 export type TaskKind = keyof TaskInputs;

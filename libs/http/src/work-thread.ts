@@ -92,6 +92,16 @@ async function typeTextTask(input: TaskInputs['type-text']): Promise<string> {
   return typeText(await catalogOf(), input.name, input.kernel, { blobs: BlobStore.forCatalog(dbPath), all: input.all });
 }
 
+async function archiveBuild(input: TaskInputs['archive-build']): Promise<null> {
+  const { archiveFileOf, archiveKernels, rawBtfFileOf, BlobStore } = await import('@btf-atlas/catalog');
+  const cat = await catalogOf();
+  const blobs = BlobStore.forCatalog(dbPath);
+  if ('filter' in input) await archiveKernels(cat, blobs, input.filter);
+  else if (input.kind === 'btf') await rawBtfFileOf(cat, blobs, input.kref);
+  else await archiveFileOf(cat, blobs, input.kref);
+  return null;
+}
+
 /** Answers of the main thread to this thread's enqueue calls, by call number. */
 const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let nextCall = 1;
@@ -127,7 +137,8 @@ port.on('message', (msg: ToThread) => {
     : kind === 'vmlinux-h' ? vmlinuxH(input as TaskInputs['vmlinux-h'])
       : kind === 'kernel-summary' ? kernelSummaryTask(input as TaskInputs['kernel-summary'])
         : kind === 'type-text' ? typeTextTask(input as TaskInputs['type-text'])
-          : job(id, input as TaskInputs['job']);
+          : kind === 'archive-build' ? archiveBuild(input as TaskInputs['archive-build'])
+            : job(id, input as TaskInputs['job']);
   task.then(
     (result) => post({ type: 'done', id, result }),
     (err: unknown) => post({ type: 'failed', id, error: errorMessage(err) }),

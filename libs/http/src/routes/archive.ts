@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  archiveFileOf, archiveKernels, archiveManifest, BlobStore, CatalogError, closestNames, compareUnameR, failedKernel, failureClause, formatKref,
+  archiveFileOf, archiveFileReady, archiveFilesReady, archiveKernels, archiveManifest, BlobStore, CatalogError, closestNames, compareUnameR, failedKernel, failureClause, formatKref,
   listArchiveKernels,
   rawBtfFileOf, type ArchiveKernel, type KernelRef,
 } from '@btf-atlas/catalog';
@@ -236,6 +236,10 @@ const CONTENT_TYPE = { 'tar.xz': 'application/x-xz', btf: 'application/octet-str
 export default async function archiveRoutes(app: FastifyInstance): Promise<void> {
   const blobs = BlobStore.forCatalog(app.catalog.path);
   const tags = ['archive'];
+  /** The tarballs of a selection, built on a worker thread where an older catalog or a pruned blob store lacks some. */
+  const filesBuilt = async (filter: { distro?: string; release?: string; arch?: string }): Promise<void> => {
+    if (!archiveFilesReady(app.catalog, blobs, filter)) await app.work.run('archive-build', { filter });
+  };
 
   app.get('/archive', {
     schema: { summary: 'the mirror root: redirects to /archive/', tags, response: { 301: redirectResponses[301] } },
@@ -256,6 +260,7 @@ export default async function archiveRoutes(app: FastifyInstance): Promise<void>
       response: { 200: manifestSchema, 304: { description: 'not modified (If-None-Match)', type: 'null' } },
     },
   }, async (request, reply) => {
+    await filesBuilt({});
     const body = JSON.stringify(await archiveManifest(app.catalog, blobs));
     const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
     reply.header('etag', etag).header('cache-control', 'no-cache');
@@ -293,6 +298,7 @@ export default async function archiveRoutes(app: FastifyInstance): Promise<void>
         return sendListing(request, reply, { path, entries });
       }
       const [d, r, a] = parts;
+      await filesBuilt({ distro: d, release: r, arch: a });
       const kernels = await archiveKernels(app.catalog, blobs, { distro: d, release: r, arch: a });
       const entries = kernels.map((k): ListingEntry => ({
         name: `${k.unameR}.btf.tar.xz`,
@@ -348,6 +354,8 @@ export default async function archiveRoutes(app: FastifyInstance): Promise<void>
       const kref: KernelRef = { distro: d, release: r, arch: a, unameR: parsed.unameR };
       let served;
       try {
+        // Files an older catalog or a pruned blob store lacks are built on a worker thread first.
+        if (!archiveFileReady(app.catalog, blobs, kref, parsed.kind)) await app.work.run('archive-build', { kref: formatKref(kref), kind: parsed.kind });
         served = parsed.kind === 'tar.xz' ? await archiveFileOf(app.catalog, blobs, kref) : await rawBtfFileOf(app.catalog, blobs, kref);
       } catch (err) {
         if (err instanceof CatalogError && err.code === 'KERNEL_NOT_FOUND') {
