@@ -6,7 +6,7 @@
  * `.BTF` of an ELF object) stays in memory. Pure: bytes or a stream of chunks in, blobs out (no file I/O here).
  */
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { extractElfBtf, isElf } from './elf.js';
 import { BtfError, BtfErrorCode } from './errors.js';
 
@@ -263,6 +263,10 @@ async function walk(src: Chunks, name: string, formats: InputFormat[], depth: nu
     // Its compressed bytes were charged as the enclosing decoder's output; they wait for it to finish.
     return { kind: 'deferred', name, formats, depth, bytes: await src.collect(Number.MAX_SAFE_INTEGER) };
   }
+  if (format === 'gzip') {
+    const small = await smallGzip(src, name, chain, depth, ctx);
+    if (small) return small;
+  }
   const inner = new Chunks(format === 'gzip' ? gunzipStream(src, ctx) : unxzStream(src, ctx));
   if (format === 'xz') ctx.xzActive++;
   try {
@@ -350,6 +354,37 @@ async function collectBtf(src: Chunks, ctx: Ctx): Promise<Uint8Array> {
     }
     throw new BtfError(BtfErrorCode.LimitExceeded, `btf blob is larger than the ${formatSize(max)} limit`);
   });
+}
+
+/** A gzip stream of at most this many bytes is inflated in one call (a module's BTF: tens of kilobytes). */
+const SMALL_GZIP = 256 * 1024;
+/** Most output of one such call; past it (or past the budget) the stream is inflated chunk by chunk instead. */
+const SMALL_GZIP_OUT = 4 * 1024 * 1024;
+
+/**
+ * A whole small gzip stream inflated in one call, then read: no stream machinery and one output array, where a
+ * tarball of hundreds of gzipped module BTF files spent most of its time. Undefined when the stream is larger, or
+ * when its output would pass {@link SMALL_GZIP_OUT} or the budget: the streaming decoder then charges it chunk by
+ * chunk and stops where the budget does, as for any other stream.
+ */
+async function smallGzip(src: Chunks, name: string, chain: InputFormat[], depth: number, ctx: Ctx): Promise<Node | undefined> {
+  const whole = await src.peek(SMALL_GZIP + 1);
+  if (whole.length > SMALL_GZIP) return undefined;
+  let out: Uint8Array;
+  try {
+    out = gunzipSync(whole, { maxOutputLength: Math.min(SMALL_GZIP_OUT, ctx.budget.remaining + 1) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+    throw new BtfError(BtfErrorCode.BadContainer, `corrupt gzip stream: ${(err as Error).message}`);
+  }
+  await src.drain();
+  ctx.budget.spend(out.length);
+  const inner = Chunks.of(out);
+  try {
+    return await walk(inner, name, chain, depth + 1, ctx, true);
+  } finally {
+    await inner.close();
+  }
 }
 
 /** A gzip stream's output, charged to the budget chunk by chunk; the decoder stops when the budget does. */
