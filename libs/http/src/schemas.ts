@@ -331,6 +331,26 @@ export const typeValueSchema = {
   ],
 };
 
+/** A type history's entry for a kernel that defines the type: its kind, size, definitions and `key` (the lists, or their counts). */
+function presentEntry(kinds: string[], key: string, schema: Record<string, unknown>, description?: string): Record<string, unknown> {
+  return {
+    type: 'object',
+    ...(description ? { description } : {}),
+    required: ['kernel', 'series', 'status', 'kind', 'size', 'definitions', key],
+    additionalProperties: false,
+    properties: {
+      kernel: { type: 'string' },
+      series: seriesProp,
+      status: { type: 'string', enum: ['present'] },
+      kind: { type: 'string', enum: kinds },
+      size: { type: 'integer' },
+      definitions: { type: 'integer', description: 'how many definitions of the name the kernel holds' },
+      [key]: schema,
+      module: { type: 'string', description: 'the module of the definition shown (absent for vmlinux)' },
+    },
+  };
+}
+
 export const typeHistorySchema = {
   type: 'object',
   required: ['type', 'kernels', 'changes', 'timeline', 'summary'],
@@ -343,68 +363,10 @@ export const typeHistorySchema = {
       description: 'the type in each kernel, in kernel order (the vmlinux definition when modules define the name too)',
       items: {
         anyOf: [
-          {
-            type: 'object',
-            required: ['kernel', 'series', 'status', 'kind', 'size', 'definitions', 'members'],
-            additionalProperties: false,
-            properties: {
-              kernel: { type: 'string' },
-              series: seriesProp,
-              status: { type: 'string', enum: ['present'] },
-              kind: { type: 'string', enum: ['struct', 'union'] },
-              size: { type: 'integer' },
-              definitions: { type: 'integer', description: 'how many definitions of the name the kernel holds' },
-              members: { type: 'array', items: { $ref: 'member#' } },
-              module: { type: 'string', description: 'the module of the definition shown (absent for vmlinux)' },
-            },
-          },
-          {
-            type: 'object',
-            required: ['kernel', 'series', 'status', 'kind', 'size', 'definitions', 'values'],
-            additionalProperties: false,
-            properties: {
-              kernel: { type: 'string' },
-              series: seriesProp,
-              status: { type: 'string', enum: ['present'] },
-              kind: { type: 'string', enum: ['enum'] },
-              size: { type: 'integer' },
-              definitions: { type: 'integer' },
-              values: { type: 'array', items: enumValue },
-              module: { type: 'string', description: 'the module of the definition shown (absent for vmlinux)' },
-            },
-          },
-          {
-            type: 'object',
-            description: 'with members=false: a struct or union with its member count',
-            required: ['kernel', 'series', 'status', 'kind', 'size', 'definitions', 'member_count'],
-            additionalProperties: false,
-            properties: {
-              kernel: { type: 'string' },
-              series: seriesProp,
-              status: { type: 'string', enum: ['present'] },
-              kind: { type: 'string', enum: ['struct', 'union'] },
-              size: { type: 'integer' },
-              definitions: { type: 'integer' },
-              member_count: { type: 'integer', description: 'how many members the definition has (its `members` with members=true)' },
-              module: { type: 'string' },
-            },
-          },
-          {
-            type: 'object',
-            description: 'with members=false: an enum with its value count',
-            required: ['kernel', 'series', 'status', 'kind', 'size', 'definitions', 'value_count'],
-            additionalProperties: false,
-            properties: {
-              kernel: { type: 'string' },
-              series: seriesProp,
-              status: { type: 'string', enum: ['present'] },
-              kind: { type: 'string', enum: ['enum'] },
-              size: { type: 'integer' },
-              definitions: { type: 'integer' },
-              value_count: { type: 'integer', description: 'how many values the enum has (its `values` with members=true)' },
-              module: { type: 'string' },
-            },
-          },
+          presentEntry(['struct', 'union'], 'members', { type: 'array', items: { $ref: 'member#' } }),
+          presentEntry(['enum'], 'values', { type: 'array', items: enumValue }),
+          presentEntry(['struct', 'union'], 'member_count', { type: 'integer', description: 'how many members the definition has (its `members` with members=true)' }, 'with members=false: a struct or union with its member count'),
+          presentEntry(['enum'], 'value_count', { type: 'integer', description: 'how many values the enum has (its `values` with members=true)' }, 'with members=false: an enum with its value count'),
           {
             type: 'object',
             required: ['kernel', 'series', 'status'],
