@@ -246,6 +246,41 @@ function columnsOf(btf: Btf): RecordColumns {
   return cols;
 }
 
+/** Per BTF and kind number: own record indices (id - startId) of that kind by the first byte of their name, ascending. */
+const kindIndexes = new WeakMap<Btf, Map<number, Map<number, number[]>>>();
+
+/**
+ * The named own records of one kind of `btf`, bucketed by the first byte of their name, made on the first search of
+ * that kind in that BTF (one pass over the kind column): a search then compares the names of one bucket (a few
+ * hundred structs or funcs of a 100k-type vmlinux) instead of every record, which is what a dry run that loads a
+ * kernel's BTF for one object's few dozen lookups spent most of its time on.
+ */
+function kindIndex(btf: Btf, kind: number): Map<number, number[]> {
+  let perBtf = kindIndexes.get(btf);
+  if (!perBtf) {
+    perBtf = new Map();
+    kindIndexes.set(btf, perBtf);
+  }
+  let index = perBtf.get(kind);
+  if (index) return index;
+  index = new Map();
+  const { kinds, nameOffs } = columnsOf(btf);
+  const strings = btf.strings;
+  for (let i = 0; i < kinds.length; i++) {
+    if (kinds[i] !== kind) continue;
+    const off = nameOffs[i];
+    if (off === 0) continue;
+    const pos = strings.locate(off);
+    if (pos < 0) continue;
+    const first = strings.bytesAt(off)[pos];
+    const bucket = index.get(first);
+    if (bucket) bucket.push(i);
+    else index.set(first, [i]);
+  }
+  perBtf.set(kind, index);
+  return index;
+}
+
 /**
  * Own ids of `btf` of kind number `kind` whose raw name starts with the bytes of `prefix` (latin1), in id order;
  * with `exact`, only names equal to it. Name bytes are compared in place in the string section.
@@ -256,17 +291,15 @@ export function ownIdsByNamePrefix(btf: Btf, kind: number, prefix: string, exact
   if (L === 0 || kind < 0 || kind > 31) return out;
   const want = Buffer.from(prefix, 'latin1');
   if (want.toString('latin1') !== prefix) return out; // a char past latin1: no raw name can start with it
-  const { kinds, nameOffs } = columnsOf(btf);
+  const bucket = kindIndex(btf, kind).get(want[0]);
+  if (!bucket) return out;
+  const { nameOffs } = columnsOf(btf);
   const { strings, startId } = btf;
-  const first = want[0];
-  for (let i = 0; i < kinds.length; i++) {
-    if (kinds[i] !== kind) continue;
+  for (const i of bucket) {
     const off = nameOffs[i];
-    if (off === 0) continue;
     const pos = strings.locate(off);
-    if (pos < 0) continue;
     const bytes = strings.bytesAt(off);
-    if (bytes[pos] !== first || (exact && bytes[pos + L] !== 0)) continue;
+    if (exact && bytes[pos + L] !== 0) continue;
     let j = 1;
     while (j < L && bytes[pos + j] === want[j]) j++;
     if (j === L) out.push(startId + i);
