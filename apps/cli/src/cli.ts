@@ -17,9 +17,9 @@ export const EXIT_USAGE = 2;
 export async function loadBtfFile(path: string, base?: Btf): Promise<Btf> {
   // Loaded here, not up front: `--help` and the catalog commands never read a BTF file.
   const { Btf, extractBtf } = await import('@btf-atlas/btf/core');
-  // Read under one cap (a FIFO or a huge file never fills memory), unpacked under one budget; raw BTF and ELF are
-  // used where they were read, with no copy.
-  const blobs = await extractBtf(await (await import('./commands/validate.js')).readInputFile(path), basename(path));
+  // Read under one cap (a FIFO or a huge file never fills memory), unpacked under one budget; a regular file's raw
+  // BTF or ELF is used where it was read, with no copy.
+  const blobs = await extractBtf(await (await import('./commands/validate.js')).cliInput(path), basename(path));
   const blob = blobs[0];
   try {
     return Btf.parse(blob.bytes, { base });

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { CommanderError, type Command } from '../commander.js';
 import { isBtfError, loadBtfFile } from '../cli.js';
 import { CliError } from '../errors.js';
@@ -10,6 +11,31 @@ function asCliError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && Object.hasOwn(CLI_CODES, code)) return new CliError((err as Error).message, CLI_CODES[code]);
   return err;
+}
+
+/**
+ * A user's input as the CLI reads it: a regular file in one array ({@link readInputFile}); anything else (a FIFO,
+ * `<(cmd)`, a device) as a stream of chunks under the same cap, so the container reader refuses a bomb or a
+ * blob longer than its header declares from its first chunks, before the cap is reached.
+ */
+export async function cliInput(path: string, max?: number): Promise<Uint8Array | AsyncIterable<Uint8Array>> {
+  let regular = false;
+  try {
+    regular = statSync(path).isFile();
+  } catch {
+    // The reader says what is wrong with the path.
+  }
+  return regular ? readInputFile(path, max) : inputFileChunks(path, max);
+}
+
+/** A user's file as a stream of 1 MiB chunks under the same cap as {@link readInputFile}. */
+export async function* inputFileChunks(path: string, max?: number): AsyncGenerator<Uint8Array> {
+  const capped = await import('@btf-atlas/catalog/input-file');
+  try {
+    yield* capped.inputFileChunks(path, { max: max ?? capped.MAX_INPUT_FILE_BYTES });
+  } catch (err) {
+    throw asCliError(err);
+  }
 }
 
 /**
