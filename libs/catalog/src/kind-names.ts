@@ -64,7 +64,13 @@ export function syscallFuncNames(syscall: string): string[] {
 }
 
 /** Kinds of names the search index holds (`names` table); see shape-index.ts for what makes each. */
-export const SEARCH_KINDS = ['struct', 'union', 'enum', 'typedef', 'func', 'kfunc', 'tracepoint', 'syscall', 'enumerator'] as const;
+export const NAME_KINDS = ['struct', 'union', 'enum', 'typedef', 'func', 'kfunc', 'tracepoint', 'syscall', 'enumerator'] as const;
+
+/**
+ * Kinds a search answers: the names of {@link NAME_KINDS}, and completions of field paths (`task_struct.se.vr` →
+ * `task_struct.se.vruntime`) and of kernels (by KREF or uname -r).
+ */
+export const SEARCH_KINDS = [...NAME_KINDS, 'field', 'kernel'] as const;
 
 /** One of {@link SEARCH_KINDS}. */
 export type SearchKind = (typeof SEARCH_KINDS)[number];

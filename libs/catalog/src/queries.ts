@@ -419,6 +419,75 @@ export function parseFieldPath(path: string): { type: string; kinds: ShapeKind[]
   return { type: m[2], kinds: m[1] ? [m[1] as ShapeKind] : ['struct', 'union'], members: m[3].slice(1).split('.') };
 }
 
+/** A field path completing a search text, and how many kernels have it. */
+export interface FieldCompletion {
+  path: string;
+  kernels: number;
+  match: 'exact' | 'prefix';
+}
+
+/** `STRUCT.[MEMBER.]…PARTIAL`: a field path whose last segment may be cut short (or empty). */
+const PARTIAL_FIELD_PATH = /^(?:(struct|union)\s+)?([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\.([A-Za-z0-9_]*)$/;
+
+/**
+ * The field paths that complete TEXT, at most `limit`: `task_struct.se.vr` → `task_struct.se.vruntime`, the
+ * members whose name starts with the last segment (any case; the segment itself first) of what the segments
+ * before it lead to, in any kernel; each with how many kernels have that path. None when TEXT is not such a path or
+ * names no struct or union of the catalog. The search's completion of fields.
+ */
+export function fieldPathCompletions(catalog: Catalog, text: string, limit: number): FieldCompletion[] {
+  const m = PARTIAL_FIELD_PATH.exec(text.trim());
+  if (!m) return [];
+  const kinds: ShapeKind[] = m[1] ? [m[1] as ShapeKind] : ['struct', 'union'];
+  const prefix = m[3] ? m[3].slice(1).split('.') : [];
+  const partial = m[4].toLowerCase();
+  const defsOf = cachedDefsOf(catalog);
+  const top = defsOf(m[2], kinds);
+  // Kernels per member name, from each kernel's container (kernels of one definitions list share it when the path is one segment).
+  const kernelsOf = new Map<string, number>();
+  const byList = new Map<Definition[], string[] | undefined>();
+  for (const [kernelId, defs] of top) {
+    let names = prefix.length === 0 ? byList.get(defs) : undefined;
+    if (names === undefined) {
+      names = containerMembers(defs, prefix, kernelId, defsOf)
+        ?.map((x) => x[0])
+        .filter((n) => n !== '' && n.toLowerCase().startsWith(partial));
+      if (prefix.length === 0) byList.set(defs, names ?? []);
+    }
+    for (const n of new Set(names ?? [])) kernelsOf.set(n, (kernelsOf.get(n) ?? 0) + 1);
+  }
+  const lead = `${m[1] ? `${m[1]} ` : ''}${m[2]}${m[3]}.`;
+  return [...kernelsOf]
+    .map(([name, kernels]): FieldCompletion => ({ path: `${lead}${name}`, kernels, match: name.toLowerCase() === partial ? 'exact' : 'prefix' }))
+    .sort((a, b) => (a.match === b.match ? (a.path < b.path ? -1 : a.path > b.path ? 1 : 0) : a.match === 'exact' ? -1 : 1))
+    .slice(0, limit);
+}
+
+/** A kernel completing a search text. */
+export interface KernelCompletion {
+  kernel: string;
+  match: 'exact' | 'prefix' | 'fuzzy';
+}
+
+/**
+ * The kernels whose KREF or uname -r is TEXT (`exact`), starts with it (`prefix`) or holds it (`fuzzy`), any case,
+ * at most `limit`, in that order and kernel order within each. The search's completion of kernels.
+ */
+export function kernelCompletions(catalog: Catalog, text: string, limit: number): KernelCompletion[] {
+  const t = text.trim().toLowerCase();
+  if (t === '' || limit < 1) return [];
+  const out: KernelCompletion[][] = [[], [], []];
+  for (const k of kernelRows(catalog)) {
+    const kref = formatKref(k);
+    const a = kref.toLowerCase();
+    const u = k.unameR.toLowerCase();
+    if (a === t || u === t) out[0].push({ kernel: kref, match: 'exact' });
+    else if (a.startsWith(t) || u.startsWith(t)) out[1].push({ kernel: kref, match: 'prefix' });
+    else if (a.includes(t)) out[2].push({ kernel: kref, match: 'fuzzy' });
+  }
+  return out.flat().slice(0, limit);
+}
+
 /** The struct/union a member's type names by value (`struct sched_entity`), for following a path into it. */
 function namedAggregate(type: string): { kind: ShapeKind; name: string } | undefined {
   const m = /^(?:(?:const|volatile) )*(struct|union) ([A-Za-z_][A-Za-z0-9_]*)$/.exec(type);
@@ -433,6 +502,17 @@ function typeBaseName(type: string): string | undefined {
 }
 
 type DefsOf = (name: string, kinds: readonly ShapeKind[]) => Map<number, Definition[]>;
+
+/** {@link definitionsByKernel} for one answer: each name and kinds read once. */
+function cachedDefsOf(catalog: Catalog): DefsOf {
+  const cache = new Map<string, Map<number, Definition[]>>();
+  return (name, kinds) => {
+    const key = `${kinds.join(',')}:${name}`;
+    let found = cache.get(key);
+    if (!found) cache.set(key, (found = definitionsByKernel(catalog, name, kinds)));
+    return found;
+  };
+}
 
 /** The field's value in a timeline span, from its entry. */
 function fieldValue(e: FieldEntry): FieldValue {
@@ -453,13 +533,7 @@ function renameSide(m: StoredMember): RenameSide {
 export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilter = {}): FieldHistoryJson {
   const path = parseFieldPath(fieldPath);
   const selected = kernelRows(catalog, f);
-  const cache = new Map<string, Map<number, Definition[]>>();
-  const defsOf: DefsOf = (name, kinds) => {
-    const key = `${kinds.join(',')}:${name}`;
-    let m = cache.get(key);
-    if (!m) cache.set(key, (m = definitionsByKernel(catalog, name, kinds)));
-    return m;
-  };
+  const defsOf = cachedDefsOf(catalog);
   const top = defsOf(path.type, path.kinds);
   if (top.size === 0) {
     throw new CatalogError('TYPE_NOT_FOUND', `no struct or union named ${path.type} in the catalog`, closestNames(path.type, allNames(catalog, path.kinds)));

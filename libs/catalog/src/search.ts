@@ -1,8 +1,8 @@
 import { assertNormalizedFor, catalogVersion, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
-import { isSearchKind, SEARCH_KINDS, syscallFuncNames, syscallOfFunc, TRACEPOINT_TYPEDEF_PREFIX, type SearchKind } from './kind-names.js';
+import { isSearchKind, NAME_KINDS, SEARCH_KINDS, syscallFuncNames, syscallOfFunc, TRACEPOINT_TYPEDEF_PREFIX, type SearchKind } from './kind-names.js';
 import { bucketOf, type FuncBody } from './normalize.js';
-import { shapesNamed, type ShapeRow } from './queries.js';
+import { fieldPathCompletions, kernelCompletions, shapesNamed, type ShapeRow } from './queries.js';
 import { readSets, selectByIds, type SetEntry } from './sets.js';
 import { KFUNC_TAG } from './shape-index.js';
 import { closestNames } from './suggest.js';
@@ -85,6 +85,10 @@ export function shapesOfSearchName(catalog: Catalog, name: string, kind: SearchK
       return syscallShapes(catalog, name);
     case 'enumerator':
       return enumeratorShapes(catalog, name);
+    case 'field':
+    case 'kernel':
+      // Completions, not names: their kernels are counted where they are found.
+      return [];
   }
 }
 
@@ -206,15 +210,36 @@ function checkOptions(text: string, opts: SearchOptions): { kinds: SearchKind[];
  */
 export function searchNames(catalog: Catalog, text: string, opts: SearchOptions = {}): SearchJson {
   const query = text.trim();
-  const { kinds, limit } = checkOptions(query, opts);
+  const { kinds: asked, limit } = checkOptions(query, opts);
   assertNormalizedFor(catalog, 2, 'search');
+  const results: SearchResult[] = [];
+  // Completions first: a dotted text is a field path or a kernel, never a C name.
+  if (asked.includes('field')) {
+    for (const c of fieldPathCompletions(catalog, query, limit)) results.push({ name: c.path, kinds: ['field'], kernels: c.kernels, match: c.match });
+  }
+  // Kernels named or started by the text first; those that merely hold it (`12` in `debian/12/…`) only for a text
+  // with a digit or a slash (a version or a KREF, not a word that `arm64` happens to contain): first when it starts
+  // with a digit or holds a slash, else after the names.
+  const kernels = asked.includes('kernel') ? kernelCompletions(catalog, query, limit) : [];
+  let loose = /[0-9/]/.test(query) ? kernels.filter((c) => c.match === 'fuzzy') : [];
+  // A text that starts like a version or is a path is a kernel before it is a misspelt name.
+  const versionish = /^[0-9]|\//.test(query);
+  for (const c of kernels) if (c.match !== 'fuzzy' || versionish) results.push({ name: c.kernel, kinds: ['kernel'], kernels: 1, match: c.match });
+  if (versionish) loose = [];
+  const withLoose = (): SearchJson => {
+    for (const c of loose) results.push({ name: c.kernel, kinds: ['kernel'], kernels: 1, match: c.match });
+    return { query, kinds: asked, results: results.slice(0, limit) };
+  };
+  const kinds = asked.filter((k) => (NAME_KINDS as readonly string[]).includes(k));
+  if (kinds.length === 0 || query.includes('.') || results.length >= limit) return withLoose();
+  const room = limit - results.length;
   const kindList = kinds.map(() => '?').join(',');
   const found = new Map<string, { kinds: Set<SearchKind>; match: SearchResult['match'] }>();
   const add = (rows: { name: string; kind: SearchKind }[], match: SearchResult['match']): void => {
     for (const r of rows) {
       let hit = found.get(r.name);
       if (!hit) {
-        if (found.size >= limit) continue;
+        if (found.size >= room) continue;
         found.set(r.name, (hit = { kinds: new Set(), match }));
       }
       hit.kinds.add(r.kind);
@@ -225,7 +250,7 @@ export function searchNames(catalog: Catalog, text: string, opts: SearchOptions 
     .all(query, ...kinds) as { name: string; kind: SearchKind }[];
   add(exact, 'exact');
   const upper = nocaseUpperBound(query);
-  if (found.size < limit && upper !== undefined) {
+  if (found.size < room && upper !== undefined) {
     // Rows come in NOCASE order, each name with its kinds together: read until `limit` names are taken and the
     // last one's kinds are complete.
     const stmt = catalog.sqlite.prepare(
@@ -233,12 +258,12 @@ export function searchNames(catalog: Catalog, text: string, opts: SearchOptions 
        ORDER BY name COLLATE NOCASE, name`,
     );
     for (const r of stmt.iterate(query, upper, ...kinds) as Iterable<{ name: string; kind: SearchKind }>) {
-      if (!found.has(r.name) && found.size >= limit) break;
+      if (!found.has(r.name) && found.size >= room) break;
       add([r], 'prefix');
     }
   }
-  if (found.size < limit) {
-    const close = closestNames(query, distinctNames(catalog, kinds), limit + found.size).filter((n) => !found.has(n)).slice(0, limit - found.size);
+  if (found.size < room) {
+    const close = closestNames(query, distinctNames(catalog, kinds), room + found.size).filter((n) => !found.has(n)).slice(0, room - found.size);
     if (close.length > 0) {
       const rows = catalog.sqlite
         .prepare(`SELECT name, kind FROM names WHERE name IN (SELECT value FROM json_each(?)) AND kind IN (${kindList})`)
@@ -248,12 +273,11 @@ export function searchNames(catalog: Catalog, text: string, opts: SearchOptions 
       for (const n of close) add(byName.get(n) ?? [], 'fuzzy');
     }
   }
-  const results: SearchResult[] = [];
   for (const [name, hit] of found) {
     const ks = [...hit.kinds].sort((a, b) => SEARCH_KINDS.indexOf(a) - SEARCH_KINDS.indexOf(b));
     const shapes: ShapeRef[] = [];
     for (const k of ks) shapes.push(...shapesOfSearchName(catalog, name, k));
     results.push({ name, kinds: ks, kernels: kernelsWithShapes(catalog, shapes), match: hit.match });
   }
-  return { query, kinds, results };
+  return withLoose();
 }

@@ -10,7 +10,7 @@ const LIMIT = 12;
 
 const KIND_WORDS = {
   struct: 'struct', union: 'union', enum: 'enum', typedef: 'typedef', func: 'function', kfunc: 'kfunc',
-  tracepoint: 'tracepoint', syscall: 'syscall', enumerator: 'enumerator',
+  tracepoint: 'tracepoint', syscall: 'syscall', enumerator: 'enumerator', field: 'field', kernel: 'kernel',
 };
 
 /** A name or KREF as a URL part: encodeURIComponent, `+` (in Debian's kernel names) and `/` (KREFs) kept. */
@@ -37,7 +37,6 @@ function setUp(form) {
   let active = -1;
   let timer = 0;
   let pending;
-  let kernels;
 
   const close = () => {
     list.hidden = true;
@@ -87,14 +86,6 @@ function setUp(form) {
     active = -1;
   };
 
-  const kernelList = async (signal) => {
-    if (kernels === undefined) {
-      const res = await fetch('/v1/kernels', { signal, headers: { accept: 'application/json' } });
-      kernels = res.ok ? (await res.json()).kernels.map((k) => k.kernel) : [];
-    }
-    return kernels;
-  };
-
   const suggest = async (text) => {
     pending?.abort();
     const q = text.trim();
@@ -106,33 +97,25 @@ function setUp(form) {
     }
     const ctl = new AbortController();
     pending = ctl;
-    const names = [];
-    const found = [];
-    const dot = q.indexOf('.');
-    const fieldPath = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_]/.test(q) && !/\s/.test(q);
-    if (fieldPath) names.push({ label: q, kind: 'field path', href: `/fields/${urlPart(q)}` });
+    const out = [];
     try {
-      const res = await fetch(`/v1/search?q=${urlPart(fieldPath ? q.slice(0, dot) : q)}&limit=${LIMIT}`, { signal: ctl.signal, headers: { accept: 'application/json' } });
+      // The catalog's search route completes names of every kind, field paths segment by segment, and kernels.
+      const res = await fetch(`/v1/search?q=${urlPart(q)}&limit=${LIMIT}`, { signal: ctl.signal, headers: { accept: 'application/json' } });
       if (res.ok) {
         for (const r of (await res.json()).results) {
           for (const k of r.kinds) {
             const page = links[k];
-            names.push({ label: r.name, kind: KIND_WORDS[k] || k, href: page ? page.replace('{}', urlPart(r.name)) : `/search?q=${urlPart(r.name)}` });
+            const href = k === 'kernel' ? `/kernels/${r.name.split('/').map(urlPart).join('/')}`
+              : k === 'field' ? `/fields/${urlPart(r.name)}`
+                : page ? page.replace('{}', urlPart(r.name)) : `/search?q=${urlPart(r.name)}`;
+            out.push({ label: r.name, kind: KIND_WORDS[k] || k, href });
           }
-        }
-      }
-      // A kernel: its version or KREF (the search route knows names, not kernels).
-      if (/^[0-9]/.test(q) || q.includes('/')) {
-        const t = q.toLowerCase();
-        for (const k of (await kernelList(ctl.signal)).filter((x) => x.toLowerCase().includes(t)).slice(0, LIMIT)) {
-          found.push({ label: k, kind: 'kernel', href: `/kernels/${k.split('/').map(urlPart).join('/')}` });
         }
       }
     } catch (e) {
       // Aborted by a newer text, or the network failed: no suggestions (the form still submits).
       if (e.name === 'AbortError') return;
     }
-    const out = [...found, ...names];
     if (ctl !== pending) return;
     options = out.slice(0, LIMIT);
     render();

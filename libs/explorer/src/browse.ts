@@ -8,7 +8,7 @@ import { kernelPage, type KernelSummary } from './pages/kernel.js';
 import { kernelsPage, type Selection } from './pages/kernels.js';
 import { lookupForm, lookupPage, type LookupAnswer, type LookupInput } from './pages/lookup.js';
 import { problemPage } from './pages/problem.js';
-import { kernelsMatching, searchPage, type SearchAnswer, type SearchExtras } from './pages/search.js';
+import { searchPage, type SearchAnswer, type SearchExtras } from './pages/search.js';
 import { changePointKernels, historyMembers, typeHistoryPage, typeHref, typeInKernelPage, type TypeHistory, type TypeInKernel, type TypeMember } from './pages/type.js';
 
 /** Names a search page offers at most (the search route's limit). */
@@ -55,8 +55,14 @@ export default async function browsePages(app: FastifyInstance): Promise<void> {
     const q = typeof request.query.q === 'string' ? request.query.q.trim() : '';
     const kind = typeof request.query.kind === 'string' && request.query.kind !== '' ? request.query.kind : undefined;
     if (q === '') return html(reply, 200, searchPage('', kind, undefined, { kernels: [] }));
-    const kernels = await allKernels();
-    const extras: SearchExtras = { kernels: kind ? [] : kernelsMatching(kernels, q, KERNEL_LIMIT) };
+    // Kernels as the search route completes them (by KREF or uname -r), listed apart from the names.
+    let listed: KernelRow[] = [];
+    if (!kind) {
+      const [k, kernels] = await Promise.all([askApi<SearchAnswer>(app, `/v1/search${query({ q, kind: 'kernel', limit: KERNEL_LIMIT })}`), allKernels()]);
+      const byKref = new Map(kernels.map((row) => [row.kernel, row]));
+      listed = k.ok ? k.body.results.map((r) => byKref.get(r.name)).filter((row): row is KernelRow => row !== undefined) : [];
+    }
+    const extras: SearchExtras = { kernels: listed };
     // A `STRUCT.MEMBER` path: the search route knows names, not paths, so look its struct up and offer the field.
     if (!kind && FIELD_PATH.test(q)) {
       const struct = q.slice(0, q.indexOf('.'));

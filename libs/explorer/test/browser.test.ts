@@ -145,6 +145,23 @@ describe.skipIf(CHROMIUM === undefined)('the explorer in chromium', { timeout: 1
     await checked(page, 'search-completion-target');
   });
 
+  it('search completes a field path segment by segment, and a kernel by its uname -r', async () => {
+    const page = await newPage();
+    await visit(page, '/', 'home');
+    const box = page.getByRole('combobox', { name: /search/i });
+    await box.click();
+    await box.pressSequentially('task_struct.se.vr', { delay: 20 });
+    const listbox = page.getByRole('listbox');
+    await listbox.getByRole('option', { name: /task_struct\.se\.vruntime/ }).first().waitFor({ state: 'visible' });
+    await box.press('ArrowDown');
+    await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/fields/')), box.press('Enter')]);
+    expect(decodeURIComponent(new URL(page.url()).pathname)).toBe('/fields/task_struct.se.vruntime');
+    await visit(page, '/', 'home');
+    await box.click();
+    await box.pressSequentially('6.1.0-47', { delay: 20 });
+    await listbox.getByRole('option', { name: /debian\/12\/x86_64\/6\.1\.0-47-amd64/ }).first().waitFor({ state: 'visible' });
+  });
+
   it('the search page lists names by kind, each linked to its page', async () => {
     const page = await newPage();
     await visit(page, '/search?q=sched_sw', 'search');

@@ -293,6 +293,25 @@ describe('funcs, tracepoints, syscalls, enums, enumerators', () => {
     problem(await get('/v1/search?q=x&limit=0'), 400, 'BAD_PARAMETER');
   });
 
+  it('GET /v1/search completes field paths segment by segment and kernels, each with its kernel count', async () => {
+    type Search = { kinds: string[]; results: { name: string; kinds: string[]; kernels: number; match: string }[] };
+    const fields = (await get('/v1/search?q=task_struct.se.vr')).json<Search>();
+    expect(fields.results).toEqual([{ name: 'task_struct.se.vruntime', kinds: ['field'], kernels: 4, match: 'prefix' }]);
+    // pt_regs has no di on arm64: the three x86_64 kernels; in name order.
+    const regs = (await get('/v1/search?q=pt_regs.d&kind=field')).json<Search>();
+    expect(regs.results.map((r) => [r.name, r.kernels])).toEqual([['pt_regs.di', 3], ['pt_regs.dx', 3]]);
+    expect((await get('/v1/search?q=pt_regs.di&kind=field')).json<Search>().results[0]).toMatchObject({ name: 'pt_regs.di', match: 'exact' });
+    // An unknown struct or member completes nothing.
+    expect((await get('/v1/search?q=no_such_struct.x')).json<Search>().results).toEqual([]);
+    expect((await get('/v1/search?q=pt_regs.zz&kind=field')).json<Search>().results).toEqual([]);
+    // Kernels by uname -r or KREF: exact, then prefix, then those that hold the text.
+    const ks = (await get('/v1/search?q=6.1.0-50')).json<Search>();
+    expect(ks.results.map((r) => [r.name, r.kinds, r.match])).toEqual([[ARM, ['kernel'], 'prefix'], [K50, ['kernel'], 'prefix']]);
+    expect((await get('/v1/search?q=6.1.0-47-amd64&kind=kernel')).json<Search>().results).toEqual([{ name: K47, kinds: ['kernel'], kernels: 1, match: 'exact' }]);
+    // Names are not searched for a dotted text, and kinds select as before.
+    expect((await get('/v1/search?q=6.1.0-50&kind=struct')).json<Search>().results).toEqual([]);
+  });
+
   it('answers are cached like the other read routes', async () => {
     const url = '/v1/enums/bpf_map_type/history?arch=arm64';
     expect((await get(url)).headers['x-cache']).toBe('miss');

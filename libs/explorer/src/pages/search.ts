@@ -23,7 +23,7 @@ export interface SearchAnswer {
 export interface SearchExtras {
   /** A `STRUCT.MEMBER` path asked for whose struct the catalog knows: offered as a field page. */
   field?: string;
-  /** Kernels whose KREF holds the text (the search route does not search kernels). */
+  /** Kernels the search route completes the text to (kind `kernel`). */
   kernels: KernelRow[];
   /** The search route's problem, when the text was one it refuses (too long, bad kind). */
   problem?: string;
@@ -41,22 +41,17 @@ const KIND_TITLES: Record<string, string> = {
   enumerator: 'Enumerators',
 };
 
-/** Kernels whose KREF holds TEXT (any case), at most `limit`, in the list's (kernel) order. */
-export function kernelsMatching(kernels: readonly KernelRow[], text: string, limit: number): KernelRow[] {
-  const t = text.trim().toLowerCase();
-  if (t === '') return [];
-  return kernels.filter((k) => k.kernel.toLowerCase().includes(t)).slice(0, limit);
-}
-
 /**
  * `/search?q=TEXT[&kind=K]`: the search route's names grouped by kind (a name with several kinds is under each),
  * each linked to its page, with the field page of a `STRUCT.MEMBER` text and the kernels whose name holds the text.
  */
 export function searchPage(q: string, kind: string | undefined, answer: SearchAnswer | undefined, extras: SearchExtras): string {
+  // Names only: the page lists field paths and kernels in sections of its own (the completion shows the route's).
+  const names = (answer?.results ?? []).filter((r) => r.kinds.some((k) => k in KIND_TITLES));
   const groups = new Map<string, SearchResult[]>();
-  for (const r of answer?.results ?? []) for (const k of r.kinds) groups.set(k, [...(groups.get(k) ?? []), r]);
+  for (const r of names) for (const k of r.kinds) if (k in KIND_TITLES) groups.set(k, [...(groups.get(k) ?? []), r]);
   const ordered = Object.keys(KIND_TITLES).filter((k) => groups.has(k));
-  const total = (answer?.results.length ?? 0) + extras.kernels.length + (extras.field ? 1 : 0);
+  const total = names.length + extras.kernels.length + (extras.field ? 1 : 0);
   const body = html`${extras.problem ? html`<p class="problem" role="alert">${extras.problem}</p>` : ''}
 ${q === '' ? html`<p>Type a name above: a struct, a field path, a function, an enum or enumerator, a tracepoint, a kernel.</p>` : html`<p id="result-count">${total} result${total === 1 ? '' : 's'} for <code>${q}</code>${kind ? html` (${kind} only)` : ''}.</p>`}
 ${extras.field ? html`<section class="results" aria-labelledby="h-field"><h2 id="h-field">Field path</h2><ul><li><a href="${fieldHref(extras.field)}">${extras.field}</a> (its offset in every kernel)</li></ul></section>` : ''}
