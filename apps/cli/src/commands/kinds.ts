@@ -151,9 +151,9 @@ export function registerKindCommands(program: Command): void {
 
   program
     .command('search')
-    .description('names of every kind (struct, union, enum, typedef, func, kfunc, tracepoint, syscall, enumerator) matching TEXT: the name itself, names starting with it, then close names; each with its kinds and how many kernels have it')
-    .argument('<text>', 'the start of a name, or a name with a typo')
-    .option('--kind <kinds>', 'only names of these kinds, comma-separated (struct, union, enum, typedef, func, kfunc, tracepoint, syscall, enumerator)')
+    .description('names of every kind (struct, union, enum, typedef, func, kfunc, tracepoint, syscall, enumerator) matching TEXT: the name itself, names starting with it, then close names; field paths completed segment by segment (STRUCT.MEMBER...) and kernels (KREF or uname -r) first; each with its kinds and how many kernels have it')
+    .argument('<text>', 'the start of a name, a field path or a kernel, or a name with a typo')
+    .option('--kind <kinds>', 'only these kinds, comma-separated (struct, union, enum, typedef, func, kfunc, tracepoint, syscall, enumerator, field, kernel)')
     .option('--limit <n>', 'at most this many names (default 20, at most 200)', (v) => {
       if (!/^\d+$/.test(v)) throw new CommanderError(2, 'usage', `--limit takes a whole number, not ${JSON.stringify(v)}`);
       return Number(v);
