@@ -262,42 +262,42 @@ const cpuSince = (cpu0) => {
 };
 
 /**
- * Records one operation's CPU time on `out` (`out.ops`, and `out.longest`, the longest one): each entry point is
- * an operation a user or the service runs on its own (a container's members are each parsed, validated, … apart).
+ * Records one operation on `out`: its outcome (`stage:ok` or `stage:CODE`) and its CPU time since `cpu0` (`out.longest`
+ * is the longest: each entry point is an operation a user or the service runs on its own, a container's members
+ * each apart). Returns `{ value }`, or the typed error (throws FuzzFailure for any other).
  */
-function timed(out, stage, ms) {
-  out.ops = (out.ops ?? 0) + 1;
+function settle(w, stage, out, cpu0, ok, valueOrError) {
+  const ms = cpuSince(cpu0);
   if (!out.longest || ms > out.longest.ms) out.longest = { stage, ms };
+  if (ok) {
+    out.push(`${stage}:ok`);
+    return { value: valueOrError };
+  }
+  const r = typedOutcome(w, stage, valueOrError);
+  out.push(`${stage}:${r.error}`);
+  return r;
 }
 
 function run(w, stage, fn, out) {
   const cpu0 = process.cpuUsage();
+  let v;
   try {
-    const v = fn();
-    timed(out, stage, cpuSince(cpu0));
-    out.push(`${stage}:ok`);
-    return { value: v };
+    v = fn();
   } catch (err) {
-    timed(out, stage, cpuSince(cpu0));
-    const r = typedOutcome(w, stage, err);
-    out.push(`${stage}:${r.error}`);
-    return r;
+    return settle(w, stage, out, cpu0, false, err);
   }
+  return settle(w, stage, out, cpu0, true, v);
 }
 
 async function runAsync(w, stage, fn, out) {
   const cpu0 = process.cpuUsage();
+  let v;
   try {
-    const v = await fn();
-    timed(out, stage, cpuSince(cpu0));
-    out.push(`${stage}:ok`);
-    return { value: v };
+    v = await fn();
   } catch (err) {
-    timed(out, stage, cpuSince(cpu0));
-    const r = typedOutcome(w, stage, err);
-    out.push(`${stage}:${r.error}`);
-    return r;
+    return settle(w, stage, out, cpu0, false, err);
   }
+  return settle(w, stage, out, cpu0, true, v);
 }
 
 /** Raw BTF: parse, decode every type, bpftool JSON, validate; vmlinux.h for standalone blobs; normalize if valid. */
