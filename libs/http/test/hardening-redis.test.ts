@@ -232,18 +232,30 @@ describe('Redis restarted mid-run (AOF on)', () => {
       problem(await app.inject({ url: '/readyz' }), 503, 'NOT_READY');
       await new Promise((r) => setTimeout(r, 500));
       await startRedis();
+      // This test's own queue client reconnects in the background too (without an offline queue its commands fail
+      // until it has): its reads are retried on a connection error until the deadline, and only then.
+      const read = async <T>(fn: () => Promise<T>): Promise<T> => {
+        for (;;) {
+          try {
+            return await fn();
+          } catch (err) {
+            if (!/Stream isn't writeable|Connection is closed|ECONNREFUSED/.test((err as Error).message) || Date.now() > until) throw err;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      };
       // Every job completes, each as a first ingest (a job run twice would end `skipped`).
       for (const job of added) {
         for (;;) {
-          const state = await queue.getJobState(job.id!);
+          const state = await read(() => queue.getJobState(job.id!));
           if (state === 'completed') break;
           if (state === 'failed' || Date.now() > until) throw new Error(`job ${job.id} is ${state}:\n${workers[0].output()}`);
           await new Promise((r) => setTimeout(r, 50));
         }
-        const done = await queue.getJob(job.id!);
+        const done = await read(() => queue.getJob(job.id!));
         expect((done?.returnvalue as { status: string }).status).toBe('ingested');
       }
-      expect((await queue.getJobCounts('completed')).completed).toBe(jobs.length);
+      expect((await read(() => queue.getJobCounts('completed'))).completed).toBe(jobs.length);
       const catalog = openCatalog(db);
       try {
         const rows = catalog.sqlite.prepare("SELECT distro || '/' || release || '/' || arch || '/' || uname_r AS kref FROM kernels ORDER BY kref").pluck().all() as string[];
