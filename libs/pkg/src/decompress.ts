@@ -73,7 +73,7 @@ export async function decompressBytes(
   sizeHint?: number,
   budget?: InputBudget,
 ): Promise<Uint8Array> {
-  if (kind === 'zstd' && !nativeZstd() && sizeHint !== undefined && sizeHint > 0 && sizeHint <= max) {
+  if (decodesSized(kind, max, sizeHint)) {
     // The output's size is known: charged before the buffer is made.
     budget?.spend(sizeHint);
     const out = await zstdSized(bytes, sizeHint);
@@ -81,6 +81,15 @@ export async function decompressBytes(
     budget?.spend(-sizeHint);
   }
   return collect(decompress(kind, oneChunk(bytes), max, what, budget), max, `${what} (${kind}, decompressed)`);
+}
+
+/**
+ * True when {@link decompressBytes} decodes `kind` in one call into a buffer of the stated size (zstd with its
+ * size known and within `max`, where Node has no zstd of its own): memory and time are then bounded by that size,
+ * so a caller need not decode a head first to refuse a bomb early.
+ */
+export function decodesSized(kind: Compression, max: number, sizeHint: number | undefined): sizeHint is number {
+  return kind === 'zstd' && !nativeZstd() && sizeHint !== undefined && sizeHint > 0 && sizeHint <= max;
 }
 
 /**

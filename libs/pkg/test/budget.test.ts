@@ -147,6 +147,16 @@ describe('kernel images with huge payloads', () => {
     expect(r.peakMb, `peak RSS ${r.peakMb.toFixed(0)} MB`).toBeLessThan(RSS_BOUND_MB);
   }, 60_000);
 
+  it('a vmlinuz whose zstd payload states its size (decoded whole in one call) and is not a kernel is refused', async () => {
+    const image = bzImage(concat(zstdBomb(new Uint8Array(0), 100 * MiB), le32(100 * MiB)));
+    const file = write(`vmlinuz-sized-${UNAME}`, image);
+    const r = await readInChild(file, {});
+    expect(r.code, r.message).toBe('PKG_BAD_IMAGE');
+    expect(r.message).toMatch(/does not decompress to an elf vmlinux/);
+    // At most the stated size is held.
+    expect(r.peakMb, `peak RSS ${r.peakMb.toFixed(0)} MB`).toBeLessThan(RSS_BOUND_MB + 100);
+  }, 60_000);
+
   it('a vmlinuz whose payload starts as ELF then expands without end stops at the image cap', async () => {
     const elfHead = new Uint8Array(64);
     elfHead.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
