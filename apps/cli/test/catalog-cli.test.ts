@@ -1,7 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBtfTarXz, listArchiveKernels, openCatalog, sha256Hex } from '@btf-atlas/catalog';
+import { sampleBtf } from '../../../libs/btf/test/support/builder.js';
 import { REPO, cliOn } from './support.js';
 
 const KERNEL_DIR = join(REPO, 'fixtures/corpus/archive/debian/12/x86_64');
@@ -141,6 +143,22 @@ describe('catalog commands in-process (no REDIS_URL)', () => {
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout.trim()) as { status: string }).toMatchObject({ status: 'skipped' });
   });
+  it("ingest of raw BTF builds each kernel's mirror tarball after its commit, before the command ends", async () => {
+    const other = join(dir, 'raw.db');
+    const raw = join(dir, 'raw.btf');
+    writeFileSync(raw, sampleBtf());
+    const kref = 'debian/12/x86_64/1.0.0-9-amd64';
+    const r = cli('ingest', raw, '--kernel', kref, '--db', other);
+    expect(r.status, r.stderr).toBe(0);
+    const expected = await buildBtfTarXz('1.0.0-9-amd64', sampleBtf());
+    const c = openCatalog(other, { readonly: true });
+    try {
+      expect(listArchiveKernels(c)).toMatchObject([{ kernel: kref, archiveSha256: sha256Hex(expected), archiveSize: expected.length }]);
+    } finally {
+      c.close();
+    }
+  });
+
   it('a bad input fails its ingest with exit 1 and its reason is listed by failures', () => {
     const bad = join(REPO, 'libs/btf/test/fixtures/bad/typedef-cycle.btf');
     const r = cli('ingest', bad, '--kernel', 'debian/12/x86_64/6.1.0-99-amd64');

@@ -1,6 +1,6 @@
 import { existsSync, utimesSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore, openCatalog } from '@btf-atlas/catalog';
+import { BlobStore, deriveKernelFiles, openCatalog } from '@btf-atlas/catalog';
 import { referencedBlobs } from '@btf-atlas/catalog/gc';
 import { SERIES_KERNELS, seriesCatalog } from '../../../libs/catalog/test/support/series-catalog.js';
 import { cliOn } from './support.js';
@@ -22,8 +22,10 @@ describe('btf-atlas gc', () => {
 
   beforeAll(async () => {
     fixture = await seriesCatalog(SERIES_KERNELS.slice(0, 1));
-    fixture.catalog.close();
     blobs = BlobStore.forCatalog(fixture.db);
+    // Its derive job too: the tarball it records is a referenced blob that gc keeps.
+    await deriveKernelFiles(fixture.catalog, blobs, SERIES_KERNELS[0].kref);
+    fixture.catalog.close();
   });
   afterAll(() => fixture.close());
 

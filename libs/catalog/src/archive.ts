@@ -4,17 +4,18 @@ import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { compareUnameR, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
 import { kernelNotFound } from './failed.js';
-import { buildBtfTarXz, buildBtfTarXzAside, EARLIER_XZ_PRESETS } from './tarball.js';
+import { buildBtfTarXzAside, buildBtfTarXz, EARLIER_XZ_PRESETS } from './tarball.js';
 
 /**
  * The btfhub-archive files of the catalog's kernels, as the `/archive` mirror serves them:
  * `DISTRO/RELEASE/ARCH/UNAME_R.btf.tar.xz` (the archive file) and `UNAME_R.btf` (the raw vmlinux BTF).
  *
  * The archive file of a kernel ingested from a btfhub tarball (container chain `xz/tar/btf`) is that tarball,
- * byte for byte. Any other input (raw BTF, an ELF vmlinux, gzip or xz of them) gets a reproducible tarball built
- * from its vmlinux BTF at ingest ({@link buildBtfTarXz}). Both live in the blob store; `kernels.archive_sha256`
- * and `archive_size` name them. Catalogs made before these columns have nulls there: the first request builds
- * the file and fills the row. The raw BTF enters the blob store on its first request, extracted from the source.
+ * byte for byte. Any other input (raw BTF, an ELF vmlinux, gzip or xz of them, a package) gets a reproducible
+ * tarball built from its vmlinux BTF by a `derive` job once the ingest has committed ({@link deriveKernelFiles},
+ * {@link buildBtfTarXz}). Both live in the blob store; `kernels.archive_sha256` and `archive_size` name them. Until
+ * the job has run (and in catalogs made before these columns) they are null: the first request builds the file and
+ * fills the row. The raw BTF enters the blob store on its first request, extracted from the source.
  */
 
 /** A file of the mirror in the blob store. */
@@ -53,19 +54,69 @@ function servedAsIs(kref: KernelRef, format: string, members: string[]): boolean
 }
 
 /**
- * The archive file a kernel gets at ingest: its source when that is a btfhub tarball of this very kernel (one
- * member, `UNAME_R.btf`), else a built one (on a worker thread when the BTF is large: start it before other work,
- * await it after). A tarball uploaded or filed under another kernel's name holds a
- * member named after that kernel, which clients that unpack `UNAME_R.btf` would not find.
+ * The archive file a kernel has from the moment it is ingested: its source, when that is a btfhub tarball of this
+ * very kernel (one member, `UNAME_R.btf`); null otherwise, and the tarball is built after the ingest has committed
+ * ({@link deriveKernelFiles}, a `derive` job), so that seconds of xz never hold up a kernel's answers. A tarball
+ * uploaded or filed under another kernel's name holds a member named after that kernel, which clients that unpack
+ * `UNAME_R.btf` would not find: it is built anew too.
  */
-export async function planArchive(
-  kref: KernelRef,
-  source: { bytes: Uint8Array; sha256: string; format: string; members: string[] },
-  vmlinuxBtf: Uint8Array,
-): Promise<{ bytes: Uint8Array | null; sha256: string; size: number }> {
-  if (servedAsIs(kref, source.format, source.members)) return { bytes: null, sha256: source.sha256, size: source.bytes.length };
-  const bytes = await buildBtfTarXzAside(kref.unameR, vmlinuxBtf);
-  return { bytes, sha256: sha256Hex(bytes), size: bytes.length };
+export function archiveAsIs(kref: KernelRef, source: { sha256: string; size: number; format: string; members: string[] }): { sha256: string; size: number } | null {
+  return servedAsIs(kref, source.format, source.members) ? { sha256: source.sha256, size: source.size } : null;
+}
+
+/** What {@link deriveKernelFiles} did for one kernel. */
+export interface DerivedFiles {
+  kernel: string;
+  /** The kernel's btfhub-archive file (`UNAME_R.btf.tar.xz`), recorded in its row and kept in the blob store. */
+  archive: { sha256: string; size: number };
+  /** False when it was there already (a repeated or duplicate job). */
+  built: boolean;
+  ms: number;
+}
+
+/**
+ * Makes the files derived from a kernel's BTF that its ingest left to a job (today its reproducible tarball) and
+ * records them in the catalog. Idempotent: a file already recorded and stored is left alone. What a `derive` job
+ * runs after each ingest, and what the mirror falls back to when a request comes first.
+ */
+export async function deriveKernelFiles(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef): Promise<DerivedFiles> {
+  const started = performance.now();
+  const row = kernelRow(catalog, kref);
+  const built = !rowArchiveReady(blobs, row);
+  const file = await archiveOfRow(catalog, blobs, row);
+  return { kernel: row.kernel, archive: { sha256: file.sha256, size: file.size }, built, ms: performance.now() - started };
+}
+
+/** Derive work run beside other work in one process (the CLI's ingest and sync), one kernel at a time. */
+export interface BackgroundDeriver {
+  /** Derives the kernel's files after those already asked for, unless they are there. */
+  add(kernel: string): void;
+  /** Waits for everything asked so far: what was built, and what failed with why. */
+  settle(): Promise<{ derived: DerivedFiles[]; failed: { kernel: string; error: Error }[] }>;
+}
+
+/**
+ * {@link deriveKernelFiles} in the background of a process that goes on ingesting: the next kernel decodes while
+ * the last one's tarball compresses on libuv's pool, and no kernel's commit waits for its own tarball.
+ */
+export function backgroundDeriver(catalog: Catalog, blobs: BlobStore): BackgroundDeriver {
+  let chain: Promise<void> = Promise.resolve();
+  const derived: DerivedFiles[] = [];
+  const failed: { kernel: string; error: Error }[] = [];
+  return {
+    add(kernel) {
+      if (archiveFileReady(catalog, blobs, kernel, 'tar.xz')) return;
+      chain = chain.then(() =>
+        deriveKernelFiles(catalog, blobs, kernel).then(
+          (d) => void derived.push(d),
+          (error: Error) => void failed.push({ kernel, error }),
+        ));
+    },
+    async settle() {
+      await chain;
+      return { derived, failed };
+    },
+  };
 }
 
 const COLUMNS = `id, distro, release, arch, uname_r AS unameR, btf_sha256 AS btfSha256, btf_size AS btfSize,
@@ -171,7 +222,7 @@ async function archiveOfRow(catalog: Catalog, blobs: BlobStore, row: KernelRow):
  * pruned) gets those very bytes back, so its sha256, served as a strong ETag with `immutable`, never changes.
  */
 async function rebuildTarball(row: KernelRow, btf: Uint8Array): Promise<Uint8Array> {
-  const bytes = await buildBtfTarXz(row.unameR, btf);
+  const bytes = await buildBtfTarXzAside(row.unameR, btf);
   if (row.archiveSha256 === null || sha256Hex(bytes) === row.archiveSha256) return bytes;
   for (const preset of EARLIER_XZ_PRESETS) {
     const earlier = await buildBtfTarXz(row.unameR, btf, preset);

@@ -1,6 +1,6 @@
 import { Btf, BtfError, BtfErrorCode, extractBtf, pointerSize, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
 import { PkgError } from '@btf-atlas/pkg';
-import { planArchive } from './archive.js';
+import { archiveAsIs } from './archive.js';
 import { BlobStore, sha256Hex } from './blob-store.js';
 import { assertWritable, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
@@ -71,8 +71,8 @@ export interface PreparedKernel {
   /** From the vmlinux BTF itself ({@link kernelLayoutOf}). */
   pointerSize: 4 | 8;
   byteOrder: ByteOrder;
-  /** The kernel's btfhub-archive file: `bytes` null when it is the source itself, else a reproducible tarball. */
-  archive: { bytes: Uint8Array | null; sha256: string; size: number };
+  /** The kernel's btfhub-archive file when it is the source itself; null: a `derive` job builds it after the write. */
+  archive: { sha256: string; size: number } | null;
   modules: PreparedModule[];
   /** Per bucket: its entries sorted, and the set's content hash. */
   buckets: { entries: SetEntry[]; hash: Buffer }[];
@@ -98,16 +98,14 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
   }
   const sourceSha256 = sha256Hex(input.file.bytes);
   const sourceFormat = vmlinuxBlob.formats.join('/');
-  // The archive file (a tarball built on a worker thread when the BTF is large) is made while this thread decodes.
-  const archive = planArchive(input.kref, {
-    bytes: input.file.bytes,
+  // The source is the archive file when it is a btfhub tarball of this kernel; else a job builds it after the commit.
+  const archive = archiveAsIs(input.kref, {
     sha256: sourceSha256,
+    size: input.file.bytes.length,
     format: sourceFormat,
     // Tar members are named `SOURCE:PATH`.
     members: blobs.map((b) => b.name.slice(input.file.source.length + 1)),
-  }, vmlinuxBlob.bytes);
-  // Awaited below; a failure of the decoding first must not leave this rejection unhandled.
-  archive.catch(() => undefined);
+  });
   progress(0.2, 'decode');
   const vmlinux = parseValid(vmlinuxBlob);
   const shapes: Shape[] = normalizeBtf(vmlinux);
@@ -146,7 +144,7 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
     btfSize: vmlinuxBlob.bytes.length,
     typeCount: vmlinux.ownTypeCount,
     ...kernelLayoutOf(vmlinux),
-    archive: await archive,
+    archive,
     modules,
     buckets,
     shapeCount: shapes.length,
@@ -289,7 +287,6 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
   assertWritable(catalog);
   // Blobs first (atomic renames, content-addressed): the transaction below may then point at them.
   blobs.put(p.sourceBytes, p.sourceSha256);
-  if (p.archive.bytes) blobs.put(p.archive.bytes, p.archive.sha256);
   for (const m of p.modules) if (m.sourceBytes && m.sourceSha256) blobs.put(m.sourceBytes, m.sourceSha256);
 
   const base = { kernel: kref, types: p.typeCount, modules: p.modules.map((m) => m.name), shapes: p.shapeCount };
@@ -328,7 +325,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
     const kernelId = Number(insertKernel.run(
       p.kref.distro, p.kref.release, p.kref.arch, p.kref.unameR, versionKey(p.kref.unameR), flavourOf(p.kref.unameR),
       p.btfSha256, p.btfSize, p.typeCount, p.sourceSha256, p.sourceBytes.length, p.sourceFormat, p.source, new Date().toISOString(),
-      p.archive.sha256, p.archive.size, p.pointerSize, p.byteOrder,
+      p.archive?.sha256 ?? null, p.archive?.size ?? null, p.pointerSize, p.byteOrder,
     ).lastInsertRowid);
     for (let bucket = 0; bucket < BUCKETS; bucket++) {
       const { entries, hash } = p.buckets[bucket];

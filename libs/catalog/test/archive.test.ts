@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractBtf, unxz } from '@btf-atlas/btf';
 import {
-  archiveFileOf, archiveKernels, archiveManifest, BlobStore, buildBtfTarXz, CatalogError, jobDataOf, listArchiveKernels,
+  archiveFileOf, archiveFileReady, archiveKernels, archiveManifest, BlobStore, deriveKernelFiles, buildBtfTarXz, CatalogError, jobDataOf, listArchiveKernels,
   loadKernelBtf, openCatalog, processIngest, rawBtfFileOf, scanPath, sha256Hex, writeReproducibleTar, type Catalog,
 } from '@btf-atlas/catalog';
 import { CORPUS_DIR } from '../../btf/test/support/corpus.js';
@@ -136,9 +136,15 @@ describe('archive files of ingested kernels', () => {
     expect(await archiveFileOf(catalog, blobs, TARBALL)).toEqual({ path: blobs.pathOf(sha256Hex(tarball)), sha256: sha256Hex(tarball), size: tarball.length });
   });
 
-  it('builds a reproducible tarball at ingest for raw BTF, compressed raw BTF, and a tarball whose member has another name', async () => {
+  it('builds a reproducible tarball after ingest (derive) for raw BTF, compressed raw BTF, and a tarball whose member has another name', async () => {
     for (const [kref, uname] of [[RAW, '1.0.0-1-amd64'], [GZIP, '1.0.0-3-amd64'], [MISFILED, '1.0.0-7-amd64']]) {
       const expected = await buildBtfTarXz(uname, small);
+      // The ingest committed the kernel without it: its derive job makes it, once.
+      expect(row(kref)).toMatchObject({ archiveSha256: null, archiveSize: null });
+      expect(archiveFileReady(catalog, blobs, kref, 'tar.xz')).toBe(false);
+      const derived = await deriveKernelFiles(catalog, blobs, kref);
+      expect(derived).toMatchObject({ kernel: kref, archive: { sha256: sha256Hex(expected), size: expected.length }, built: true });
+      expect((await deriveKernelFiles(catalog, blobs, kref)).built).toBe(false);
       expect(row(kref)).toMatchObject({ archiveSha256: sha256Hex(expected), archiveSize: expected.length });
       const file = await archiveFileOf(catalog, blobs, kref);
       expect(sha256Hex(readFileSync(file.path))).toBe(sha256Hex(expected));

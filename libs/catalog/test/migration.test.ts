@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  archiveFileOf, archiveManifest, BlobStore, catalogVersions, currentSchemaVersion, enumeratorHistory, enumHistory, fieldHistory,
+  archiveFileOf, archiveManifest, BlobStore, deriveKernelFiles, catalogVersions, currentSchemaVersion, enumeratorHistory, enumHistory, fieldHistory,
   funcHistory, funcInKernel, groupPackages, jobDataOf, searchNames, syscallHistory, tracepointHistory,
   listArchiveKernels, listFailures, listKernelStates, loadKernelBtf, NORMALIZER_VERSION, openCatalog,
   processIngest, rawBtfFileOf, scanPath, sha256Hex, typeHistory, typeLayout, typeText,
@@ -65,7 +65,11 @@ async function freshCatalog(path: string): Promise<void> {
       ...pkg.map((it) => jobDataOf(it, false, { modules: 'all', distro: 'synthetic', release: '1' })),
     ];
     const failed: string[] = [];
-    for (const job of jobs) await processIngest(job, { catalog, blobs }).catch(() => failed.push(job.kernel || job.source));
+    for (const job of jobs) {
+      // Each ingest, then its derive job (the kernel's tarball), as a worker runs them.
+      const r = await processIngest(job, { catalog, blobs }).catch(() => void failed.push(job.kernel || job.source));
+      if (r) await deriveKernelFiles(catalog, blobs, r.kernel);
+    }
     expect(failed).toEqual(['synthetic/1/x86_64/5.10.0-3-amd64']);
   } finally {
     catalog.close();

@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBtfTarXz, listArchiveKernels, openCatalog, sha256Hex } from '@btf-atlas/catalog';
 import { createIngestQueue } from '@btf-atlas/queue';
+import { sampleBtf } from '../../btf/test/support/builder.js';
 import { spawnWorker, cleanup, type WorkerProcess } from '../../queue/test/support.js';
 import { buildApp } from '../src/app.js';
 
@@ -102,6 +104,28 @@ describe('POST /v1/ingest and GET /v1/jobs/{id}, jobs in process (no REDIS_URL)'
     // The same bytes again: skipped.
     const again = await finished(app, (await upload(app, `/v1/ingest?kernel=${K47}`, tarball(K47))).json<JobView>().id);
     expect(again.result?.status).toBe('skipped');
+  });
+
+  it("a raw BTF upload: the ingest enqueues the kernel's derive job, which records its tarball", async () => {
+    const kref = 'debian/12/x86_64/1.0.0-9-amd64';
+    const res = await upload(app, `/v1/ingest?kernel=${kref}`, Buffer.from(sampleBtf()));
+    expect((await finished(app, res.json<JobView>().id)).result).toMatchObject({ kernel: kref, status: 'ingested' });
+    const expected = await buildBtfTarXz('1.0.0-9-amd64', sampleBtf());
+    // Recorded by the job (on the API's job thread), not by a request to the mirror.
+    const recorded = (): unknown => {
+      const c = openCatalog(db, { readonly: true });
+      try {
+        return listArchiveKernels(c).find((k) => k.kernel === kref)?.archiveSha256;
+      } finally {
+        c.close();
+      }
+    };
+    const until = Date.now() + 60_000;
+    while (recorded() !== sha256Hex(expected) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(recorded()).toBe(sha256Hex(expected));
+    const file = await app.inject({ url: `/archive/${kref}.btf.tar.xz` });
+    expect(file.statusCode).toBe(200);
+    expect(file.headers.etag).toBe(`"${sha256Hex(expected)}"`);
   });
 
   it('a bad upload fails its job with the reason stored; the catalog is unchanged', async () => {

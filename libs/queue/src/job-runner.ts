@@ -16,7 +16,7 @@ export interface JobView {
   state: JobState;
   /** 0-100. */
   progress: number;
-  /** The KREF of an ingest job; the path of a scan job. */
+  /** The KREF of an ingest or derive job; the path of a scan job. */
   kernel?: string;
   path?: string;
   /** The object of a core-check job (name, sha256, size). */
@@ -65,7 +65,7 @@ function viewOf(job: Job<AnyJobData, unknown, JobName>, state: JobState): JobVie
     attempts_made: job.attemptsMade,
     created_at: new Date(job.timestamp).toISOString(),
   };
-  if (job.name === 'ingest' && data.kernel !== undefined) v.kernel = data.kernel || data.source;
+  if ((job.name === 'ingest' || job.name === 'derive') && data.kernel !== undefined) v.kernel = data.kernel || data.source;
   if (job.name === 'scan' && data.path !== undefined) v.path = data.path;
   if (job.name === 'core-check') v.object = (job.data as CoreCheckJobData).object;
   const finished = iso(job.finishedOn);
@@ -148,7 +148,7 @@ export class InProcessJobRunner implements JobRunner {
   async enqueue(name: JobName, data: AnyJobData): Promise<JobView> {
     if (this.closed) throw new Error('the job runner is closed');
     const view: JobView = { id: randomUUID(), name, state: 'waiting', progress: 0, attempts_made: 0, created_at: new Date().toISOString() };
-    if (name === 'ingest') view.kernel = (data as IngestJobData).kernel || (data as IngestJobData).source;
+    if (name === 'ingest' || name === 'derive') view.kernel = (data as IngestJobData).kernel || (data as IngestJobData).source;
     else if (name === 'scan') view.path = (data as ScanJobData).path;
     const job = { view, data };
     this.jobs.set(view.id, job);

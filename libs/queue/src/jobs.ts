@@ -1,10 +1,10 @@
 import { UnrecoverableError } from 'bullmq';
 import {
-  isInputError, jobDataOf, processIngest, readJobInput, scanPath, sha256Hex,
-  type BlobStore, type Catalog, type IngestJobData, type IngestResult,
+  archiveFileReady, deriveKernelFiles, isInputError, jobDataOf, processIngest, readJobInput, scanPath, sha256Hex,
+  type BlobStore, type Catalog, type DerivedFiles, type IngestJobData, type IngestResult,
 } from '@btf-atlas/catalog';
 import type { CoreCheckAnswer } from '@btf-atlas/dryrun';
-import type { JobName, ScanJobData } from './queues.js';
+import type { AnyJobData, DeriveJobData, JobName, ScanJobData } from './queues.js';
 import { CORE_CHECK_JOB } from './core-job-name.js';
 import { debugFallback, downloadDirOf, fetchForIngest, finalFailure, runSync, type SyncJobData, type SyncResult } from './sync-jobs.js';
 
@@ -19,8 +19,8 @@ export interface JobLike {
 export interface JobDeps {
   catalog: Catalog;
   blobs: BlobStore;
-  /** Where a scan or sync enqueues its kernels (the BullMQ queue, or the in-process runner). */
-  queue: { add(name: JobName, data: IngestJobData): Promise<unknown> };
+  /** Where a scan or sync enqueues its kernels, and an ingest its derive job (the BullMQ queue, or the in-process runner). */
+  queue: { add(name: JobName, data: AnyJobData): Promise<unknown> };
   /** Where sync downloads packages and keeps index caches (default `<catalog>.downloads/`). */
   downloadDir?: string;
   log?: (obj: Record<string, unknown>, msg: string) => void;
@@ -59,11 +59,20 @@ async function catalogHas(catalog: Catalog, data: IngestJobData): Promise<boolea
 }
 
 /**
- * Runs one job: `ingest` (decode, normalize and write one kernel) or `scan` (walk an archive tree and enqueue
- * the kernels the catalog lacks). Bad input becomes an UnrecoverableError, so BullMQ fails the job once instead
- * of retrying; anything else is rethrown and retried with backoff.
+ * Enqueues the derive job of a kernel whose derived files are not all there yet (after an ingest, whatever its
+ * status: a kernel skipped as known gets a job that failed before done again).
  */
-export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult | ScanResult | SyncResult | CoreCheckAnswer> {
+async function enqueueDerive(deps: JobDeps, kernel: string): Promise<void> {
+  if (!archiveFileReady(deps.catalog, deps.blobs, kernel, 'tar.xz')) await deps.queue.add('derive', { kernel } satisfies DeriveJobData);
+}
+
+/**
+ * Runs one job: `ingest` (decode, normalize and write one kernel, then enqueue its `derive` job), `derive` (build
+ * and record one kernel's tarball), `scan` (walk an archive tree and enqueue the kernels the catalog lacks),
+ * `sync` or `core-check`. Bad input becomes an UnrecoverableError, so BullMQ fails the job once instead of
+ * retrying; anything else is rethrown and retried with backoff.
+ */
+export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult | ScanResult | SyncResult | CoreCheckAnswer | DerivedFiles> {
   const log = deps.log ?? (() => undefined);
   if (job.name === CORE_CHECK_JOB) {
     // Loaded on demand: an ingest child never loads the dry run.
@@ -74,6 +83,12 @@ export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult 
   }
   const downloadDir = downloadDirOf(deps.catalog, deps.downloadDir);
   try {
+    if (job.name === 'derive') {
+      const derived = await deriveKernelFiles(deps.catalog, deps.blobs, (job.data as DeriveJobData).kernel);
+      await job.updateProgress(100);
+      log({ job: job.id, kernel: derived.kernel, built: derived.built, archiveSize: derived.archive.size, ms: Math.round(derived.ms) }, 'derived');
+      return derived;
+    }
     if (job.name === 'sync') {
       const result = await runSync(job.data as SyncJobData, {
         catalog: deps.catalog,
@@ -145,6 +160,7 @@ export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult 
     }
     cleanup();
     log({ job: job.id, kernel: result.kernel, status: result.status, newShapes: result.newShapes, ms: Math.round(result.ms) }, 'ingested');
+    await enqueueDerive(deps, result.kernel);
     return result;
   } catch (err) {
     const e = err as Error & { code?: string };

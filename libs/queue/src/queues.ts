@@ -79,10 +79,19 @@ export interface ScanJobData {
   replace?: boolean;
 }
 
-export type JobName = 'ingest' | 'scan' | 'sync' | 'core-check';
+export type JobName = 'ingest' | 'scan' | 'sync' | 'core-check' | 'derive';
+
+/**
+ * A derive job: build and record the files derived from one kernel's BTF (its btfhub-archive tarball), enqueued
+ * by the ingest job that committed the kernel without them.
+ */
+export interface DeriveJobData {
+  /** The KREF. */
+  kernel: string;
+}
 
 /** Data of any job on the queue. */
-export type AnyJobData = IngestJobData | ScanJobData | SyncJobData | CoreCheckJobData;
+export type AnyJobData = IngestJobData | ScanJobData | SyncJobData | CoreCheckJobData | DeriveJobData;
 
 /**
  * Reconnection delay after the n-th failed attempt: quick at first (a restarted Redis is back in a second or

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Queue, QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobDataOf, listKernels, openCatalog, scanPath } from '@btf-atlas/catalog';
+import { buildBtfTarXz, jobDataOf, listArchiveKernels, listKernels, openCatalog, parseKref, scanPath, sha256Hex } from '@btf-atlas/catalog';
+import { sampleBtf } from '../../btf/test/support/builder.js';
 import { createIngestQueue, createQueueEvents } from '@btf-atlas/queue';
 import { CORPUS_DIR } from '../../btf/test/support/corpus.js';
 import { REDIS_URL, cleanup, spawnWorker, testPrefix, type WorkerProcess } from './support.js';
@@ -150,6 +151,30 @@ describe('ingest through BullMQ', () => {
       const perKernel = c.sqlite.prepare('SELECT kernel_id, COUNT(*) AS n FROM kernel_sets GROUP BY kernel_id').all() as { n: number }[];
       expect(perKernel.every((r) => r.n === 1024)).toBe(true);
       expect(listKernels(c).some((k) => k.kernel === 'debian/12/arm64/6.1.0-50-arm64')).toBe(true);
+    } finally {
+      c.close();
+    }
+  }, 120_000);
+});
+
+describe('derive jobs', () => {
+  it('an ingest that leaves the kernel without its tarball enqueues a derive job, which builds and records it', async () => {
+    // Raw BTF, not a btfhub tarball: its mirror file is built after the commit.
+    const raw = join(dir, 'raw', '1.0.0-9-amd64.btf');
+    mkdirSync(join(raw, '..'), { recursive: true });
+    writeFileSync(raw, sampleBtf());
+    const kernel = `${X86}/1.0.0-9-amd64`;
+    const [item] = scanPath(raw, parseKref(kernel));
+    const ingestJob = await queue!.add('ingest', jobDataOf(item));
+    expect(await ingestJob.waitUntilFinished(events!, 120_000)).toMatchObject({ kernel, status: 'ingested' });
+    // The ingest has committed (and enqueued the derive job) before its own job completes.
+    const derive = (await queue!.getJobs(['waiting', 'active', 'completed', 'prioritized', 'delayed'])).find((j) => j.name === 'derive');
+    expect(derive?.data).toEqual({ kernel });
+    const expected = await buildBtfTarXz('1.0.0-9-amd64', sampleBtf());
+    expect(await derive!.waitUntilFinished(events!, 60_000)).toMatchObject({ kernel, built: true, archive: { sha256: sha256Hex(expected), size: expected.length } });
+    const c = openCatalog(dbPath);
+    try {
+      expect(listArchiveKernels(c).find((k) => k.kernel === kernel)).toMatchObject({ archiveSha256: sha256Hex(expected), archiveSize: expected.length });
     } finally {
       c.close();
     }

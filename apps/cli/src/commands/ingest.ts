@@ -49,6 +49,8 @@ export function registerIngestCommand(program: Command): void {
       bar?.start(items.length, 0, { kernel: '', phase: '' });
       let failed = 0;
       const counts = { ingested: 0, replaced: 0, skipped: 0 };
+      // Each kernel's tarball is made after its commit, while the next one is read (what a derive job does).
+      const deriver = lib.backgroundDeriver(catalog, blobs);
       try {
         for (const [i, item] of items.entries()) {
           const data = jobOf(item);
@@ -57,6 +59,7 @@ export function registerIngestCommand(program: Command): void {
           try {
             const r = await lib.processIngest(data, { catalog, blobs, onProgress: (_f, phase) => bar?.update(i, { kernel: label, phase }) });
             counts[r.status]++;
+            deriver.add(r.kernel);
             if (opts.json) process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
             else if (!bar) process.stderr.write(`${r.status} ${r.kernel} (${r.types} types, ${r.newShapes} new shapes)\n`);
           } catch (err) {
@@ -68,6 +71,12 @@ export function registerIngestCommand(program: Command): void {
             process.stderr.write(`${line}\n`);
             bar?.start(items.length, i + 1, { kernel: '', phase: '' });
           }
+        }
+        bar?.update(items.length, { kernel: '', phase: 'archive files' });
+        for (const f of (await deriver.settle()).failed) {
+          // The kernel is in the catalog; its mirror file is built again on its first request.
+          const e = f.error as Error & { code?: string };
+          process.stderr.write(`${f.kernel}: archive file not built: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
         }
         bar?.update(items.length, { kernel: '', phase: 'done' });
       } finally {

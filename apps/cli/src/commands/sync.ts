@@ -78,7 +78,9 @@ async function syncInProcess(data: SyncJobData, opts: SyncOpts): Promise<void> {
     const showBar = opts.progress && process.stderr.isTTY === true && !opts.json;
     const bar = showBar ? new progress.SingleBar({ format: 'sync [{bar}] {value}/{total} kernels | {kernel}', stream: process.stderr }, progress.Presets.shades_classic) : undefined;
     bar?.start(jobs.length, 0, { kernel: '' });
-    const queue = { add: async () => undefined };
+    // An ingest's derive job runs beside the next ingest (as a worker would take it from the queue).
+    const deriver = lib.backgroundDeriver(catalog, blobs);
+    const queue = { add: async (name: string, data: unknown) => void (name === 'derive' && deriver.add((data as { kernel: string }).kernel)) };
     for (const [i, job] of jobs.entries()) {
       bar?.update(i, { kernel: job.kernel });
       try {
@@ -94,6 +96,7 @@ async function syncInProcess(data: SyncJobData, opts: SyncOpts): Promise<void> {
         bar?.start(jobs.length, i + 1, { kernel: '' });
       }
     }
+    for (const f of (await deriver.settle()).failed) process.stderr.write(`${f.kernel}: archive file not built: ${f.error.message}\n`);
     bar?.stop();
     if (plan.errors.length > 0) failed++;
   } finally {
