@@ -87,7 +87,7 @@ for (const e of plan.errors) console.error(`  ${e.code}: ${e.message}`);
 const failures = new Map();
 for (;;) {
   const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
-  process.stderr.write(`\r  ingest jobs: ${counts.completed} completed, ${counts.failed} failed, ${counts.active} active, ${counts.waiting + counts.delayed} waiting   `);
+  process.stderr.write(`\r  jobs (sync, ingest, derive): ${counts.completed} completed, ${counts.failed} failed, ${counts.active} active, ${counts.waiting + counts.delayed} waiting   `);
   if (counts.waiting + counts.active + counts.delayed === 0) break;
   if (Date.now() - started > TIMEOUT_MS) {
     console.error('\nverify-debian: timed out');
