@@ -10,6 +10,13 @@ import { BtfError, BtfErrorCode } from './errors.js';
  * sections every kernel has, that turns each lookup into an `indexOf` and a `slice` in V8, with no call into
  * C++ per string. Sections with non-ASCII bytes are decoded string by string as UTF-8.
  */
+/**
+ * Strings read one by one from the bytes before the whole section is made into one text: a reader that asks for
+ * a few names (a dry run's lookups in a kernel it loads once) does not pay for converting 2 MB; one that reads
+ * every name (a dump) switches to the text, where each read is an indexOf and a slice.
+ */
+const FEW_READS = 512;
+
 export class StringTable {
   /** Offsets below this belong to the base (0 for base BTF). */
   readonly startOffset: number;
@@ -23,6 +30,8 @@ export class StringTable {
   private text: string | undefined;
   /** True when every byte is below 0x80 (latin1 text is then also the UTF-8 decoding); undefined until known. */
   private asciiOnly: boolean | undefined;
+  /** Strings read before the section's text was made (see {@link FEW_READS}). */
+  private reads = 0;
 
   constructor(bytes: Uint8Array, start: number, end: number, base?: StringTable) {
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -68,7 +77,9 @@ export class StringTable {
   isValid(off: number): boolean {
     if (off < this.startOffset) return this.base ? this.base.isValid(off) : false;
     const rel = off - this.startOffset;
-    return rel < this.end - this.start && this.latin1().indexOf('\0', rel) !== -1;
+    if (rel >= this.end - this.start) return false;
+    // The section's last byte is NUL (checked at parse time): every in-range offset is terminated.
+    return this.text === undefined ? this.nulAfter(rel) !== -1 : this.text.indexOf('\0', rel) !== -1;
   }
 
   /**
@@ -78,6 +89,11 @@ export class StringTable {
     if (off < this.startOffset) return this.base ? this.base.tryGet(off) : undefined;
     const rel = off - this.startOffset;
     if (rel >= this.end - this.start) return undefined;
+    if (this.text === undefined && ++this.reads <= FEW_READS) {
+      // UTF-8 decoding of one string: for ASCII, the same as the whole section's text would give.
+      const nul = this.nulAfter(rel);
+      return nul === -1 ? undefined : this.buf.toString('utf8', this.start + rel, this.start + nul);
+    }
     const text = this.latin1();
     const nul = text.indexOf('\0', rel);
     if (nul === -1) return undefined;
@@ -85,11 +101,21 @@ export class StringTable {
     return this.buf.toString('utf8', this.start + rel, this.start + nul);
   }
 
+  /** Position (relative to the section) of the first NUL at or after `rel`, -1 when none. */
+  private nulAfter(rel: number): number {
+    const at = this.buf.indexOf(0, this.start + rel);
+    return at === -1 || at >= this.end ? -1 : at - this.start;
+  }
+
   /** Like {@link tryGet} but keeps every byte as one char (latin1), for byte-exact output. */
   tryGetRaw(off: number): string | undefined {
     if (off < this.startOffset) return this.base ? this.base.tryGetRaw(off) : undefined;
     const rel = off - this.startOffset;
     if (rel >= this.end - this.start) return undefined;
+    if (this.text === undefined && ++this.reads <= FEW_READS) {
+      const nul = this.nulAfter(rel);
+      return nul === -1 ? undefined : this.buf.toString('latin1', this.start + rel, this.start + nul);
+    }
     const text = this.latin1();
     const nul = text.indexOf('\0', rel);
     return nul === -1 ? undefined : text.slice(rel, nul);

@@ -1,5 +1,5 @@
 import { extractBtf } from '@btf-atlas/btf';
-import { sha256Hex, type BlobStore } from './blob-store.js';
+import { sha256Hex, type BlobScratch, type BlobStore } from './blob-store.js';
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { compareUnameR, formatKref, parseKref, type KernelRef } from './kernel-ref.js';
@@ -276,10 +276,13 @@ function rowArchiveReady(blobs: BlobStore, row: KernelRow): boolean {
   return row.archiveSha256 !== null && row.archiveSize !== null && blobs.has(row.archiveSha256);
 }
 
-/** The kernel's raw vmlinux BTF bytes (for vmlinux.h and other answers that need the whole BTF). */
-export async function loadKernelBtf(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef): Promise<Uint8Array> {
+/**
+ * The kernel's raw vmlinux BTF bytes (for vmlinux.h and other answers that need the whole BTF). With `scratch`,
+ * read into its buffer ({@link BlobStore.readInto}): valid until the next read into it.
+ */
+export async function loadKernelBtf(catalog: Catalog, blobs: BlobStore, kref: string | KernelRef, scratch?: BlobScratch): Promise<Uint8Array> {
   const file = await rawBtfFileOf(catalog, blobs, kref);
-  return blobs.get(file.sha256);
+  return scratch ? blobs.readInto(file.sha256, scratch) : blobs.get(file.sha256);
 }
 
 /**

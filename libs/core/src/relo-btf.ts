@@ -213,71 +213,77 @@ export function vlen(t: AnyType): number {
   }
 }
 
-/** One BTF's own records as two flat columns, indexed by id - startId: kind number and name offset. */
-interface RecordColumns {
-  kinds: Uint8Array;
+/**
+ * One BTF's named own records grouped by kind and the first byte of their name: `order` holds record indices
+ * (id - startId), ascending within each group, and group `(kind << 8) | byte` spans
+ * `order[starts[g]] .. order[starts[g + 1] - 1]`.
+ */
+interface NameIndex {
+  order: Int32Array;
+  starts: Int32Array;
+  /** Every own record's name offset, by id - startId. */
   nameOffs: Uint32Array;
 }
 
-const columns = new WeakMap<Btf, RecordColumns>();
+const nameIndexes = new WeakMap<Btf, NameIndex>();
+
+/** Groups: 32 kinds × 256 first bytes. */
+const GROUPS = 32 * 256;
+
+/** Each record's group while an index is made (reused: one index is made at a time). */
+let groupScratch = new Int32Array(0);
 
 /**
- * The kind and name offset of every own record of `btf`, read in one tight pass over the record words (nothing
- * decoded, no object per type) on the first name search in that BTF; later searches read these columns only.
+ * The name index of `btf`, made on its first name search: a counting sort of its named records by kind and first
+ * name byte, in typed arrays (one pass over the record words, one over the groups; nothing allocated per record). A search then compares
+ * the names of one group (a few hundred structs or funcs of a 100k-type vmlinux) instead of every record; a dry
+ * run loads a kernel's BTF for one object's few dozen lookups, so this setup is a large part of a load's cost.
+ * (One pass for every kind costs less than one per kind searched: attach targets search the funcs, half of all.)
  */
-function columnsOf(btf: Btf): RecordColumns {
-  let cols = columns.get(btf);
-  if (cols) return cols;
+function nameIndexOf(btf: Btf): NameIndex {
+  let index = nameIndexes.get(btf);
+  if (index) return index;
   const n = btf.nextId - btf.startId;
   const { offsets, startId, typeWords: words } = btf;
   const typeStart = btf.header.typeStart;
-  const kinds = new Uint8Array(n);
   const nameOffs = new Uint32Array(n);
+  const strings = btf.strings;
+  // Own strings are read in place; offsets below startOffset name the base's strings (split BTF).
+  const own = strings.bytesAt(strings.startOffset);
+  const ownPos = strings.locate(strings.startOffset);
+  if (groupScratch.length < n) groupScratch = new Int32Array(n);
+  const group = groupScratch;
+  const starts = new Int32Array(GROUPS + 1);
   for (let i = 0; i < n; i++) {
     // recordWordIndex inline for the word-aligned records every compiler writes: in a one-shot process this loop
     // runs before the JIT has compiled much, and a call per record is what costs there.
     const rel = offsets[i] - typeStart;
     const w = (rel & 3) === 0 ? rel >>> 2 : btf.recordWordIndex(startId + i);
-    kinds[i] = recordKind(words, w);
-    nameOffs[i] = recordNameOff(words, w);
+    const off = recordNameOff(words, w);
+    nameOffs[i] = off;
+    let g = -1;
+    if (off !== 0) {
+      let first = -1;
+      if (off >= strings.startOffset && ownPos >= 0) {
+        if (off < strings.endOffset) first = own[ownPos + (off - strings.startOffset)];
+      } else {
+        const pos = strings.locate(off);
+        if (pos >= 0) first = strings.bytesAt(off)[pos];
+      }
+      if (first >= 0) g = (recordKind(words, w) << 8) | first;
+    }
+    group[i] = g;
+    if (g >= 0) starts[g + 1]++;
   }
-  cols = { kinds, nameOffs };
-  columns.set(btf, cols);
-  return cols;
-}
-
-/** Per BTF and kind number: own record indices (id - startId) of that kind by the first byte of their name, ascending. */
-const kindIndexes = new WeakMap<Btf, Map<number, Map<number, number[]>>>();
-
-/**
- * The named own records of one kind of `btf`, bucketed by the first byte of their name, made on the first search of
- * that kind in that BTF (one pass over the kind column): a search then compares the names of one bucket (a few
- * hundred structs or funcs of a 100k-type vmlinux) instead of every record, which is what a dry run that loads a
- * kernel's BTF for one object's few dozen lookups spent most of its time on.
- */
-function kindIndex(btf: Btf, kind: number): Map<number, number[]> {
-  let perBtf = kindIndexes.get(btf);
-  if (!perBtf) {
-    perBtf = new Map();
-    kindIndexes.set(btf, perBtf);
+  for (let g = 0; g < GROUPS; g++) starts[g + 1] += starts[g];
+  const fill = starts.slice(0, GROUPS);
+  const order = new Int32Array(starts[GROUPS]);
+  for (let i = 0; i < n; i++) {
+    const g = group[i];
+    if (g >= 0) order[fill[g]++] = i;
   }
-  let index = perBtf.get(kind);
-  if (index) return index;
-  index = new Map();
-  const { kinds, nameOffs } = columnsOf(btf);
-  const strings = btf.strings;
-  for (let i = 0; i < kinds.length; i++) {
-    if (kinds[i] !== kind) continue;
-    const off = nameOffs[i];
-    if (off === 0) continue;
-    const pos = strings.locate(off);
-    if (pos < 0) continue;
-    const first = strings.bytesAt(off)[pos];
-    const bucket = index.get(first);
-    if (bucket) bucket.push(i);
-    else index.set(first, [i]);
-  }
-  perBtf.set(kind, index);
+  index = { order, starts, nameOffs };
+  nameIndexes.set(btf, index);
   return index;
 }
 
@@ -291,11 +297,11 @@ export function ownIdsByNamePrefix(btf: Btf, kind: number, prefix: string, exact
   if (L === 0 || kind < 0 || kind > 31) return out;
   const want = Buffer.from(prefix, 'latin1');
   if (want.toString('latin1') !== prefix) return out; // a char past latin1: no raw name can start with it
-  const bucket = kindIndex(btf, kind).get(want[0]);
-  if (!bucket) return out;
-  const { nameOffs } = columnsOf(btf);
+  const { order, starts, nameOffs } = nameIndexOf(btf);
+  const g = (kind << 8) | want[0];
   const { strings, startId } = btf;
-  for (const i of bucket) {
+  for (let at = starts[g]; at < starts[g + 1]; at++) {
+    const i = order[at];
     const off = nameOffs[i];
     const pos = strings.locate(off);
     const bytes = strings.bytesAt(off);

@@ -8,7 +8,7 @@
  * for is resolved and judged on it, and the BTF is dropped before the next load. What stays is the answer (one
  * shared body per group, a small entry per kernel), never the BTF.
  */
-import { BlobStore } from '@btf-atlas/catalog/blob-store';
+import { BlobStore, type BlobScratch } from '@btf-atlas/catalog/blob-store';
 import { kernelModules, type KernelModule } from '@btf-atlas/catalog/kernel-modules';
 import type { Catalog } from '@btf-atlas/catalog/read';
 import { checkObjectOnTarget, NOT_CHECKED, objectJson, type CoreCheckAnswer, type KernelCheckJson } from './answer.js';
@@ -59,12 +59,14 @@ export async function coreCheckObjects(catalog: Catalog, objects: readonly ReadB
   // entries[object][kernel], filled load by load.
   const entries: KernelCheckJson[][] = objects.map(() => new Array<KernelCheckJson>(kernels.length));
   let done = 0;
+  // One read buffer for every load: each target is dropped before the next load (answers are plain JSON).
+  const scratch: BlobScratch = {};
   for (const load of plan.loads) {
     const rep = kernels[load.kernel];
     const filled = new Set<number>();
     {
       // The representative's BTF lives only in this block.
-      const target = await loadGroupTarget(catalog, blobs, { key: '', btfSha256: rep.row.btfSha256, modules: plan.modules(rep), kernels: [rep] });
+      const target = await loadGroupTarget(catalog, blobs, { key: '', btfSha256: rep.row.btfSha256, modules: plan.modules(rep), kernels: [rep] }, scratch);
       for (const { object, kernels: members } of load.objects) {
         const body = checkObjectOnTarget(objects[object].obj, target);
         for (const at of members) {

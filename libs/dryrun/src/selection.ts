@@ -9,7 +9,7 @@ import {
   findKernel, formatKref, kernelRows, parseKref, seriesOf, type Catalog, type KernelRow,
 } from '@btf-atlas/catalog/read';
 import { loadKernelBtf } from '@btf-atlas/catalog/archive';
-import type { BlobStore } from '@btf-atlas/catalog/blob-store';
+import type { BlobScratch, BlobStore } from '@btf-atlas/catalog/blob-store';
 import { kernelModules, type KernelModule } from '@btf-atlas/catalog/kernel-modules';
 import { moduleBtf } from '@btf-atlas/catalog/type-text';
 import type { CoreTarget } from '@btf-atlas/core';
@@ -92,11 +92,12 @@ export function groupKernels(catalog: Catalog, kernels: readonly SelectedKernel[
 /**
  * Loads a group's BTF from the catalog's blob store: the vmlinux BTF of its first kernel and each module's split
  * BTF on it, in name order (libbpf searches modules in the order it finds them; the catalog keeps no load order).
+ * With `scratch`, the vmlinux BTF is read into its buffer: the target is then valid until the next load into it.
  * Throws CatalogError CATALOG_CORRUPT when stored BTF is missing.
  */
-export async function loadGroupTarget(catalog: Catalog, blobs: BlobStore, group: KernelGroup): Promise<CoreTarget> {
+export async function loadGroupTarget(catalog: Catalog, blobs: BlobStore, group: KernelGroup, scratch?: BlobScratch): Promise<CoreTarget> {
   const first = group.kernels[0];
-  const vmlinux = Btf.parse(await loadKernelBtf(catalog, blobs, first.row));
+  const vmlinux = Btf.parse(await loadKernelBtf(catalog, blobs, first.row, scratch));
   const modules: { name: string; btf: Btf }[] = [];
   for (const m of group.modules) {
     const bytes = await moduleBtf(catalog, blobs, { id: first.row.id, kernel: first.kernel }, m.name);
