@@ -23,8 +23,8 @@
 //   --seed S          series seed (default 1)
 //   --base FILE       base kernel for the series (default: the generator's, debian 6.1.0-50-amd64)
 //   --xz-level L      xz preset of the generated archives (default 0)
-//   --format F        tar.xz (default: btfhub tarballs, served as ingested) or btf (raw UNAME_R.btf files: each
-//                     ingest also builds the kernel's reproducible .btf.tar.xz, on a worker thread meanwhile)
+//   --format F        tar.xz (default: btfhub tarballs, served as ingested) or btf (raw UNAME_R.btf files: the
+//                     kernel's reproducible .btf.tar.xz is then its derive job's, after the commit: timed apart)
 //   --reps R          fieldHistory calls per field (default 200)
 //   --regen           regenerate the series even when cached
 //   --keep            keep the catalogs (their paths are printed)
