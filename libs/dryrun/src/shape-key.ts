@@ -15,8 +15,9 @@
  * kernels with the very same BTF share): an object whose answer holds kernel type ids as decisions
  * (TYPE_ID_TARGET), a lookup of a kind the catalog does not store (INT, FWD, FLOAT, typed ksym VARs), a type held
  * by value that the catalog keeps no layout of (an anonymous enum, an array of anonymous structs), a name with two
- * different layouts in one kernel (which one a candidate list or a member refers to is a type id the catalog does
- * not keep), and a kernel without a recorded pointer size or byte order.
+ * different layouts in one kernel that a member, parameter or typedef refers to (which one it means is a type id
+ * the catalog does not keep; two layouts that are only a lookup's candidates key as the set of both: libbpf's
+ * decision does not depend on their order), and a kernel without a recorded pointer size or byte order.
  *
  * What the catalog's shapes describe by spelling only: base types (`unsigned int`, `char`: name and size; their
  * encoding follows from the arch, which is part of the key) and `struct X` references (the kernel's definition
@@ -30,7 +31,7 @@ import { createHash } from 'node:crypto';
 import { definitionsOfShapes, type Catalog, type Definition, type ShapeKind, type ShapeRow } from '@btf-atlas/catalog/read';
 import { shapesNamedWithFlavors } from '@btf-atlas/catalog/core-keys';
 import type { KernelModule } from '@btf-atlas/catalog/kernel-modules';
-import { essentialName, targetLookups, type LinkedBpfObject, type LookupDepth } from '@btf-atlas/core';
+import { essentialName, targetLookups, type LinkedBpfObject, type LookupDepth, type TargetLookups } from '@btf-atlas/core';
 import type { SelectedKernel } from './selection.js';
 
 /** The BTF kinds of lookups the catalog stores shapes of, and their shape kinds. */
@@ -102,12 +103,17 @@ class Reach {
 
   constructor(private readonly catalog: Catalog) {}
 
-  demand(name: string, kinds: readonly ShapeKind[], level: Level, flavors = false): void {
+  /**
+   * `root`: asked by a lookup itself (its candidates), not reached through another type's member, parameter or
+   * typedef. Only a reference needs to know which of two layouts of one name it means.
+   */
+  demand(name: string, kinds: readonly ShapeKind[], level: Level, flavors = false, root = false): void {
     let d = this.demands.get(name);
-    if (!d) this.demands.set(name, (d = { kinds: new Set(), level, flavors: false }));
+    if (!d) this.demands.set(name, (d = { kinds: new Set(), level, flavors: false, referenced: false }));
     for (const k of kinds) d.kinds.add(k);
     if (level === 'shape') d.level = 'shape';
     if (flavors) d.flavors = true;
+    if (!root && level === 'shape') d.referenced = true;
   }
 
   /** Limits match walks to target members of these names (the union over the object's TYPE_MATCHES lookups). */
@@ -117,8 +123,8 @@ class Reach {
   }
 
   /** Keys `name`'s shapes exactly and follows their bodies as `walk` compares them. */
-  visit(name: string, kinds: readonly ShapeKind[], walk: Walk, behindPtr: boolean, flavors = false): void {
-    this.demand(name, kinds, 'shape', flavors);
+  visit(name: string, kinds: readonly ShapeKind[], walk: Walk, behindPtr: boolean, flavors = false, root = false): void {
+    this.demand(name, kinds, 'shape', flavors, root);
     this.pending.push({ name, kinds: [...kinds], walk, behindPtr, flavors });
   }
 
@@ -128,7 +134,7 @@ class Reach {
    * at the end the field's own type as `bpf_core_fields_are_compat` reads it.
    */
   visitPath(name: string, kinds: readonly ShapeKind[], flavors: boolean, path: readonly (string | null)[]): void {
-    this.demand(name, kinds, 'shape', flavors);
+    this.demand(name, kinds, 'shape', flavors, true);
     for (const row of this.shapes(name, kinds, flavors)) {
       const body = this.parsed(row);
       if (row.kind === 'struct' || row.kind === 'union') this.pathMembers(body.members ?? [], path, 0, 0);
@@ -323,18 +329,22 @@ export interface ObjectKeys {
  * ingested modules when module BTF is searched (undefined: vmlinux only).
  */
 export function objectKeys(catalog: Catalog, obj: LinkedBpfObject, kernels: readonly SelectedKernel[], modules: ReadonlyMap<number, KernelModule[]> | undefined): ObjectKeys {
+  return lookupKeys(catalog, targetLookups(obj), kernels, modules);
+}
+
+/** {@link objectKeys} of what an object asks of a kernel's BTF (libs/core `targetLookups`). */
+export function lookupKeys(catalog: Catalog, asked: TargetLookups, kernels: readonly SelectedKernel[], modules: ReadonlyMap<number, KernelModule[]> | undefined): ObjectKeys {
   const own = (): string[] => kernels.map((k) => btfKeyOf(k, modules?.get(k.row.id) ?? []));
-  const asked = targetLookups(obj);
   if (asked.targetIds) return { keys: own(), unprovable: 'TYPE_ID_TARGET relocations: their values are kernel type ids' };
   const reach = new Reach(catalog);
   for (const l of asked.lookups) if (l.members) reach.matchMembers(l.members);
   for (const l of asked.lookups) {
     const kind = SHAPE_KINDS.get(l.kind);
     if (!kind) return { keys: own(), unprovable: `a ${l.kind} lookup ('${l.name}'): the catalog keeps no ${l.kind.toLowerCase()} types` };
-    if (l.depth === 'exists') reach.demand(l.name, [kind], 'kind');
+    if (l.depth === 'exists') reach.demand(l.name, [kind], 'kind', false, true);
     else if (l.depth === 'field' && l.path !== undefined) reach.visitPath(l.name, [kind], l.flavors, l.path);
     else if (l.depth === 'match' && l.members === undefined) reach.unprovable ??= `TYPE_MATCHES of '${l.name}' without its local members`;
-    else reach.visit(l.name, [kind], walkOf(l.depth), false, l.flavors);
+    else reach.visit(l.name, [kind], walkOf(l.depth), false, l.flavors, true);
   }
   reach.run();
   if (reach.unprovable !== undefined) return { keys: own(), unprovable: reach.unprovable };
@@ -366,11 +376,15 @@ export function objectKeys(catalog: Catalog, obj: LinkedBpfObject, kernels: read
   return { keys };
 }
 
-/** A name reached: the shape kinds asked, how they enter the key, whether by essential name. */
+/**
+ * A name reached: the shape kinds asked, how they enter the key, whether by essential name, and whether a member,
+ * parameter or typedef refers to it by name (which of two layouts it means is then a type id).
+ */
 interface Demand {
   kinds: Set<ShapeKind>;
   level: Level;
   flavors: boolean;
+  referenced: boolean;
 }
 
 /**
@@ -390,7 +404,7 @@ function digestOfDefinitions(
   }
   const h = createHash('sha256');
   for (const name of names) {
-    const line = keyLine(name, (demands.get(name) as Demand).level, byName.get(name) ?? [], withModules);
+    const line = keyLine(name, demands.get(name) as Demand, byName.get(name) ?? [], withModules);
     if (line === undefined) return undefined;
     h.update(line).update('\n');
   }
@@ -399,14 +413,18 @@ function digestOfDefinitions(
 
 /**
  * One name's line of a kernel's key, or undefined when it cannot be keyed: two different shapes of one kind in
- * one BTF (vmlinux, or one module), whose order (type ids) decides candidate order and member references.
- * Module definitions count only when module BTF is searched.
+ * one BTF (vmlinux, or one module) that a member, parameter or typedef refers to by name (which one it means is a
+ * type id). Two layouts that are only a lookup's candidates key as the set of both: libbpf compares every
+ * candidate and its decision does not depend on their order (all that match must agree, else the relocation
+ * fails as ambiguous); only the order of the values its message names does, and an entry resolved on another
+ * kernel says so (`resolved_on`). Module definitions count only when module BTF is searched.
  */
-function keyLine(name: string, level: Level, defs: readonly Definition[], withModules: boolean): string | undefined {
+function keyLine(name: string, demand: Demand, defs: readonly Definition[], withModules: boolean): string | undefined {
   const used = withModules ? defs : defs.filter((d) => d.module === '');
-  if (level === 'kind') return `${name}: ${[...new Set(used.map((d) => `${d.kind}@${d.module}`))].sort().join(' ')}`;
+  if (demand.level === 'kind') return `${name}: ${[...new Set(used.map((d) => `${d.kind}@${d.module}`))].sort().join(' ')}`;
   const seen = new Map<string, number>();
   for (const d of used) {
+    if (!demand.referenced) break;
     const where = `${d.kind}@${d.module}`;
     const other = seen.get(where);
     if (other !== undefined && other !== d.shapeId) return undefined;
