@@ -249,8 +249,13 @@ function nameIndexOf(btf: Btf): NameIndex {
   const nameOffs = new Uint32Array(n);
   const strings = btf.strings;
   // Own strings are read in place; offsets below startOffset name the base's strings (split BTF).
-  const own = strings.bytesAt(strings.startOffset);
+  const ownBuf = strings.bytesAt(strings.startOffset);
+  // A plain Uint8Array view (element reads on a Buffer subclass can stay slower in a cold loop).
+  const own = new Uint8Array(ownBuf.buffer, ownBuf.byteOffset, ownBuf.byteLength);
   const ownPos = strings.locate(strings.startOffset);
+  const ownFrom = ownPos >= 0 ? strings.startOffset : Infinity;
+  const ownEnd = strings.endOffset;
+  const ownShift = ownPos - strings.startOffset;
   if (groupScratch.length < n) groupScratch = new Int32Array(n);
   const group = groupScratch;
   const starts = new Int32Array(GROUPS + 1);
@@ -259,18 +264,19 @@ function nameIndexOf(btf: Btf): NameIndex {
     // runs before the JIT has compiled much, and a call per record is what costs there.
     const rel = offsets[i] - typeStart;
     const w = (rel & 3) === 0 ? rel >>> 2 : btf.recordWordIndex(startId + i);
-    const off = recordNameOff(words, w);
+    // recordNameOff and recordKind inline (record.ts: word 0, and bits 24-28 of word 1).
+    const off = words[w];
     nameOffs[i] = off;
     let g = -1;
     if (off !== 0) {
       let first = -1;
-      if (off >= strings.startOffset && ownPos >= 0) {
-        if (off < strings.endOffset) first = own[ownPos + (off - strings.startOffset)];
+      if (off >= ownFrom) {
+        if (off < ownEnd) first = own[off + ownShift];
       } else {
         const pos = strings.locate(off);
         if (pos >= 0) first = strings.bytesAt(off)[pos];
       }
-      if (first >= 0) g = (recordKind(words, w) << 8) | first;
+      if (first >= 0) g = (((words[w + 1] >>> 24) & 0x1f) << 8) | first;
     }
     group[i] = g;
     if (g >= 0) starts[g + 1]++;
