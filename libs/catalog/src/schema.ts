@@ -118,7 +118,10 @@ export const moduleNames = sqliteTable(
   (t) => [uniqueIndex('module_names_name').on(t.name)],
 );
 
-/** Which set each kernel has in each bucket. */
+/**
+ * Which set each kernel has in each bucket. The index on (bucket, set_id, kernel_id) covers the reads by bucket
+ * (every kernel's set of one name bucket, what a history or a dry run's grouping reads): no table lookup per row.
+ */
 export const kernelSets = sqliteTable(
   'kernel_sets',
   {
@@ -126,7 +129,7 @@ export const kernelSets = sqliteTable(
     bucket: integer('bucket').notNull(),
     setId: integer('set_id').notNull().references(() => shapeSets.id),
   },
-  (t) => [primaryKey({ columns: [t.kernelId, t.bucket] }), index('kernel_sets_bucket').on(t.bucket, t.setId)],
+  (t) => [primaryKey({ columns: [t.kernelId, t.bucket] }), index('kernel_sets_bucket_cover').on(t.bucket, t.setId, t.kernelId)],
 );
 
 /** Inputs that failed to ingest, with the reason (shown by the CLI and API). */
