@@ -264,8 +264,7 @@ function nameIndexOf(btf: Btf): NameIndex {
     // runs before the JIT has compiled much, and a call per record is what costs there.
     const rel = offsets[i] - typeStart;
     const w = (rel & 3) === 0 ? rel >>> 2 : btf.recordWordIndex(startId + i);
-    // recordNameOff and recordKind inline (record.ts: word 0, and bits 24-28 of word 1).
-    const off = words[w];
+    const off = recordNameOff(words, w);
     nameOffs[i] = off;
     let g = -1;
     if (off !== 0) {
@@ -276,7 +275,7 @@ function nameIndexOf(btf: Btf): NameIndex {
         const pos = strings.locate(off);
         if (pos >= 0) first = strings.bytesAt(off)[pos];
       }
-      if (first >= 0) g = (((words[w + 1] >>> 24) & 0x1f) << 8) | first;
+      if (first >= 0) g = (recordKind(words, w) << 8) | first;
     }
     group[i] = g;
     if (g >= 0) starts[g + 1]++;
