@@ -35,7 +35,10 @@ interface Instance {
   spent: boolean;
 }
 
-/** A heap grown past this is dropped when idle (the decoders' 80 MiB limit plus the buffers of one encode fit). */
+/**
+ * A heap grown past this is dropped when idle: what an ordinary stream (a dictionary of up to 64 MiB) or one encode
+ * needs fits; the rare 128 MiB dictionary of a kernel image costs its instance.
+ */
 const RECYCLE_BYTES = 96 * 1024 * 1024;
 
 /** Instances made so far in this process or thread. */
@@ -150,17 +153,20 @@ export async function xzEncodeWasm(data: Uint8Array, preset: number): Promise<Ui
 const IN_SIZE = 64 * 1024;
 const OUT_SIZE = 1024 * 1024;
 /**
- * liblzma's memory limit for one decoder: room for a 64 MiB dictionary (`xz -9`, the most any real package or
- * kernel image uses: dpkg's default is 8 MiB, the kernel's xz_wrap.sh 32 MiB) and the decoder's own state.
+ * liblzma's memory limit for one decoder: room for a 128 MiB dictionary and the decoder's own state. dpkg's default
+ * is 8 MiB and `xz -9` 64 MiB, but the kernel's own xz (scripts/xz_wrap.sh) sizes the dictionary to the image:
+ * Debian's armhf 6.12 and 7.2 zImages declare 128 MiB (their pre-boot decoder needs none, it decodes in one call).
+ * A stream that grows its instance's heap this far has that instance dropped once it ends (RECYCLE_BYTES).
  */
-const MEMLIMIT = 80 * 1024 * 1024;
+const MEMLIMIT = 144 * 1024 * 1024;
+const MEMLIMIT_TEXT = `${MEMLIMIT / (1024 * 1024)} MiB`;
 
 /** liblzma's lzma_ret values (lzma/base.h), as a reader reads them. */
 const LZMA_REASONS: Readonly<Record<number, string>> = {
   3: 'stream has no integrity check',
   4: 'stream uses an integrity check this decoder does not support',
   5: 'decoder ran out of memory',
-  6: 'stream needs more memory than the 80 MiB decoder limit',
+  6: `stream needs more memory than the ${MEMLIMIT_TEXT} decoder limit`,
   7: 'not an xz or lzma stream (bad header)',
   8: 'stream uses unsupported options (filters)',
   9: 'corrupt compressed data or checksum',
