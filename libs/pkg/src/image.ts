@@ -250,7 +250,14 @@ async function scannedImage(b: Uint8Array, label: 's390-image' | 'arm-zimage', f
     }
   }
   candidates.sort((x, y) => x.at - y.at);
-  let last: unknown;
+  /**
+   * The failure the refusal names: of the candidate that got furthest. One that decompressed (its image held no
+   * valid BTF) beats one over a decoder limit (a real stream, too big), which beats a false candidate's bad header.
+   */
+  let last: { err: unknown; rank: number } | undefined;
+  const failed = (err: unknown, rank: number): void => {
+    if (!last || rank >= last.rank) last = { err, rank };
+  };
   /** A candidate that decompressed to a kernel-sized image without any BTF: the kernel was built without it. */
   let withoutBtf: { c: (typeof candidates)[number]; size: number } | undefined;
   for (const c of candidates.slice(0, S390_TRIES)) {
@@ -261,14 +268,14 @@ async function scannedImage(b: Uint8Array, label: 's390-image' | 'arm-zimage', f
       // The input's budget spent is the input's failure, not this candidate's.
       if (u.budget.remaining === 0) throw err;
       // A false candidate fails in any way (bad header, a window that is not one); each try is capped.
-      last = err;
+      failed(err, err instanceof PkgError && err.code === PkgErrorCode.TooLarge ? 1 : 0);
       continue;
     }
     try {
       // The payload is vmlinux as a flat binary (objcopy -O binary), so its BTF is found by header.
       return rawImage(inner, [...chain, label, `${c.kind}@0x${c.at.toString(16)}`]);
     } catch (err) {
-      last = err;
+      failed(err, 2);
       if (err instanceof PkgError && err.code === PkgErrorCode.NoBtf && inner.length >= S390_MIN_KERNEL && (!withoutBtf || inner.length > withoutBtf.size)) {
         withoutBtf = { c, size: inner.length };
       }
@@ -278,7 +285,7 @@ async function scannedImage(b: Uint8Array, label: 's390-image' | 'arm-zimage', f
     const where = `${withoutBtf.c.kind}@0x${withoutBtf.c.at.toString(16)}`;
     throw new PkgError(PkgErrorCode.NoBtf, `the ${label}'s kernel (${where}, ${withoutBtf.size} bytes decompressed) holds no btf (built without CONFIG_DEBUG_INFO_BTF)`);
   }
-  throw new PkgError(PkgErrorCode.BadImage, `${label} holds no compressed kernel that decompresses to btf (${candidates.length} candidates)${last instanceof Error ? `; last failure: ${last.message}` : ''}`);
+  throw new PkgError(PkgErrorCode.BadImage, `${label} holds no compressed kernel that decompresses to btf (${candidates.length} candidates)${last?.err instanceof Error ? `; ${last.rank > 0 ? 'the furthest' : 'last'} failure: ${last.err.message}` : ''}`);
 }
 
 /** Most BTF headers tried in one raw image before giving up. */

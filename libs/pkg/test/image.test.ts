@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Btf, swapBtfEndianness, validateBtf } from '@btf-atlas/btf';
 import { PkgError, btfFromDwarf, decompressBytes, kernelImageBtf, paholeConverter, readKernelPackage } from '../src/index.js';
 import { dwarfToolsFor } from './support/tools.js';
-import { arm64Image, baseBtf, bzImage, concat, elfWithBtf, gzip, le32, lz4Legacy, xz, zboot, zstdRaw } from './support/build.js';
+import { arm64Image, baseBtf, bzImage, concat, elfWithBtf, gzip, le32, lz4Legacy, withDictionary, xz, zboot, zstdRaw } from './support/build.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -88,6 +88,14 @@ describe('kernel images', () => {
     const err = await kernelImageBtf(zImage(gzip(new Uint8Array(2 * 1024 * 1024).fill(1)))).then(() => undefined, (e: unknown) => e as Error & { code: string });
     expect(err?.code).toBe('PKG_NO_BTF');
     expect(err?.message).toMatch(/built without CONFIG_DEBUG_INFO_BTF/);
+  });
+
+  it("an arm zImage whose kernel stream is over a decoder limit names that failure, not a later false candidate's", async () => {
+    const huge = withDictionary(await xz(vmlinux), 30); // a 1 GiB dictionary
+    const falseGzip = Uint8Array.from([0x1f, 0x8b, 0x08, 0xe0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4]); // reserved flag bits set
+    const err = await kernelImageBtf(zImage(concat(huge, falseGzip))).then(() => undefined, (e: unknown) => e as Error & { code: string });
+    expect(err?.code).toBe('PKG_BAD_IMAGE');
+    expect(err?.message).toMatch(/\(2 candidates\); the furthest failure: .*needs more memory than the 144 MiB decoder limit/);
   });
 
   it('PKG_NO_BTF: an Image without BTF', async () => {

@@ -5,12 +5,11 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { lzmaStats } from '../src/index.js';
 import { unlzma } from '../src/lzma.js';
 import { PkgError } from '../src/errors.js';
-import { xz } from './support/build.js';
+import { withDictionary, xz } from './support/build.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,27 +21,6 @@ async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
   let n = 0;
   for await (const chunk of stream) n += chunk.length;
   return n;
-}
-
-/**
- * The one-block .xz `file` with its LZMA2 dictionary size set to 2^`log2` bytes (the filter's property byte; the
- * block header's CRC32 made again): the decoder allocates the whole dictionary when it starts, however small the data.
- */
-function withDictionary(file: Uint8Array, log2: number): Uint8Array {
-  const out = Uint8Array.from(file);
-  const headerSize = (out[12] + 1) * 4;
-  let pos = 14;
-  const skipVli = (): void => {
-    while (out[pos++] & 0x80);
-  };
-  if (out[13] & 0x40) skipVli();
-  if (out[13] & 0x80) skipVli();
-  expect(out[pos]).toBe(0x21); // LZMA2
-  expect(out[pos + 1]).toBe(1); // one property byte
-  out[pos + 2] = (log2 - 12) * 2;
-  const crcAt = 12 + headerSize - 4;
-  new DataView(out.buffer).setUint32(crcAt, crc32(out.subarray(12, crcAt)), true);
-  return out;
 }
 
 /** The garbage collector, from inside the test process. */

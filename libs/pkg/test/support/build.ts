@@ -4,7 +4,7 @@
  * (gzip, xz, zstd raw/RLE blocks, lz4 legacy literal blocks), and the archives around them (tar, ar/.deb,
  * cpio/.rpm). Formats as documented in the sources' doc comments; nothing here is a general-purpose writer.
  */
-import { gzipSync } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { xzEncodeWasm } from '../../src/lzma.js';
 import { BtfBuilder } from '../../../btf/test/support/builder.js';
@@ -108,6 +108,26 @@ export function lz4Legacy(data: Uint8Array): Uint8Array {
 /** xz via liblzma (wasm), the library's own loader. */
 export async function xz(data: Uint8Array): Promise<Uint8Array> {
   return xzEncodeWasm(data, 1);
+}
+
+/**
+ * The one-block .xz `file` with its LZMA2 dictionary size set to 2^`log2` bytes (the filter's property byte; the
+ * block header's CRC32 made again): the decoder allocates the whole dictionary when it starts, however small the data.
+ */
+export function withDictionary(file: Uint8Array, log2: number): Uint8Array {
+  const out = Uint8Array.from(file);
+  const headerSize = (out[12] + 1) * 4;
+  let pos = 14;
+  const skipVli = (): void => {
+    while (out[pos++] & 0x80);
+  };
+  if (out[13] & 0x40) skipVli();
+  if (out[13] & 0x80) skipVli();
+  if (out[pos] !== 0x21 || out[pos + 1] !== 1) throw new Error('not a one-filter LZMA2 block with one property byte');
+  out[pos + 2] = (log2 - 12) * 2;
+  const crcAt = 12 + headerSize - 4;
+  new DataView(out.buffer).setUint32(crcAt, crc32(out.subarray(12, crcAt)), true);
+  return out;
 }
 
 /** An x86 bzImage: setup header (boot protocol 2.15), `setupSects` sectors, then the payload; `patch` edits it. */
