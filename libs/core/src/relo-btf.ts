@@ -102,7 +102,8 @@ const SIZED_LEAF = new Set(['INT', 'STRUCT', 'UNION', 'ENUM', 'ENUM64', 'DATASEC
  * the array dimensions multiply past 4 GiB.
  */
 export function resolveSize(btf: Btf, id: number): number {
-  if (typeById(btf, id) === undefined) return -Errno.EINVAL;
+  // typeById's range check, without decoding the type.
+  if (!Number.isInteger(id) || id < 0 || id >= btf.nextId) return -Errno.EINVAL;
   let size: number;
   try {
     size = libbpfResolveSize(btf, id, ptrSize(btf));
@@ -183,6 +184,16 @@ export function essentialName(name: string): string {
 export function typeLabel(t: AnyType): string {
   const name = t.kind === 'VOID' ? '' : t.name;
   return `${kindStr(t)} ${name === '' ? '<anon>' : name}`;
+}
+
+/**
+ * {@link typeLabel} of a type id, read from its record's header and name (nothing decoded: a candidate such as
+ * `struct task_struct` is labelled for the log without building its hundreds of members).
+ */
+export function typeLabelOf(btf: Btf, id: number): string {
+  if (id === 0) return typeLabel(VOID);
+  const name = btf.strings.tryGet(btf.nameOffOf(id)) ?? '';
+  return `${btf.kindNameOf(id).toLowerCase()} ${name === '' ? '<anon>' : name}`;
 }
 
 /**

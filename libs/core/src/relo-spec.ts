@@ -11,7 +11,7 @@ import type { Btf } from '@btf-atlas/btf/core';
 import { CoreReloKind } from './types.js';
 import {
   type AnyType, Errno, essentialNameLen, isAnyEnum, kindStr, rawName, resolveSize, skipModsAndTypedefs, typeById,
-  typeLabel, vlen,
+  typeLabelOf, vlen,
 } from './relo-btf.js';
 import { fieldsAreCompat, typesAreCompat, typesMatch, type WarnSink } from './relo-compat.js';
 
@@ -315,8 +315,9 @@ export function specFieldPath(spec: Spec): string {
 
 /** The root type of a spec as libbpf names it (`struct task_struct`), or `[id]` alone when the id is dangling. */
 export function specRootLabel(spec: Spec): string {
-  const t = typeById(spec.btf, spec.rootTypeId);
-  return t ? typeLabel(t) : '<invalid>';
+  const id = spec.rootTypeId;
+  // Read from the record (nothing decoded): a kernel's root may be a struct of hundreds of members.
+  return Number.isInteger(id) && id >= 0 && id < spec.btf.nextId ? typeLabelOf(spec.btf, id) : '<invalid>';
 }
 
 /**

@@ -19,7 +19,7 @@
 import { BtfError, BtfErrorCode, type Btf } from '@btf-atlas/btf/core';
 import { findProgram } from './object.js';
 import { CoreReloKind, type BpfObject, type CoreRelo, type Insn } from './types.js';
-import { Errno, errstr, kindStr, typeById, typeLabel, type AnyType } from './relo-btf.js';
+import { Errno, errstr, kindStr, typeById, typeLabel, typeLabelOf, type AnyType } from './relo-btf.js';
 import { findCands, type Candidate, type TargetBtf } from './relo-cands.js';
 import { calcRelo, emptyRes, type ReloRes } from './relo-calc.js';
 import {
@@ -263,13 +263,13 @@ function candidatesOf(run: RunState, localId: number, localT: AnyType, log: Relo
   if (!found) return undefined;
   const localLabel = typeLabel(localT);
   for (const c of found) {
-    log.debug(`CO-RE relocating [${localId}] ${localLabel}: found target candidate [${c.id}] ${typeLabel(typeById(c.btf, c.id) as AnyType)} in [${c.btfName}]`);
+    log.debug(`CO-RE relocating [${localId}] ${localLabel}: found target candidate [${c.id}] ${typeLabelOf(c.btf, c.id)} in [${c.btfName}]`);
   }
   run.cands.set(localId, found);
   run.cacheReport.push({
     localTypeId: localId,
     localType: localLabel,
-    candidates: found.map((c) => ({ typeId: c.id, type: typeLabel(typeById(c.btf, c.id) as AnyType), btf: c.btfName })),
+    candidates: found.map((c) => ({ typeId: c.id, type: typeLabelOf(c.btf, c.id), btf: c.btfName })),
   });
   return found;
 }
