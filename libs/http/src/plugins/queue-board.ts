@@ -150,6 +150,8 @@ async function queueBoardPlugin(app: FastifyInstance, opts: QueueBoardOptions): 
     });
     // Connection errors are answered by the board's calls that fail; the API keeps running.
     queue.on('error', () => undefined);
+    // Its first connection's promise too: while Redis is away it rejects, and the calls that need it say so.
+    queue.waitUntilReady().catch(() => undefined);
     board.addQueue(new BullMQAdapter(queue, { description: 'ingest, scan and sync jobs (btf-atlas worker takes them)' }));
   };
   // BullMQ waits for a connection without end: a board call while Redis is away is answered 503 at once, and one
