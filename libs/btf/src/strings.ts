@@ -68,6 +68,13 @@ export class StringTable {
     return pos < this.end ? pos : -1;
   }
 
+  /** The first byte of the string at `off` (0 for an empty one), or -1 when the offset is out of range. */
+  firstByte(off: number): number {
+    if (off < this.startOffset) return this.base ? this.base.firstByte(off) : -1;
+    const pos = this.start + (off - this.startOffset);
+    return pos < this.end ? this.buf[pos] : -1;
+  }
+
   /** The buffer that holds the string at `off` (this table's blob or a base's). */
   bytesAt(off: number): Uint8Array {
     return off < this.startOffset && this.base ? this.base.bytesAt(off) : this.buf;

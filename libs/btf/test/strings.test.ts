@@ -43,5 +43,10 @@ describe('StringTable', () => {
     expect(split.tryGet(offsets[3])).toBe(names[3]);
     expect(split.tryGet(bytes.length + own.offsets[1])).toBe('mod_é');
     expect(split.tryGetRaw(bytes.length + own.offsets[0])).toBe('mod_a');
+    // First bytes, read in place on either side (what name indexes bucket by).
+    expect(split.firstByte(offsets[3])).toBe(names[3].charCodeAt(0));
+    expect(split.firstByte(bytes.length + own.offsets[1])).toBe('m'.charCodeAt(0));
+    expect(split.firstByte(0)).toBe(0);
+    expect(split.firstByte(bytes.length + own.bytes.length)).toBe(-1);
   });
 });

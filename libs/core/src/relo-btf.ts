@@ -246,8 +246,8 @@ let groupScratch = new Int32Array(0);
 
 /**
  * The name index of `btf`, made on its first name search: a counting sort of its named records by kind and first
- * name byte, in typed arrays (one pass over the record words, one over the groups; nothing allocated per record). A search then compares
- * the names of one group (a few hundred structs or funcs of a 100k-type vmlinux) instead of every record; a dry
+ * name byte, in typed arrays (one pass over the record words, one over the groups; nothing allocated per record).
+ * A search then compares the names of one group (a few hundred structs or funcs of a 100k-type vmlinux) instead of every record; a dry
  * run loads a kernel's BTF for one object's few dozen lookups, so this setup is a large part of a load's cost.
  * (One pass for every kind costs less than one per kind searched: attach targets search the funcs, half of all.)
  */
@@ -259,14 +259,6 @@ function nameIndexOf(btf: Btf): NameIndex {
   const typeStart = btf.header.typeStart;
   const nameOffs = new Uint32Array(n);
   const strings = btf.strings;
-  // Own strings are read in place; offsets below startOffset name the base's strings (split BTF).
-  const ownBuf = strings.bytesAt(strings.startOffset);
-  // A plain Uint8Array view (element reads on a Buffer subclass can stay slower in a cold loop).
-  const own = new Uint8Array(ownBuf.buffer, ownBuf.byteOffset, ownBuf.byteLength);
-  const ownPos = strings.locate(strings.startOffset);
-  const ownFrom = ownPos >= 0 ? strings.startOffset : Infinity;
-  const ownEnd = strings.endOffset;
-  const ownShift = ownPos - strings.startOffset;
   if (groupScratch.length < n) groupScratch = new Int32Array(n);
   const group = groupScratch;
   const starts = new Int32Array(GROUPS + 1);
@@ -279,13 +271,7 @@ function nameIndexOf(btf: Btf): NameIndex {
     nameOffs[i] = off;
     let g = -1;
     if (off !== 0) {
-      let first = -1;
-      if (off >= ownFrom) {
-        if (off < ownEnd) first = own[off + ownShift];
-      } else {
-        const pos = strings.locate(off);
-        if (pos >= 0) first = strings.bytesAt(off)[pos];
-      }
+      const first = strings.firstByte(off);
       if (first >= 0) g = (recordKind(words, w) << 8) | first;
     }
     group[i] = g;
