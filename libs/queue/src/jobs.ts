@@ -160,7 +160,9 @@ export async function runJob(job: JobLike, deps: JobDeps): Promise<IngestResult 
     }
     cleanup();
     log({ job: job.id, kernel: result.kernel, status: result.status, newShapes: result.newShapes, ms: Math.round(result.ms) }, 'ingested');
-    await enqueueDerive(deps, result.kernel);
+    // The kernel is committed: a derive job that cannot be enqueued (Redis gone meanwhile) does not fail the ingest;
+    // the mirror builds the tarball on its first request.
+    await enqueueDerive(deps, result.kernel).catch((err: Error) => log({ job: job.id, kernel: result.kernel, err: err.message }, 'derive job not enqueued'));
     return result;
   } catch (err) {
     const e = err as Error & { code?: string };
