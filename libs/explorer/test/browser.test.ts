@@ -101,6 +101,15 @@ async function tableRows(page: Page, selector: string): Promise<string[][]> {
 
 const unameOf = (kref: string) => kref.slice(kref.lastIndexOf('/') + 1);
 
+/** Opens the home page and types `text` into its search box: the box and the completion list. */
+async function typeInSearch(page: Page, text: string, delay: number) {
+  await visit(page, '/', 'home');
+  const box = page.getByRole('combobox', { name: /search/i });
+  await box.click();
+  await box.pressSequentially(text, { delay });
+  return { box, listbox: page.getByRole('listbox') };
+}
+
 // Generous per-test deadlines: CI runs other test files on the same cores, and chromium pays for it.
 describe.skipIf(CHROMIUM === undefined)('the explorer in chromium', { timeout: 180_000 }, () => {
   beforeAll(async () => {
@@ -125,11 +134,7 @@ describe.skipIf(CHROMIUM === undefined)('the explorer in chromium', { timeout: 1
 
   it('search completes a name as it is typed; arrow down and Enter open it', async () => {
     const page = await newPage();
-    await visit(page, '/', 'home');
-    const box = page.getByRole('combobox', { name: /search/i });
-    await box.click();
-    await box.pressSequentially('pt_re', { delay: 30 });
-    const listbox = page.getByRole('listbox');
+    const { box, listbox } = await typeInSearch(page, 'pt_re', 30);
     const option = listbox.getByRole('option', { name: 'pt_regs', exact: false }).first();
     await option.waitFor({ state: 'visible' });
     await expect(box.getAttribute('aria-expanded')).resolves.toBe('true');
@@ -147,11 +152,7 @@ describe.skipIf(CHROMIUM === undefined)('the explorer in chromium', { timeout: 1
 
   it('search completes a field path segment by segment, and a kernel by its uname -r', async () => {
     const page = await newPage();
-    await visit(page, '/', 'home');
-    const box = page.getByRole('combobox', { name: /search/i });
-    await box.click();
-    await box.pressSequentially('task_struct.se.vr', { delay: 20 });
-    const listbox = page.getByRole('listbox');
+    const { box, listbox } = await typeInSearch(page, 'task_struct.se.vr', 20);
     await listbox.getByRole('option', { name: /task_struct\.se\.vruntime/ }).first().waitFor({ state: 'visible' });
     await box.press('ArrowDown');
     await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/fields/')), box.press('Enter')]);
