@@ -73,23 +73,22 @@ export async function decompressBytes(
   sizeHint?: number,
   budget?: InputBudget,
 ): Promise<Uint8Array> {
-  if (decodesSized(kind, max, sizeHint)) {
-    // The output's size is known: charged before the buffer is made.
-    budget?.spend(sizeHint);
-    const out = await zstdSized(bytes, sizeHint);
-    if (out) return out;
-    budget?.spend(-sizeHint);
-  }
-  return collect(decompress(kind, oneChunk(bytes), max, what, budget), max, `${what} (${kind}, decompressed)`);
+  return (await decompressSized(kind, bytes, max, sizeHint, budget)) ?? collect(decompress(kind, oneChunk(bytes), max, what, budget), max, `${what} (${kind}, decompressed)`);
 }
 
 /**
- * True when {@link decompressBytes} decodes `kind` in one call into a buffer of the stated size (zstd with its
- * size known and within `max`, where Node has no zstd of its own): memory and time are then bounded by that size,
- * so a caller need not decode a head first to refuse a bomb early.
+ * Decodes `bytes` in one call into a buffer of the stated size, when this kind can be (zstd with its size known and
+ * within `max`, where Node has no zstd of its own): memory and time are then bounded by that size, so a caller need
+ * not decode a head first to refuse a bomb early. Undefined when it cannot be, or when the stream is not exactly
+ * that size (the caller then streams it, with its own checks).
  */
-export function decodesSized(kind: Compression, max: number, sizeHint: number | undefined): sizeHint is number {
-  return kind === 'zstd' && !nativeZstd() && sizeHint !== undefined && sizeHint > 0 && sizeHint <= max;
+export async function decompressSized(kind: Compression, bytes: Uint8Array, max: number, sizeHint: number | undefined, budget?: InputBudget): Promise<Uint8Array | undefined> {
+  if (kind !== 'zstd' || nativeZstd() || sizeHint === undefined || sizeHint <= 0 || sizeHint > max) return undefined;
+  // The output's size is known: charged before the buffer is made.
+  budget?.spend(sizeHint);
+  const out = await zstdSized(bytes, sizeHint);
+  if (!out) budget?.spend(-sizeHint);
+  return out;
 }
 
 /**

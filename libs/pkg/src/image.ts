@@ -5,7 +5,7 @@
  * sections, so its BTF is found by its header and kept only when libs/btf accepts it.
  */
 import { Btf, BtfError, extractElfBtf, isElf, readElfSections, validateBtf, type InputBudget } from '@btf-atlas/btf';
-import { detectCompression, decodesSized, decompressBytes, decompressedHead, type Compression } from './decompress.js';
+import { detectCompression, decompressBytes, decompressSized, decompressedHead, type Compression } from './decompress.js';
 import { PkgError, PkgErrorCode, toPkgError } from './errors.js';
 import { pkgBudget, resolveLimits, type PkgLimits } from './limits.js';
 
@@ -81,16 +81,17 @@ async function payload(
   sizeHint?: number,
 ): Promise<Uint8Array> {
   u.budget.enterLevel(u.outer + depth + 1);
-  if (decodesSized(kind, u.lim.maxImageSize, sizeHint)) {
-    // Decoded whole into a buffer of the stated size (bounded like any accepted payload), then told by its head:
-    // a streaming head decode first would cost as much again.
-    const out = await decompressBytes(kind, bytes, u.lim.maxImageSize, what, sizeHint, u.budget);
-    if (!accept(out.subarray(0, PAYLOAD_HEAD))) throw refuse();
-    return out;
+  // Decoded whole into a buffer of the stated size where it can be (bounded like any accepted payload), then told
+  // by its head: a streaming head decode first would cost as much again. A stream of another size goes on below.
+  const sized = await decompressSized(kind, bytes, u.lim.maxImageSize, sizeHint, u.budget);
+  if (sized) {
+    if (!accept(sized.subarray(0, PAYLOAD_HEAD))) throw refuse();
+    return sized;
   }
   const head = await decompressedHead(kind, bytes, PAYLOAD_HEAD, u.lim.maxImageSize, what, u.budget);
   if (!accept(head)) throw refuse();
-  return decompressBytes(kind, bytes, u.lim.maxImageSize, what, sizeHint, u.budget);
+  // Streamed (the one-call decode was tried above).
+  return decompressBytes(kind, bytes, u.lim.maxImageSize, what, undefined, u.budget);
 }
 
 const MAX_DEPTH = 4;

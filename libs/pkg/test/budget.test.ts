@@ -157,6 +157,17 @@ describe('kernel images with huge payloads', () => {
     expect(r.peakMb, `peak RSS ${r.peakMb.toFixed(0)} MB`).toBeLessThan(RSS_BOUND_MB + 100);
   }, 60_000);
 
+  it('a vmlinuz that states a size its zstd payload does not have is refused after its first block, as without one', async () => {
+    // States 1 MiB, holds 4 GiB of zeros: the one-call decode fails, and the stream is told by its head, not read whole.
+    const image = bzImage(concat(zstdBomb(new Uint8Array(0), 4 * GiB - 1), le32(MiB)));
+    const file = write(`vmlinuz-wrong-size-${UNAME}`, image);
+    const r = await readInChild(file, {});
+    expect(r.code, r.message).toBe('PKG_BAD_IMAGE');
+    expect(r.message).toMatch(/does not decompress to an elf vmlinux/);
+    expect(r.ms).toBeLessThan(10_000);
+    expect(r.peakMb, `peak RSS ${r.peakMb.toFixed(0)} MB`).toBeLessThan(RSS_BOUND_MB);
+  }, 60_000);
+
   it('a vmlinuz whose payload starts as ELF then expands without end stops at the image cap', async () => {
     const elfHead = new Uint8Array(64);
     elfHead.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
