@@ -1,4 +1,4 @@
-import { Btf, BtfError, BtfErrorCode, extractBtf, pointerSize, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
+import { Btf, BtfError, BtfErrorCode, BtfKind, extractBtf, pointerSize, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
 import { PkgError } from '@btf-atlas/pkg';
 import { archiveAsIs } from './archive.js';
 import { BlobStore, sha256Hex } from './blob-store.js';
@@ -9,6 +9,7 @@ import { BUCKETS, bucketOf, type Shape } from './normalize.js';
 import { normalizeBtf } from './normalize-btf.js';
 import { indexNewShapes, type IndexedShape } from './shape-index.js';
 import { moduleIdOf, setHashOf } from './sets.js';
+import { encodeTypeIds, type TypeIdKind } from './type-ids.js';
 
 /** A file given to ingest: its bytes and where it came from. */
 export interface IngestFile {
@@ -76,6 +77,8 @@ export interface PreparedKernel {
   modules: PreparedModule[];
   /** Per bucket: its entries sorted, and the set's content hash. */
   buckets: { entries: SetEntry[]; hash: Buffer }[];
+  /** The vmlinux type ids of named structs, unions, enums and typedefs, stored form (type-ids.ts). */
+  typeIds: Buffer;
   shapeCount: number;
 }
 
@@ -147,8 +150,31 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
     archive,
     modules,
     buckets,
+    typeIds: encodeTypeIds(typeIdEntries(vmlinux)),
     shapeCount: shapes.length,
   };
+}
+
+/** BTF kind numbers whose named types' ids the catalog records (ENUM64 as `enum`, as its shapes are). */
+const TYPE_ID_KINDS: readonly (TypeIdKind | undefined)[] = (() => {
+  const out = new Array<TypeIdKind | undefined>(32).fill(undefined);
+  out[BtfKind.STRUCT] = 'struct';
+  out[BtfKind.UNION] = 'union';
+  out[BtfKind.ENUM] = 'enum';
+  out[BtfKind.ENUM64] = 'enum';
+  out[BtfKind.TYPEDEF] = 'typedef';
+  return out;
+})();
+
+/** `[id, kind, name]` of a BTF's own named structs, unions, enums and typedefs, in id order. */
+function* typeIdEntries(btf: Btf): Generator<[number, TypeIdKind, string]> {
+  const end = btf.startId + btf.ownTypeCount;
+  for (let id = btf.startId; id < end; id++) {
+    const kind = TYPE_ID_KINDS[btf.kindOf(id)];
+    if (kind === undefined) continue;
+    const name = btf.strings.tryGet(btf.nameOffOf(id)) ?? '';
+    if (name !== '') yield [id, kind, name];
+  }
 }
 
 /** A kernel's byte order, as its BTF's magic says. */
@@ -300,6 +326,8 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertKernelSet = db.prepare('INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
   const insertModule = db.prepare('INSERT INTO modules (kernel_id, name, btf_sha256, btf_size, type_count, source_sha256) VALUES (?, ?, ?, ?, ?, ?)');
+  // OR IGNORE: a kernel that is skipped (same btf) gets its ids when it was ingested before they were recorded.
+  const insertTypeIds = db.prepare('INSERT OR IGNORE INTO kernel_type_ids (kernel_id, ids) VALUES (?, ?)');
 
   let newShapes = 0;
   let newSets = 0;
@@ -314,7 +342,10 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
     if (existing) {
       const mods = db.prepare('SELECT name, btf_sha256 AS sha FROM modules WHERE kernel_id = ? ORDER BY name').all(existing.id) as { name: string; sha: string }[];
       const same = existing.btfSha256 === p.btfSha256 && mods.length === p.modules.length && mods.every((m, i) => m.name === p.modules[i].name && m.sha === p.modules[i].btfSha256);
-      if (same) return 'skipped';
+      if (same) {
+        insertTypeIds.run(existing.id, p.typeIds);
+        return 'skipped';
+      }
       if (!opts.replace) {
         throw new CatalogError('KERNEL_CONFLICT', `${kref} is already in the catalog with different btf (sha256 ${existing.btfSha256.slice(0, 12)}…, new ${p.btfSha256.slice(0, 12)}…); pass --replace to replace it`);
       }
@@ -349,6 +380,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       insertKernelSet.run(kernelId, bucket, setId);
     }
     for (const m of p.modules) insertModule.run(kernelId, m.name, m.btfSha256, m.btfSize, m.typeCount, m.sourceSha256);
+    insertTypeIds.run(kernelId, p.typeIds);
     indexNewShapes(catalog, inserted);
     newShapes = inserted.length;
     return existing ? 'replaced' : 'ingested';

@@ -261,6 +261,8 @@ function copyKernel(target: Catalog, source: Catalog, k: SourceKernel, maps: IdM
   const mods = source.sqlite.prepare(`SELECT ${moduleColumns.join(', ')} FROM modules WHERE kernel_id = ? ORDER BY name`).all(k.id) as Row[];
   const insertModule = target.sqlite.prepare(`INSERT INTO modules (kernel_id, ${moduleColumns.join(', ')}) VALUES (?, ${moduleColumns.map(() => '?').join(', ')})`);
   for (const m of mods) insertModule.run(kernelId, ...moduleColumns.map((c) => m[c]));
+  const ids = stmt(source, 'SELECT ids FROM kernel_type_ids WHERE kernel_id = ?').pluck().get(k.id) as Buffer | undefined;
+  if (ids) stmt(target, 'INSERT INTO kernel_type_ids (kernel_id, ids) VALUES (?, ?)').run(kernelId, ids);
 }
 
 /**

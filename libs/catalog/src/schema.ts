@@ -187,3 +187,14 @@ export const enumerators = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.name, t.shapeId] })],
 );
+
+/**
+ * Each kernel's vmlinux type ids of its named structs, unions, enums and typedefs, in the compact form of
+ * type-ids.ts (about 4 bytes a type): what the CO-RE dry run reads instead of a kernel's BTF where libbpf's
+ * decision is a type id (TYPE_ID_TARGET). Written by ingest; a kernel ingested before has no row until it is
+ * ingested again (the same bytes: skipped, and its row filled) or the catalog is reindexed.
+ */
+export const kernelTypeIds = sqliteTable('kernel_type_ids', {
+  kernelId: integer('kernel_id').primaryKey().references(() => kernels.id, { onDelete: 'cascade' }),
+  ids: blob('ids', { mode: 'buffer' }).notNull(),
+});

@@ -51,10 +51,11 @@ export interface TargetLookup {
 export interface TargetLookups {
   lookups: TargetLookup[];
   /**
-   * The answer holds kernel type ids as libbpf's decisions (TYPE_ID_TARGET's new value): they differ between
-   * kernels whose types are otherwise alike.
+   * The types whose kernel type ids the answer holds as libbpf's decisions (TYPE_ID_TARGET's new value), by BTF
+   * kind (`ENUM` for ENUM64 too) and essential name, once each: ids differ between kernels whose types are
+   * otherwise alike.
    */
-  targetIds: boolean;
+  typeIdTargets: { kind: string; name: string }[];
   /** Modules named by `module:function` attach targets (whether the kernel has them decides the attach check). */
   modules: string[];
 }
@@ -129,7 +130,7 @@ export function targetLookups(obj: LinkedBpfObject): TargetLookups {
     const key = `${l.kind}\0${l.name}\0${l.flavors}\0${l.depth}\0${JSON.stringify(l.path ?? null)}\0${JSON.stringify(l.members ?? null)}`;
     if (!seen.has(key)) seen.set(key, l);
   };
-  let targetIds = false;
+  const typeIdTargets = new Map<string, { kind: string; name: string }>();
   for (const relo of obj.coreRelos) {
     if (relo.kind === CoreReloKind.TYPE_ID_LOCAL) continue;
     const t = typeById(obj.btf, relo.typeId);
@@ -137,9 +138,9 @@ export function targetLookups(obj: LinkedBpfObject): TargetLookups {
     if (!t || t.kind === 'VOID') continue;
     const name = typeRawName(obj.btf, t);
     if (name === '') continue;
-    if (relo.kind === CoreReloKind.TYPE_ID_TARGET) targetIds = true;
     const depth = DEPTH_OF_KIND.get(relo.kind) ?? 'field';
     const lookup: TargetLookup = { kind: t.kind === 'ENUM64' ? 'ENUM' : t.kind, name: essentialName(name), flavors: true, depth };
+    if (relo.kind === CoreReloKind.TYPE_ID_TARGET) typeIdTargets.set(`${lookup.kind} ${lookup.name}`, { kind: lookup.kind, name: lookup.name });
     if (depth === 'field') {
       const path = accessPath(obj, relo.typeId, relo.access);
       if (path) lookup.path = path;
@@ -173,5 +174,5 @@ export function targetLookups(obj: LinkedBpfObject): TargetLookups {
       for (const prefix of SYSCALL_PREFIXES) add({ kind: 'FUNC', name: prefix + a.target, flavors: false, depth: 'exists' });
     } else if (a.kind === 'raw_tp' || a.kind === 'raw_tp.w') add({ kind: 'TYPEDEF', name: `btf_trace_${a.target}`, flavors: false, depth: 'exists' });
   }
-  return { lookups: [...seen.values()], targetIds, modules: [...modules].sort() };
+  return { lookups: [...seen.values()], typeIdTargets: [...typeIdTargets.values()], modules: [...modules].sort() };
 }

@@ -17,8 +17,8 @@ function load(name: string): LinkedBpfObject {
 
 describe('targetLookups', () => {
   it('field relocations: the root by essential name and the access path (names; null for an array index)', () => {
-    const { lookups, targetIds, modules } = targetLookups(load('core_chain'));
-    expect(targetIds).toBe(false);
+    const { lookups, typeIdTargets, modules } = targetLookups(load('core_chain'));
+    expect(typeIdTargets).toEqual([]);
     expect(modules).toEqual([]);
     expect(lookups).toContainEqual({ kind: 'STRUCT', name: 'dentry', flavors: true, depth: 'field', path: ['d_name', 'hash_len'] });
     expect(lookups).toContainEqual({ kind: 'STRUCT', name: 'task_struct', flavors: true, depth: 'field', path: ['comm', null] });
@@ -42,8 +42,8 @@ describe('targetLookups', () => {
   });
 
   it('TYPE_ID_TARGET makes the answer hold kernel type ids; type and enum relocations compare as libbpf does', () => {
-    const { lookups, targetIds } = targetLookups(load('core_types_enums'));
-    expect(targetIds).toBe(true);
+    const { lookups, typeIdTargets } = targetLookups(load('core_types_enums'));
+    expect(typeIdTargets).toEqual([{ kind: 'STRUCT', name: 'task_struct' }]);
     expect(new Set(lookups.map((l) => l.depth))).toEqual(new Set(['compat', 'enum', 'exists']));
     expect(lookups.filter((l) => l.depth === 'enum').every((l) => l.kind === 'ENUM')).toBe(true);
   });

@@ -114,7 +114,8 @@ export interface KernelCheckJson extends KernelCheckBody {
   /**
    * The kernel whose BTF the entry was resolved on: itself, or the first kernel of its group, whose catalog shapes
    * of everything the object touches are those of this kernel (libs/dryrun shape-key.ts). Type ids in the entry
-   * (`target.type_id`, messages and reasons) are that kernel's.
+   * (`target.type_id`, messages and reasons) are that kernel's, but for TYPE_ID_TARGET relocations, whose values
+   * and target ids are this kernel's own ({@link withOwnTypeIds}).
    */
   resolved_on: string;
 }
@@ -264,4 +265,30 @@ export function checkObjectOnTarget(obj: LinkedBpfObject, target: CoreTarget): K
     status_counts: { ...dry.statusCounts },
     warnings: [...dry.warnings],
   };
+}
+
+/**
+ * A body resolved on another kernel of the group, with this kernel's own type ids where they are libbpf's decisions:
+ * each TYPE_ID_TARGET relocation whose target is in vmlinux gets the kernel's id of that type (`ids`, by `kind
+ * name` as the catalog records them: shape-key.ts) as its target's id, new value and patched immediate. Everything
+ * else is the group's (its type ids are those of `resolved_on`). The body itself is never changed: relocations are
+ * copied where an id differs. Verdicts stay the group's: the kernels share whether each id is 0 (the type is
+ * there or not), which is what a program's branches on it test; a program comparing a kernel type id with another
+ * constant is judged with `resolved_on`'s.
+ */
+export function withOwnTypeIds(body: KernelCheckBody, ids: ReadonlyMap<string, number | 'none'>): KernelCheckBody {
+  let relocations: RelocationJson[] | undefined;
+  body.relocations.forEach((r, i) => {
+    if (r.kind !== 'TYPE_ID_TARGET' || r.target === null || r.target.btf !== 'vmlinux') return;
+    const id = ids.get(r.target.type.replace(/^enum64 /, 'enum '));
+    if (typeof id !== 'number' || id === r.target.type_id) return;
+    relocations ??= [...body.relocations];
+    relocations[i] = {
+      ...r,
+      target: { ...r.target, type_id: id },
+      new_value: id,
+      patches: r.patches.map((p) => (p.new === r.new_value ? { ...p, new: id } : p)),
+    };
+  });
+  return relocations ? { ...body, relocations } : body;
 }

@@ -11,7 +11,7 @@
 import { BlobStore, type BlobScratch } from '@btf-atlas/catalog/blob-store';
 import { kernelModules, type KernelModule } from '@btf-atlas/catalog/kernel-modules';
 import type { Catalog } from '@btf-atlas/catalog/read';
-import { checkObjectOnTarget, NOT_CHECKED, objectJson, type CoreCheckAnswer, type KernelCheckJson } from './answer.js';
+import { checkObjectOnTarget, NOT_CHECKED, objectJson, withOwnTypeIds, type CoreCheckAnswer, type KernelCheckJson } from './answer.js';
 import { verdictChanges, verdictTimelines } from './changes.js';
 import { DryRunError, DryRunErrorCode } from './errors.js';
 import { readObjectInput, type BpfObjectInput, type ReadBpfObject } from './object-input.js';
@@ -68,10 +68,13 @@ export async function coreCheckObjects(catalog: Catalog, objects: readonly ReadB
       // The representative's BTF lives only in this block.
       const target = await loadGroupTarget(catalog, blobs, { key: '', btfSha256: rep.row.btfSha256, modules: plan.modules(rep), kernels: [rep] }, scratch);
       for (const { object, kernels: members } of load.objects) {
-        const body = checkObjectOnTarget(objects[object].obj, target);
+        const resolved = checkObjectOnTarget(objects[object].obj, target);
         for (const at of members) {
           const k = kernels[at];
           filled.add(at);
+          // TYPE_ID_TARGET's values are each kernel's own ids (recorded in the catalog: shape-key.ts).
+          const ids = at === load.kernel ? undefined : plan.typeIds[object]?.[at];
+          const body = ids ? withOwnTypeIds(resolved, ids) : resolved;
           entries[object][at] = {
             kernel: k.kernel,
             verdict: body.verdict,
@@ -121,6 +124,8 @@ export interface LoadPlan {
   modules: (k: SelectedKernel) => KernelModule[];
   /** Per object, why its kernels are grouped by their own BTF only (shape-key.ts), when they are. */
   unprovable: (string | undefined)[];
+  /** Per object with TYPE_ID_TARGET relocations, each kernel's own ids of their targets (shape-key.ts `typeIds`). */
+  typeIds: ((ReadonlyMap<string, number | 'none'> | undefined)[] | undefined)[];
 }
 
 /**
@@ -132,9 +137,11 @@ export function planLoads(catalog: Catalog, objects: readonly ReadBpfObject[], k
   const modules = withModules ? kernelModules(catalog, kernels.map((k) => k.row.id)) : undefined;
   const byKernel = new Map<number, PlannedLoad>();
   const unprovable: (string | undefined)[] = [];
+  const typeIds: LoadPlan['typeIds'] = [];
   objects.forEach((o, oi) => {
-    const { keys, unprovable: why } = objectKeys(catalog, o.obj, kernels, modules);
+    const { keys, unprovable: why, typeIds: ids } = objectKeys(catalog, o.obj, kernels, modules);
     unprovable.push(why);
+    typeIds.push(ids);
     const groups = new Map<string, number[]>();
     keys.forEach((key, at) => {
       const g = groups.get(key);
@@ -151,6 +158,7 @@ export function planLoads(catalog: Catalog, objects: readonly ReadBpfObject[], k
     loads: [...byKernel.values()].sort((a, b) => a.kernel - b.kernel),
     modules: (k) => modules?.get(k.row.id) ?? [],
     unprovable,
+    typeIds,
   };
 }
 

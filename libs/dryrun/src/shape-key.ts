@@ -11,10 +11,15 @@
  * (content-addressed: equal shape ids are equal layouts) or, where only the kind is compared, the kinds present.
  * Kernels with equal keys get the same decisions, verdicts and messages from libbpf's rules.
  *
+ * An object whose answer holds kernel type ids as decisions (TYPE_ID_TARGET, `bpf_core_type_id_kernel()`) keys
+ * those types as TYPE_EXISTS does, and each kernel's own id of them comes from the ids the catalog records per
+ * kernel (catalog type-ids.ts): check.ts writes them into the shared answer (`typeIds`).
+ *
  * Where the catalog cannot prove that, a kernel keeps the key of its own BTF (vmlinux and module sha256: only
- * kernels with the very same BTF share): an object whose answer holds kernel type ids as decisions
- * (TYPE_ID_TARGET), a lookup of a kind the catalog does not store (INT, FWD, FLOAT, typed ksym VARs), a type held
- * by value that the catalog keeps no layout of (an anonymous enum, an array of anonymous structs), a name with two
+ * kernels with the very same BTF share): a TYPE_ID_TARGET type the kernel's recorded ids do not answer (none
+ * recorded, two definitions, found in a module, a flavoured name), a lookup of a kind the catalog does not store
+ * (INT, FWD, FLOAT, typed ksym VARs), a type held by value that the catalog keeps no layout of (an anonymous enum,
+ * an array of anonymous structs), a name with two
  * different layouts in one kernel that a member, parameter or typedef refers to (which one it means is a type id
  * the catalog does not keep; two layouts that are only a lookup's candidates key as the set of both: libbpf's
  * decision does not depend on their order), and a kernel without a recorded pointer size or byte order.
@@ -25,12 +30,14 @@
  * it cannot tell which one it means).
  *
  * Type ids are not decisions outside TYPE_ID_TARGET, but the answer shows them (`target.type_id`, messages): an
- * entry resolved on another kernel's BTF says so in `resolved_on`, whose ids they are.
+ * entry resolved on another kernel's BTF says so in `resolved_on`, whose ids they are (TYPE_ID_TARGET's values
+ * and target ids aside: those are the entry's own kernel's).
  */
 import { createHash } from 'node:crypto';
 import { definitionsOfShapes, type Catalog, type Definition, type ShapeKind, type ShapeRow } from '@btf-atlas/catalog/read';
 import { shapesNamedWithFlavors } from '@btf-atlas/catalog/core-keys';
 import type { KernelModule } from '@btf-atlas/catalog/kernel-modules';
+import { kernelTypeIds, typeIdLabel, type TypeIdKind } from '@btf-atlas/catalog/type-ids';
 import { essentialName, targetLookups, type LinkedBpfObject, type LookupDepth, type TargetLookups } from '@btf-atlas/core';
 import type { SelectedKernel } from './selection.js';
 
@@ -322,6 +329,12 @@ export interface ObjectKeys {
   keys: string[];
   /** Why kernels keep their own BTF's key, when the whole object is not provable from shapes. */
   unprovable?: string;
+  /**
+   * Per selected kernel, for an object with TYPE_ID_TARGET relocations: the kernel's own vmlinux type id of each
+   * type they target (by `kind name`, catalog kinds: `struct task_struct`), or `none` where the kernel lacks the
+   * name; undefined for a kernel keyed by its own BTF (whose answer holds its own ids anyway).
+   */
+  typeIds?: (ReadonlyMap<string, number | 'none'> | undefined)[];
 }
 
 /**
@@ -335,7 +348,6 @@ export function objectKeys(catalog: Catalog, obj: LinkedBpfObject, kernels: read
 /** {@link objectKeys} of what an object asks of a kernel's BTF (libs/core `targetLookups`). */
 export function lookupKeys(catalog: Catalog, asked: TargetLookups, kernels: readonly SelectedKernel[], modules: ReadonlyMap<number, KernelModule[]> | undefined): ObjectKeys {
   const own = (): string[] => kernels.map((k) => btfKeyOf(k, modules?.get(k.row.id) ?? []));
-  if (asked.targetIds) return { keys: own(), unprovable: 'TYPE_ID_TARGET relocations: their values are kernel type ids' };
   const reach = new Reach(catalog);
   for (const l of asked.lookups) if (l.members) reach.matchMembers(l.members);
   for (const l of asked.lookups) {
@@ -348,6 +360,17 @@ export function lookupKeys(catalog: Catalog, asked: TargetLookups, kernels: read
   }
   reach.run();
   if (reach.unprovable !== undefined) return { keys: own(), unprovable: reach.unprovable };
+  // TYPE_ID_TARGET: the types whose kernel ids the answer holds (their shapes are keyed as TYPE_EXISTS's are).
+  const idTargets: { kind: TypeIdKind; name: string }[] = [];
+  for (const t of asked.typeIdTargets) {
+    const kind = SHAPE_KINDS.get(t.kind);
+    if (kind === undefined || kind === 'func') return { keys: own(), unprovable: `TYPE_ID_TARGET of a ${t.kind} ('${t.name}'): the catalog keeps no ids of that kind` };
+    // A kernel type named NAME___flavor is a candidate too, and its id is not the one recorded for NAME.
+    if (reach.shapes(t.name, [kind], true).some((r) => r.name !== t.name)) {
+      return { keys: own(), unprovable: `TYPE_ID_TARGET of '${t.name}': the catalog holds flavoured names of it` };
+    }
+    idTargets.push({ kind, name: t.name });
+  }
 
   // Every shape reached, and where each is defined in every kernel (one read per name bucket).
   const names = [...reach.demands.keys()].sort();
@@ -364,16 +387,28 @@ export function lookupKeys(catalog: Catalog, asked: TargetLookups, kernels: read
   // Kernels with one definitions list (the same object: definitionsOfShapes shares them) share its digest.
   const digestOf = new Map<Definition[], string | undefined>();
   const empty: Definition[] = [];
+  // Each kernel's own ids of those types; a kernel without recorded ids, or with two entries for one, keeps its BTF's key.
+  const idsOf = idTargets.length > 0 ? kernelTypeIds(catalog, kernels.map((k) => k.row.id), idTargets) : undefined;
+  const typeIds: (Map<string, number | 'none'> | undefined)[] = [];
   const keys = kernels.map((k) => {
     const mods = modules?.get(k.row.id) ?? [];
+    typeIds.push(undefined);
     if (k.row.pointerSize === null || k.row.byteOrder === null) return btfKeyOf(k, mods);
     const list = defs.get(k.row.id) ?? empty;
     let digest = digestOf.get(list);
     if (!digestOf.has(list)) digestOf.set(list, (digest = digestOfDefinitions(names, reach.demands, demandOf, list, modules !== undefined)));
     if (digest === undefined) return btfKeyOf(k, mods);
+    if (idsOf) {
+      const ids = idsOf.get(k.row.id);
+      if (!ids || [...ids.values()].includes('many')) return btfKeyOf(k, mods);
+      // Not in vmlinux but in a module searched after it: the target's id would be the module's.
+      const inModule = (label: string): boolean => list.some((d) => d.module !== '' && typeIdLabel(d.kind as TypeIdKind, d.name) === label);
+      if (modules !== undefined && [...ids].some(([label, id]) => id === 'none' && inModule(label))) return btfKeyOf(k, mods);
+      typeIds[typeIds.length - 1] = ids as Map<string, number | 'none'>;
+    }
     return `shapes ${k.row.arch} ${k.row.pointerSize} ${k.row.byteOrder} [${mods.map((m) => m.name).join(',')}] ${digest}`;
   });
-  return { keys };
+  return idsOf ? { keys, typeIds } : { keys };
 }
 
 /**

@@ -208,8 +208,8 @@ describe('work per distinct btf', () => {
   it('kernels with the same vmlinux (and module) btf are loaded and resolved once', () => {
     // With modules: 6.12.117 in bookworm has none, so it is a group of its own: 4 groups.
     expect(progress.map((p) => p.kernels)).toEqual([[K47], [K50], [K612_IN_12], [K612]]);
-    // vmlinux only: both 6.12.117 kernels are one load. 6.1.0-50 has its own load (core_types_enums' answer holds
-    // its type ids), but core_ambiguous's answer there comes from 6.1.0-47's: the same two `struct controller`.
+    // vmlinux only: both 6.12.117 kernels are one load. 6.1.0-50 has its own load (the structs most objects read are
+    // not 6.1.0-47's), but core_ambiguous's answer there comes from 6.1.0-47's: the same two `struct controller`.
     expect(progressVmlinux.map((p) => p.kernels)).toEqual([[K47, K50], [K50], [K612_IN_12, K612]]);
     expect(entry('core_ambiguous', K50, vmlinuxOnly).resolved_on).toBe(K47);
     expect(progressVmlinux.at(-1)).toMatchObject({ done: 3, total: 3 });

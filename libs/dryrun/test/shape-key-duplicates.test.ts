@@ -47,7 +47,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const keysOf = (lookups: TargetLookup[]) => lookupKeys(catalog, { lookups, targetIds: false, modules: [] }, kernels, undefined);
+const keysOf = (lookups: TargetLookup[]) => lookupKeys(catalog, { lookups, typeIdTargets: [], modules: [] }, kernels, undefined);
 
 describe('two layouts of one name in a kernel', () => {
   it("as a lookup's candidates: the pair is the key, and kernels with the same pair share it", () => {

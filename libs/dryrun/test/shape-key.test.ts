@@ -2,24 +2,27 @@
  * Kernels resolved once per group of equal shapes (shape-key.ts): three kernels made from 6.1.0-50's vmlinux BTF,
  * the base, one with a struct no object touches grown (as a patch release adds a field), and one with a struct
  * core_chain reads grown. The untouched change shares the base's resolution, the touched one is resolved apart,
- * an object whose decisions are kernel type ids (TYPE_ID_TARGET) is resolved on every kernel, and every entry equals
+ * an object whose decisions are kernel type ids (TYPE_ID_TARGET) shares too, each kernel with its own ids (a fourth
+ * kernel has every type one id further), and every entry equals
  * the dry run on that kernel's own BTF.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Btf, extractBtf } from '@btf-atlas/btf';
+import { Btf, extractBtf, type BtfType } from '@btf-atlas/btf';
 import { BlobStore, jobDataOf, openCatalog, processIngest, scanPath, type Catalog } from '@btf-atlas/catalog';
-import { targetLookups } from '@btf-atlas/core';
+import { targetLookups, writeBtf } from '@btf-atlas/core';
 import {
-  checkObjectOnTarget, coreCheck, planLoads, readObjectInput, selectKernels, type CoreCheckAnswer, type DryRunProgress,
+  checkObjectOnTarget, coreCheck, planLoads, readObjectInput, selectKernels, type CoreCheckAnswer, type DryRunProgress, type KernelCheckBody,
 } from '../src/index.js';
 import { CORPUS_ARCHIVE, K50, OBJECTS, objectBytes } from './support.js';
 
 const BASE = 'synthetic/12/x86_64/6.1.0-1-amd64';
 const UNTOUCHED = 'synthetic/12/x86_64/6.1.0-2-amd64';
 const TOUCHED = 'synthetic/12/x86_64/6.1.0-3-amd64';
+/** The base's types, each one id further (an INT no shape records comes first): equal shapes, other type ids. */
+const SHIFTED = 'synthetic/12/x86_64/6.1.0-4-amd64';
 /**
  * A struct core_chain reads (`dev->ifindex`) and core_flavors does not, grown in the touched kernel. Some type holds
  * it by value, whose size is left alone: still an input the dry run reads as it is (it walks the struct itself).
@@ -66,6 +69,22 @@ function grown(bytes: Uint8Array, id: number): Uint8Array {
   return copy;
 }
 
+/** `bytes` with an unnamed-to-the-catalog INT inserted as type 1: every other type is one id further. */
+function shifted(bytes: Uint8Array): Uint8Array {
+  const btf = Btf.parse(bytes);
+  const up = (id: number): number => (id === 0 ? 0 : id + 1);
+  const types: BtfType[] = [{ kind: 'INT', id: 1, name: 'atlas_shift', nameOff: 0, kindFlag: false, size: 4, encoding: 0, bitsOffset: 0, nrBits: 32 }];
+  for (let id = 1; id < btf.nextId; id++) {
+    const t = { ...btf.type(id), id: id + 1 } as BtfType & Record<string, unknown>;
+    for (const f of ['type', 'indexType', 'returnType'] as const) if (typeof t[f] === 'number') t[f] = up(t[f] as number);
+    for (const f of ['members', 'params', 'vars'] as const) {
+      if (Array.isArray(t[f])) t[f] = (t[f] as { type: number }[]).map((m) => ({ ...m, type: up(m.type) }));
+    }
+    types.push(t);
+  }
+  return writeBtf(types);
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'btf-atlas-shape-key-'));
   const [blob] = await extractBtf(readFileSync(join(CORPUS_ARCHIVE, `${K50}.btf.tar.xz`)), K50);
@@ -85,6 +104,7 @@ beforeAll(async () => {
   raw.set(BASE, blob.bytes);
   raw.set(UNTOUCHED, grown(blob.bytes, untouched));
   raw.set(TOUCHED, grown(blob.bytes, touched));
+  raw.set(SHIFTED, shifted(blob.bytes));
   const tree = join(dir, 'archive');
   for (const [k, bytes] of raw) {
     const path = join(tree, `${k}.btf`);
@@ -134,10 +154,33 @@ describe('kernels that share the shapes an object touches are resolved once', ()
     expect(entryOf('core_flavors', TOUCHED).resolved_on).toBe(BASE);
   });
 
-  it('TYPE_ID_TARGET values are kernel type ids: such an object is resolved on every kernel\'s own btf', () => {
-    for (const k of [BASE, UNTOUCHED, TOUCHED]) expect(entryOf('core_types_enums', k).resolved_on).toBe(k);
+  it("TYPE_ID_TARGET values are kernel type ids: kernels of equal shapes share one resolution, each with its own ids", () => {
+    for (const k of [BASE, UNTOUCHED, TOUCHED, SHIFTED]) expect(entryOf('core_types_enums', k).resolved_on).toBe(BASE);
     const plan = planLoads(catalog, [readObjectInput({ name: 'core_types_enums', bytes: objectBytes('core_types_enums') })], selectKernels(catalog, {}));
-    expect(plan.unprovable[0]).toContain('TYPE_ID_TARGET');
+    expect(plan.unprovable[0]).toBeUndefined();
+    expect(plan.loads).toHaveLength(1);
+    const idOf = (k: string) => entryOf('core_types_enums', k).relocations.find((r) => r.kind === 'TYPE_ID_TARGET');
+    const base = idOf(BASE);
+    expect(base).toMatchObject({ status: 'resolved', target: { type: 'struct task_struct' } });
+    // libbpf writes the kernel's id of struct task_struct: one further in the shifted kernel, and nowhere else changed.
+    expect(idOf(SHIFTED)).toMatchObject({ new_value: Number(base?.new_value) + 1, target: { type_id: Number(base?.target?.type_id) + 1 } });
+    expect(idOf(SHIFTED)?.patches.map((p) => p.new)).toEqual(base?.patches.map((p) => Number(p.new) + 1));
+    expect(idOf(UNTOUCHED)).toBe(base);
+  });
+
+  it('a kernel without recorded type ids (ingested before they were) is resolved on its own btf', () => {
+    const db = join(dir, 'no-ids.db');
+    catalog.sqlite.prepare('VACUUM INTO ?').run(db);
+    const old = openCatalog(db);
+    try {
+      const shiftedId = old.sqlite.prepare("SELECT id FROM kernels WHERE uname_r = '6.1.0-4-amd64'").pluck().get();
+      old.sqlite.prepare('DELETE FROM kernel_type_ids WHERE kernel_id = ?').run(shiftedId);
+      const kernels = selectKernels(old, {});
+      const plan = planLoads(old, [readObjectInput({ name: 'core_types_enums', bytes: objectBytes('core_types_enums') })], kernels);
+      expect(plan.loads.map((l) => l.objects[0].kernels.map((i) => kernels[i].kernel))).toEqual([[BASE, UNTOUCHED, TOUCHED], [SHIFTED]]);
+    } finally {
+      old.close();
+    }
   });
 
   it("two layouts of one name that are only a lookup's candidates key as the pair: libbpf's decision does not depend on their order", () => {
@@ -147,9 +190,9 @@ describe('kernels that share the shapes an object touches are resolved once', ()
   });
 
 
-  it('three loads: the base answers for every kernel it stands for, then each other kernel for what it does not share', () => {
-    expect(progress.map((p) => p.kernels)).toEqual([[BASE, UNTOUCHED, TOUCHED], [UNTOUCHED], [TOUCHED]]);
-    expect(progress.at(-1)).toMatchObject({ done: 3, total: 3 });
+  it('two loads: the base answers for every kernel it stands for, then each other kernel for what it does not share', () => {
+    expect(progress.map((p) => p.kernels)).toEqual([[BASE, UNTOUCHED, TOUCHED, SHIFTED], [TOUCHED]]);
+    expect(progress.at(-1)).toMatchObject({ done: 2, total: 2 });
   });
 
   it.each(OBJECTS)('%s: every entry equals the dry run on that kernel\'s own btf', (object) => {
@@ -157,9 +200,24 @@ describe('kernels that share the shapes an object touches are resolved once', ()
     for (const [kernel, bytes] of raw) {
       const own = checkObjectOnTarget(obj, { vmlinux: Btf.parse(bytes), modules: [] });
       const got = entryOf(object, kernel);
-      expect({ ...got, kernel: undefined, series: undefined, btf_sha256: undefined, modules: undefined, resolved_on: undefined }).toEqual({
-        ...own, kernel: undefined, series: undefined, btf_sha256: undefined, modules: undefined, resolved_on: undefined,
-      });
+      // Type ids shown (targets', messages') are those of the kernel resolved on; decisions, TYPE_ID_TARGET's ids
+      // included, are the kernel's own.
+      const idsOf = got.resolved_on === kernel ? (e: KernelCheckBody) => e : decisionsOnly;
+      expect(idsOf({ ...got, kernel: undefined, series: undefined, btf_sha256: undefined, modules: undefined, resolved_on: undefined } as KernelCheckBody)).toEqual(
+        idsOf({ ...own, kernel: undefined, series: undefined, btf_sha256: undefined, modules: undefined, resolved_on: undefined } as KernelCheckBody),
+      );
     }
   });
 });
+
+/** An entry without the type ids it shows only (targets' ids other than TYPE_ID_TARGET's, messages). */
+function decisionsOnly(e: KernelCheckBody): KernelCheckBody {
+  return {
+    ...e,
+    relocations: e.relocations.map((r) => ({
+      ...r,
+      messages: [],
+      target: r.target && r.kind !== 'TYPE_ID_TARGET' ? { ...r.target, type_id: -1 } : r.target,
+    })),
+  };
+}

@@ -98,7 +98,7 @@ const coreCheckSchema = {
             },
           },
           series: str, btf_sha256: str, modules: { type: 'array', items: str }, reasons: { type: 'array', items: reason },
-          resolved_on: { type: 'string', description: "the kernel whose btf this entry was resolved on: itself, or the first kernel with the catalog's same shapes of everything the object touches (type ids in the entry are that kernel's)" },
+          resolved_on: { type: 'string', description: "the kernel whose btf this entry was resolved on: itself, or the first kernel with the catalog's same shapes of everything the object touches (type ids in the entry are that kernel's, but TYPE_ID_TARGET values and target ids, which are the entry's own kernel's)" },
         },
       },
     },
