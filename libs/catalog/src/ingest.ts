@@ -1,4 +1,4 @@
-import { Btf, BtfError, BtfErrorCode, BtfKind, extractBtf, pointerSize, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
+import { Btf, BtfError, BtfErrorCode, extractBtf, pointerSize, validateBtf, type BtfBlob, type ContainerLimits } from '@btf-atlas/btf';
 import { PkgError } from '@btf-atlas/pkg';
 import { archiveAsIs } from './archive.js';
 import { BlobStore, sha256Hex } from './blob-store.js';
@@ -6,10 +6,10 @@ import { assertWritable, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { flavourOf, formatKref, versionKey, type KernelRef } from './kernel-ref.js';
 import { BUCKETS, bucketOf, type Shape } from './normalize.js';
-import { normalizeBtf } from './normalize-btf.js';
+import { normalizeBtf, typeIdEntries } from './normalize-btf.js';
 import { indexNewShapes, type IndexedShape } from './shape-index.js';
 import { moduleIdOf, setHashOf } from './sets.js';
-import { encodeTypeIds, type TypeIdKind } from './type-ids.js';
+import { encodeTypeIds } from './type-ids.js';
 
 /** A file given to ingest: its bytes and where it came from. */
 export interface IngestFile {
@@ -153,28 +153,6 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
     typeIds: encodeTypeIds(typeIdEntries(vmlinux)),
     shapeCount: shapes.length,
   };
-}
-
-/** BTF kind numbers whose named types' ids the catalog records (ENUM64 as `enum`, as its shapes are). */
-const TYPE_ID_KINDS: readonly (TypeIdKind | undefined)[] = (() => {
-  const out = new Array<TypeIdKind | undefined>(32).fill(undefined);
-  out[BtfKind.STRUCT] = 'struct';
-  out[BtfKind.UNION] = 'union';
-  out[BtfKind.ENUM] = 'enum';
-  out[BtfKind.ENUM64] = 'enum';
-  out[BtfKind.TYPEDEF] = 'typedef';
-  return out;
-})();
-
-/** `[id, kind, name]` of a BTF's own named structs, unions, enums and typedefs, in id order. */
-function* typeIdEntries(btf: Btf): Generator<[number, TypeIdKind, string]> {
-  const end = btf.startId + btf.ownTypeCount;
-  for (let id = btf.startId; id < end; id++) {
-    const kind = TYPE_ID_KINDS[btf.kindOf(id)];
-    if (kind === undefined) continue;
-    const name = btf.strings.tryGet(btf.nameOffOf(id)) ?? '';
-    if (name !== '') yield [id, kind, name];
-  }
 }
 
 /** A kernel's byte order, as its BTF's magic says. */

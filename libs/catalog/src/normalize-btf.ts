@@ -7,6 +7,7 @@ import {
   storeTypeDesc,
   type FuncLinkage, type Shape, type ShapeBody, type ShapeKind, type StoredMember, type TypeDesc, type TypeDescKind,
 } from './normalize.js';
+import type { TypeIdKind } from './type-ids.js';
 
 /**
  * The first 16 bytes of the sha256. Taken through hex: a small Buffer made from a string comes from Node's shared
@@ -107,6 +108,17 @@ const DESC_KINDS: readonly (TypeDescKind | undefined)[] = (() => {
   out[BtfKind.FUNC_PROTO] = 'func_proto';
   return out;
 })();
+
+/** `[id, kind, name]` of a BTF's own named structs, unions, enums (ENUM64 too) and typedefs, in id order: type-ids.ts. */
+export function* typeIdEntries(btf: Btf): Generator<[number, TypeIdKind, string]> {
+  const end = btf.startId + btf.ownTypeCount;
+  for (let id = btf.startId; id < end; id++) {
+    const kind = DESC_KINDS[btf.kindOf(id)];
+    if (kind !== 'struct' && kind !== 'union' && kind !== 'enum' && kind !== 'typedef') continue;
+    const name = btf.strings.tryGet(btf.nameOffOf(id)) ?? '';
+    if (name !== '') yield [id, kind, name];
+  }
+}
 
 /** Skips const, volatile, restrict and type tags (not typedefs), counting steps against the resolve depth. */
 function skipQualifiers(btf: Btf, id: number): number {

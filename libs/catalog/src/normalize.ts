@@ -126,12 +126,17 @@ export interface Shape {
 /** Number of name buckets: each kernel has one shape set per bucket. Part of the stored data: never change it. */
 export const BUCKETS = 1024;
 
-/** The bucket of a type name (FNV-1a over its UTF-16 code units, modulo {@link BUCKETS}). Stable forever. */
+/** The bucket of a type name ({@link fnv1a} of it, modulo {@link BUCKETS}). Stable forever. */
 export function bucketOf(name: string): number {
+  return fnv1a(name) % BUCKETS;
+}
+
+/** 32-bit FNV-1a over a string's UTF-16 code units: the stored hashes of names (buckets, type-ids.ts) use it. */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return h % BUCKETS;
+  return h;
 }

@@ -17,21 +17,16 @@
  */
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
-import type { ShapeKind } from './normalize.js';
+import { fnv1a, type ShapeKind } from './normalize.js';
 
 /** The kinds whose ids are recorded: what a TYPE_ID_TARGET relocation's candidates can be that the catalog keys. */
 export type TypeIdKind = Extract<ShapeKind, 'struct' | 'union' | 'enum' | 'typedef'>;
 
 const FORMAT_VERSION = 1;
 
-/** The 24-bit key of a kind and name (FNV-1a over `kind name` in UTF-16 code units, folded). Part of the stored data. */
+/** The 24-bit key of a kind and name ({@link fnv1a} of `kind name`, folded). Part of the stored data. */
 export function typeIdKey(kind: TypeIdKind, name: string): number {
-  let h = 0x811c9dc5;
-  const s = `${kind} ${name}`;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
+  const h = fnv1a(typeIdLabel(kind, name));
   return ((h >>> 24) ^ h) & 0xffffff;
 }
 
