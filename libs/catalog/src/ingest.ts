@@ -9,7 +9,7 @@ import { BUCKETS, bucketOf, type Shape } from './normalize.js';
 import { normalizeBtf, typeIdEntries } from './normalize-btf.js';
 import { indexNewShapes, type IndexedShape } from './shape-index.js';
 import { moduleIdOf, setHashOf } from './sets.js';
-import { encodeTypeIds } from './type-ids.js';
+import { encodeTypeIds, typeIdListOf } from './type-ids.js';
 
 /** A file given to ingest: its bytes and where it came from. */
 export interface IngestFile {
@@ -77,8 +77,8 @@ export interface PreparedKernel {
   modules: PreparedModule[];
   /** Per bucket: its entries sorted, and the set's content hash. */
   buckets: { entries: SetEntry[]; hash: Buffer }[];
-  /** The vmlinux type ids of named structs, unions, enums and typedefs, stored form (type-ids.ts). */
-  typeIds: Buffer;
+  /** The vmlinux type ids of named structs, unions, enums and typedefs, stored form (type-ids.ts), and its hash. */
+  typeIds: { ids: Buffer; hash: Buffer };
   shapeCount: number;
 }
 
@@ -150,7 +150,7 @@ export async function prepareKernel(input: IngestInput, opts: IngestOptions = {}
     archive,
     modules,
     buckets,
-    typeIds: encodeTypeIds(typeIdEntries(vmlinux)),
+    typeIds: typeIdListOf(encodeTypeIds(typeIdEntries(vmlinux))),
     shapeCount: shapes.length,
   };
 }
@@ -304,8 +304,15 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertKernelSet = db.prepare('INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
   const insertModule = db.prepare('INSERT INTO modules (kernel_id, name, btf_sha256, btf_size, type_count, source_sha256) VALUES (?, ?, ?, ?, ?, ?)');
+  const findTypeIdList = db.prepare('SELECT id FROM type_id_lists WHERE hash = ?').pluck();
+  const insertTypeIdList = db.prepare('INSERT INTO type_id_lists (hash, ids) VALUES (?, ?)');
   // OR IGNORE: a kernel that is skipped (same btf) gets its ids when it was ingested before they were recorded.
-  const insertTypeIds = db.prepare('INSERT OR IGNORE INTO kernel_type_ids (kernel_id, ids) VALUES (?, ?)');
+  const insertKernelTypeIds = db.prepare('INSERT OR IGNORE INTO kernel_type_ids (kernel_id, list_id) VALUES (?, ?)');
+  /** The kernel's type id list: found by its content hash (a kernel of the same btf made it), else inserted. */
+  const recordTypeIds = (kernelId: number): void => {
+    const listId = (findTypeIdList.get(p.typeIds.hash) as number | undefined) ?? Number(insertTypeIdList.run(p.typeIds.hash, p.typeIds.ids).lastInsertRowid);
+    insertKernelTypeIds.run(kernelId, listId);
+  };
 
   let newShapes = 0;
   let newSets = 0;
@@ -321,7 +328,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       const mods = db.prepare('SELECT name, btf_sha256 AS sha FROM modules WHERE kernel_id = ? ORDER BY name').all(existing.id) as { name: string; sha: string }[];
       const same = existing.btfSha256 === p.btfSha256 && mods.length === p.modules.length && mods.every((m, i) => m.name === p.modules[i].name && m.sha === p.modules[i].btfSha256);
       if (same) {
-        insertTypeIds.run(existing.id, p.typeIds);
+        recordTypeIds(existing.id);
         return 'skipped';
       }
       if (!opts.replace) {
@@ -358,7 +365,7 @@ export function writeKernel(catalog: Catalog, blobs: BlobStore, p: PreparedKerne
       insertKernelSet.run(kernelId, bucket, setId);
     }
     for (const m of p.modules) insertModule.run(kernelId, m.name, m.btfSha256, m.btfSize, m.typeCount, m.sourceSha256);
-    insertTypeIds.run(kernelId, p.typeIds);
+    recordTypeIds(kernelId);
     indexNewShapes(catalog, inserted);
     newShapes = inserted.length;
     return existing ? 'replaced' : 'ingested';

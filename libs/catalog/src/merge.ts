@@ -261,8 +261,14 @@ function copyKernel(target: Catalog, source: Catalog, k: SourceKernel, maps: IdM
   const mods = source.sqlite.prepare(`SELECT ${moduleColumns.join(', ')} FROM modules WHERE kernel_id = ? ORDER BY name`).all(k.id) as Row[];
   const insertModule = target.sqlite.prepare(`INSERT INTO modules (kernel_id, ${moduleColumns.join(', ')}) VALUES (?, ${moduleColumns.map(() => '?').join(', ')})`);
   for (const m of mods) insertModule.run(kernelId, ...moduleColumns.map((c) => m[c]));
-  const ids = stmt(source, 'SELECT ids FROM kernel_type_ids WHERE kernel_id = ?').pluck().get(k.id) as Buffer | undefined;
-  if (ids) stmt(target, 'INSERT INTO kernel_type_ids (kernel_id, ids) VALUES (?, ?)').run(kernelId, ids);
+  // The kernel's type id list, found in the target by its content hash or inserted.
+  const list = stmt(source, 'SELECT l.hash, l.ids FROM kernel_type_ids k JOIN type_id_lists l ON l.id = k.list_id WHERE k.kernel_id = ?').get(k.id) as
+    { hash: Buffer; ids: Buffer } | undefined;
+  if (list) {
+    const listId = (stmt(target, 'SELECT id FROM type_id_lists WHERE hash = ?').pluck().get(list.hash) as number | undefined) ??
+      Number(stmt(target, 'INSERT INTO type_id_lists (hash, ids) VALUES (?, ?)').run(list.hash, list.ids).lastInsertRowid);
+    stmt(target, 'INSERT INTO kernel_type_ids (kernel_id, list_id) VALUES (?, ?)').run(kernelId, listId);
+  }
 }
 
 /**

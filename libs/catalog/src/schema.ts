@@ -189,12 +189,26 @@ export const enumerators = sqliteTable(
 );
 
 /**
- * Each kernel's vmlinux type ids of its named structs, unions, enums and typedefs, in the compact form of
- * type-ids.ts (about 4 bytes a type): what the CO-RE dry run reads instead of a kernel's BTF where libbpf's
- * decision is a type id (TYPE_ID_TARGET). Written by ingest; a kernel ingested before has no row until it is
+ * Lists of vmlinux type ids (of named structs, unions, enums and typedefs) in the compact form of type-ids.ts,
+ * about 4 bytes a type, stored once per content (`hash`: the first 16 bytes of its sha256), as shape sets are:
+ * kernels of the very same BTF share one. What the CO-RE dry run reads instead of a kernel's BTF where libbpf's
+ * decision is a type id (TYPE_ID_TARGET).
+ */
+export const typeIdLists = sqliteTable(
+  'type_id_lists',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    hash: blob('hash', { mode: 'buffer' }).notNull(),
+    ids: blob('ids', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [uniqueIndex('type_id_lists_hash').on(t.hash)],
+);
+
+/**
+ * Each kernel's list of {@link typeIdLists}. Written by ingest; a kernel ingested before has no row until it is
  * ingested again (the same bytes: skipped, and its row filled) or the catalog is reindexed.
  */
 export const kernelTypeIds = sqliteTable('kernel_type_ids', {
   kernelId: integer('kernel_id').primaryKey().references(() => kernels.id, { onDelete: 'cascade' }),
-  ids: blob('ids', { mode: 'buffer' }).notNull(),
+  listId: integer('list_id').notNull().references(() => typeIdLists.id),
 });

@@ -1,6 +1,7 @@
 /**
  * `@btf-atlas/catalog/type-ids`: each kernel's vmlinux BTF type ids of its named structs, unions, enums and
- * typedefs (table `kernel_type_ids`, written by ingest; migration 0005).
+ * typedefs (tables `type_id_lists`, one row per distinct list, and `kernel_type_ids`; written by ingest; migration
+ * 0005).
  *
  * Shapes are shared between kernels, type ids are not: the same `struct task_struct` is id 112 in one build and
  * 118 in the next. The CO-RE dry run needs a kernel's ids only where libbpf writes one into the program
@@ -15,6 +16,7 @@
  * entry is that name's; two are two definitions, or a collision with another name (about 1 lookup in 1,400 on a
  * 12k-type kernel), and the caller falls back to the kernel's BTF.
  */
+import { createHash } from 'node:crypto';
 import type { Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { fnv1a, type ShapeKind } from './normalize.js';
@@ -54,6 +56,11 @@ function pushVarint(out: number[], v: number): void {
     v = Math.floor(v / 128);
   }
   out.push(v);
+}
+
+/** A stored list with its content hash (the first 16 bytes of its sha256), as table `type_id_lists` keeps it. */
+export function typeIdListOf(ids: Buffer): { ids: Buffer; hash: Buffer } {
+  return { ids, hash: createHash('sha256').update(ids).digest().subarray(0, 16) };
 }
 
 /** What a kernel's ids say of one kind and name: its id, `none` (no entry has its key), or `many`. */
@@ -112,11 +119,20 @@ export function kernelTypeIds(
   if (ids.length === 0 || wanted.length === 0) return out;
   const keys = wanted.map((w) => typeIdKey(w.kind, w.name));
   const rows = catalog.sqlite
-    .prepare('SELECT kernel_id AS kernelId, ids FROM kernel_type_ids WHERE kernel_id IN (SELECT value FROM json_each(?))')
-    .all(JSON.stringify(ids)) as { kernelId: number; ids: Buffer }[];
+    .prepare('SELECT kernel_id AS kernelId, list_id AS listId FROM kernel_type_ids WHERE kernel_id IN (SELECT value FROM json_each(?))')
+    .all(JSON.stringify(ids)) as { kernelId: number; listId: number }[];
+  // Each list read and searched once, however many kernels share it.
+  const lists = new Map<number, Map<string, TypeIdAnswer>>();
+  const readList = catalog.sqlite.prepare('SELECT ids FROM type_id_lists WHERE id = ?').pluck();
   for (const r of rows) {
-    const found = findTypeIds(r.ids, keys);
-    out.set(r.kernelId, new Map(wanted.map((w, i) => [typeIdLabel(w.kind, w.name), found.get(keys[i]) as TypeIdAnswer])));
+    let answers = lists.get(r.listId);
+    if (!answers) {
+      const stored = readList.get(r.listId) as Buffer | undefined;
+      if (!stored) throw new CatalogError('CATALOG_CORRUPT', `kernel_type_ids: kernel ${r.kernelId} refers to type id list ${r.listId}, which is not there`);
+      const found = findTypeIds(stored, keys);
+      lists.set(r.listId, (answers = new Map(wanted.map((w, i) => [typeIdLabel(w.kind, w.name), found.get(keys[i]) as TypeIdAnswer]))));
+    }
+    out.set(r.kernelId, answers);
   }
   return out;
 }

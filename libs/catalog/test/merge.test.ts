@@ -100,8 +100,8 @@ describe('merging catalogs of the corpus kernels', () => {
         out[`text pt_regs ${k}`] = await typeText(catalog, 'pt_regs', k);
       }
       // Each kernel's recorded type ids (what the dry run reads for TYPE_ID_TARGET), by kernel.
-      out['type ids'] = Object.fromEntries((catalog.sqlite.prepare(`SELECT k.distro || '/' || k.release || '/' || k.arch || '/' || k.uname_r AS kernel, t.ids
-          FROM kernel_type_ids t JOIN kernels k ON k.id = t.kernel_id ORDER BY kernel`).all() as { kernel: string; ids: Buffer }[]).map((r) => [r.kernel, sha256Hex(r.ids)]));
+      out['type ids'] = Object.fromEntries((catalog.sqlite.prepare(`SELECT k.distro || '/' || k.release || '/' || k.arch || '/' || k.uname_r AS kernel, l.ids
+          FROM kernel_type_ids t JOIN kernels k ON k.id = t.kernel_id JOIN type_id_lists l ON l.id = t.list_id ORDER BY kernel`).all() as { kernel: string; ids: Buffer }[]).map((r) => [r.kernel, sha256Hex(r.ids)]));
       out.listing = listArchiveKernels(catalog);
       out.manifest = await archiveManifest(catalog, blobs);
       out.failures = listFailures(catalog);
@@ -190,7 +190,7 @@ describe('merge: conflicts, failures, versions and bad catalogs (the small synth
     const db = new Database(path, { readonly: true });
     try {
       const out: Record<string, number> = {};
-      for (const t of ['kernels', 'modules', 'shapes', 'shape_sets', 'kernel_sets', 'kernel_type_ids', 'ingest_failures']) out[t] = db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number;
+      for (const t of ['kernels', 'modules', 'shapes', 'shape_sets', 'kernel_sets', 'kernel_type_ids', 'type_id_lists', 'ingest_failures']) out[t] = db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number;
       return out;
     } finally {
       db.close();

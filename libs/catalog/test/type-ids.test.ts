@@ -65,8 +65,17 @@ describe('recorded type ids', () => {
       'struct task': 2, 'union u': 3, 'enum e': 4, 'enum e64': 5, 'typedef t': 6, 'struct dup': 'many', 'struct absent': 'none', 'union task': 'none',
     });
     // Anonymous types and funcs are not recorded: 5 named types, 2 dup.
-    const stored = catalog.sqlite.prepare('SELECT ids FROM kernel_type_ids WHERE kernel_id = ?').pluck().get(id) as Buffer;
+    const stored = catalog.sqlite.prepare('SELECT l.ids FROM kernel_type_ids k JOIN type_id_lists l ON l.id = k.list_id WHERE k.kernel_id = ?').pluck().get(id) as Buffer;
     expect(stored.length).toBe(2 + 7 * 4);
+  });
+
+  it('kernels of the very same btf share one stored list', async () => {
+    const bytes = smallBtf();
+    const a = await ingest('debian/12/x86_64/6.1.0-1-amd64', bytes);
+    const b = await ingest('debian/13/x86_64/6.1.0-1-amd64', bytes);
+    expect(catalog.sqlite.prepare('SELECT count(*) FROM type_id_lists').pluck().get()).toBe(1);
+    const both = kernelTypeIds(catalog, [a.id, b.id], [{ kind: 'struct', name: 'task' }]);
+    expect([both.get(a.id)?.get('struct task'), both.get(b.id)?.get('struct task')]).toEqual([2, 2]);
   });
 
   it('a kernel ingested before ids were recorded gets its row when the same bytes are ingested again', async () => {
