@@ -177,6 +177,10 @@ function applyMigrations(sqlite: Database.Database): void {
  * other connections, `total_changes()` for this connection's own writes. Caches of read answers key on it.
  */
 export function catalogVersion(catalog: Catalog): string {
-  const row = catalog.sqlite.prepare('SELECT total_changes() AS t').get() as { t: number };
-  return `${catalog.sqlite.pragma('data_version', { simple: true }) as number}:${row.t}`;
+  let stmt = versionStatements.get(catalog.sqlite);
+  if (!stmt) versionStatements.set(catalog.sqlite, (stmt = catalog.sqlite.prepare<[], number>('SELECT total_changes()').pluck()));
+  return `${catalog.sqlite.pragma('data_version', { simple: true }) as number}:${stmt.get()}`;
 }
+
+/** The statement of {@link catalogVersion}, per connection (it is asked once per cached answer served). */
+const versionStatements = new WeakMap<Catalog['sqlite'], Database.Statement<[], number>>();

@@ -28,3 +28,5 @@ export * from './in-kernel.js';
 export * from './search.js';
 export * from './shape-index.js';
 export * from './core-keys.js';
+export * from './kernel-reads.js';
+export * from './kernel-modules.js';

@@ -21,3 +21,5 @@ export * from './syscall-history.js';
 export * from './enum-history.js';
 export * from './in-kernel.js';
 export * from './search.js';
+export * from './kernel-reads.js';
+export * from './kernel-modules.js';

@@ -1,5 +1,6 @@
-import { bucketOf, findKernel, readSets, selectByIds, shapeNames, type Catalog, type KernelRef, type ShapeKind, type TypedefBody } from '@btf-atlas/catalog/read';
-import type { TypedefLookup } from './c-type.js';
+import {
+  findKernel, kernelModules, kernelPointerSize, kernelSetIds, readSets, shapeBodies, shapeNames, typedefTargets, type Catalog, type KernelRef,
+} from '@btf-atlas/catalog/read';
 import { diffShapes, summarize } from './compare.js';
 import type { KernelDiff, ShapeDef } from './types.js';
 
@@ -47,18 +48,16 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
   const started = performance.now();
   const a = findKernel(catalog, from);
   const b = findKernel(catalog, to);
-  const db = catalog.sqlite;
   const stats: KernelDiffStats = { bucketsSkipped: 0, bucketsRead: 0, namesCompared: 0, shapesLoaded: 0, typedefLookups: 0, ms: 0 };
 
-  const setsOf = db.prepare('SELECT bucket, set_id AS setId FROM kernel_sets WHERE kernel_id = ?');
-  const setsA = new Map((setsOf.all(a.id) as { bucket: number; setId: number }[]).map((r) => [r.bucket, r.setId]));
-  const setsB = new Map((setsOf.all(b.id) as { bucket: number; setId: number }[]).map((r) => [r.bucket, r.setId]));
+  const setsA = kernelSetIds(catalog, a.id);
+  const setsB = kernelSetIds(catalog, b.id);
   const buckets = [...new Set([...setsA.keys(), ...setsB.keys()])].sort((x, y) => x - y);
 
-  const modulesOf = db.prepare('SELECT name FROM modules WHERE kernel_id = ?').pluck();
-  const modsB = new Set(modulesOf.all(b.id) as string[]);
+  const modules = kernelModules(catalog, [a.id, b.id]);
+  const modsB = new Set((modules.get(b.id) ?? []).map((m) => m.name));
   const allowed = new Set<string>(['']);
-  if (opts.modules !== 'none') for (const m of modulesOf.all(a.id) as string[]) if (modsB.has(m)) allowed.add(m);
+  if (opts.modules !== 'none') for (const m of modules.get(a.id) ?? []) if (modsB.has(m.name)) allowed.add(m.name);
 
   // Entries of a set with their names (bodies are read later, for the names that differ only).
   const read = (setId: number | undefined): EntryRow[] => {
@@ -106,7 +105,7 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
     }
   }
 
-  const bodies = loadShapes(catalog, [...new Set([...changedA, ...changedB].map((e) => e.shapeId))]);
+  const bodies = shapeBodies(catalog, [...changedA, ...changedB].map((e) => e.shapeId));
   stats.shapesLoaded = bodies.size;
   const defs = (rows: EntryRow[]): ShapeDef[] =>
     rows.map((r) => {
@@ -115,57 +114,16 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
     });
 
   const { changes, ambiguous } = diffShapes(defs(changedA), defs(changedB), {
+    // The size of `long` is each kernel's pointer size, as recorded from its own BTF (unrecorded in an older
+    // catalog not filled yet: the comparison then takes libbpf's fallback, 8).
     lookups: {
-      before: typedefLookup(catalog, a.id, stats),
-      after: typedefLookup(catalog, b.id, stats),
-      longBytesBefore: longBytesOf(catalog, a.id),
-      longBytesAfter: longBytesOf(catalog, b.id),
+      before: typedefTargets(catalog, a.id, () => stats.typedefLookups++),
+      after: typedefTargets(catalog, b.id, () => stats.typedefLookups++),
+      longBytesBefore: kernelPointerSize(catalog, a.id),
+      longBytesAfter: kernelPointerSize(catalog, b.id),
     },
   });
   stats.ms = performance.now() - started;
   if (opts.stats) Object.assign(opts.stats, stats);
   return { from: a.kernel, to: b.kernel, changes, summary: summarize(changes), ambiguous };
-}
-
-/**
- * The size of `long` in a kernel: its pointer size as the catalog recorded it from the kernel's own BTF
- * (`kernels.pointer_size`). Undefined for a kernel of an older catalog not filled yet: the comparison then takes
- * libbpf's fallback (8).
- */
-function longBytesOf(catalog: Catalog, kernelId: number): number | undefined {
-  const size = catalog.sqlite.prepare('SELECT pointer_size FROM kernels WHERE id = ?').pluck().get(kernelId) as number | null | undefined;
-  return size === 4 || size === 8 ? size : undefined;
-}
-
-/** Loads shape rows by id. */
-function loadShapes(catalog: Catalog, ids: number[]): Map<number, { kind: ShapeKind; size: number; body: string }> {
-  const rows = selectByIds<{ id: number; kind: ShapeKind; size: number; body: string }>(catalog, 'SELECT id, kind, size, body FROM shapes', ids);
-  return new Map(rows.map((r) => [r.id, { kind: r.kind, size: r.size, body: r.body }]));
-}
-
-/**
- * The typedef targets of one kernel, looked up by name on demand (its bucket's set, then the set members of that
- * name: two index lookups) and cached: the module's own typedef first, then vmlinux's.
- */
-function typedefLookup(catalog: Catalog, kernelId: number, stats: KernelDiffStats): TypedefLookup {
-  const typedefs = catalog.sqlite.prepare("SELECT id, body FROM shapes WHERE name = ? AND kind = 'typedef'");
-  const setOf = catalog.sqlite.prepare('SELECT set_id FROM kernel_sets WHERE kernel_id = ? AND bucket = ?').pluck();
-  const cache = new Map<string, Map<string, string>>();
-  return (name, module) => {
-    let byModule = cache.get(name);
-    if (!byModule) {
-      stats.typedefLookups++;
-      byModule = new Map();
-      const bodies = new Map((typedefs.all(name) as { id: number; body: string }[]).map((r) => [r.id, r.body]));
-      const setId = bodies.size > 0 ? (setOf.get(kernelId, bucketOf(name)) as number | undefined) : undefined;
-      if (setId !== undefined) {
-        for (const e of readSets(catalog, [setId]).get(setId) ?? []) {
-          const body = bodies.get(e.shapeId);
-          if (body !== undefined && !byModule.has(e.module)) byModule.set(e.module, (JSON.parse(body) as TypedefBody).type);
-        }
-      }
-      cache.set(name, byModule);
-    }
-    return byModule.get(module) ?? byModule.get('');
-  };
 }

@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
-import type { Catalog } from '@btf-atlas/catalog';
+import { catalogVersion, type Catalog } from '@btf-atlas/catalog';
 import type { KernelDiff } from '@btf-atlas/diff';
 import type { ErrorMessage, FromThread, TaskInputs, ToThread } from './work-protocol.js';
 
@@ -60,7 +60,7 @@ const RECENT_DIFFS = 1;
 async function diff(input: TaskInputs['diff']): Promise<string | Record<string, unknown>> {
   const { diffKernels, filterDiff } = await import('@btf-atlas/diff');
   const cat = await catalogOf();
-  const key = `${String(cat.sqlite.pragma('data_version', { simple: true }))}\n${input.from}\n${input.to}`;
+  const key = `${catalogVersion(cat)}\n${input.from}\n${input.to}`;
   let whole = recentDiffs.get(key);
   if (whole) recentDiffs.delete(key);
   else whole = diffKernels(cat, input.from, input.to);

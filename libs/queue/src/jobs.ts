@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import {
-  archiveFileReady, deriveKernelFiles, isInputError, jobDataOf, processIngest, readJobInput, scanPath, sha256Hex,
+  archiveFileReady, deriveKernelFiles, isInputError, jobDataOf, kernelSourceSha256, processIngest, readJobInput, scanPath, sha256Hex,
   type BlobStore, type Catalog, type DerivedFiles, type IngestJobData, type IngestResult,
 } from '@btf-atlas/catalog';
 import type { CoreCheckAnswer } from '@btf-atlas/dryrun';
@@ -46,12 +46,10 @@ async function catalogHas(catalog: Catalog, data: IngestJobData): Promise<boolea
   // A package's kernel is named by its metadata, read by the ingest job itself (which skips a known kernel).
   if (!data.kernel || data.packages) return false;
   const [distro, release, arch, unameR] = data.kernel.split('/');
-  const row = catalog.sqlite
-    .prepare('SELECT source_sha256 AS sha FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
-    .get(distro, release, arch, unameR) as { sha: string } | undefined;
-  if (row === undefined) return false;
+  const sha = kernelSourceSha256(catalog, { distro, release, arch, unameR });
+  if (sha === undefined) return false;
   try {
-    return row.sha === sha256Hex(await readJobInput(data.path));
+    return sha === sha256Hex(await readJobInput(data.path));
   } catch (err) {
     if (isInputError(err)) return false;
     throw err;

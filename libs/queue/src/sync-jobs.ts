@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
-import { isInputError, type Catalog, type FetchSpec, type IngestJobData, type ModuleFilter } from '@btf-atlas/catalog';
+import { isInputError, kernelSourceSha256, type Catalog, type FetchSpec, type IngestJobData, type ModuleFilter } from '@btf-atlas/catalog';
 import {
   compareDebVersions, defaultDebianMirror, directoryIndexCache, downloadKernel, isRetryable, isSyncError, loadSyncConfig, planSync,
   type DebDistro, type PlanError, type PlannedKernel,
@@ -42,7 +42,6 @@ export async function runSync(
   deps: { catalog: Catalog; downloadDir: string; enqueue: (job: IngestJobData) => Promise<unknown>; progress?: (pct: number) => Promise<void> },
 ): Promise<SyncResult> {
   const mirror = data.mirror ?? (await defaultDebianMirror({ override: loadSyncConfig(process.env).debianMirror }));
-  const known = deps.catalog.sqlite.prepare('SELECT 1 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?').pluck();
   const cacheDir = join(deps.downloadDir, 'indexes');
   mkdirSync(cacheDir, { recursive: true });
   const plan = await planSync({
@@ -53,7 +52,7 @@ export async function runSync(
     cache: directoryIndexCache(cacheDir),
     isKnown: (kref) => {
       const [distro, release, arch, unameR] = kref.split('/');
-      return known.get(distro, release, arch, unameR) !== undefined;
+      return kernelSourceSha256(deps.catalog, { distro, release, arch, unameR }) !== undefined;
     },
   });
   await deps.progress?.(50);

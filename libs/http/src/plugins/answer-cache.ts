@@ -5,6 +5,7 @@ import { gzip } from 'node:zlib';
 /** gzip on libuv's thread pool: a big answer is not compressed on the event loop. */
 const gzipAsync = promisify(gzip);
 import fp from 'fastify-plugin';
+import { catalogVersion } from '@btf-atlas/catalog';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
@@ -33,7 +34,7 @@ export interface AnswerCacheOptions {
 }
 
 interface Entry {
-  version: number;
+  version: string;
   /** Strong ETag of the plain answer; the gzip answer's is the same with `-gz` (another representation). */
   etag: string;
   body: Buffer;
@@ -138,7 +139,7 @@ async function answerCache(app: FastifyInstance, opts: AnswerCacheOptions): Prom
   const gzipMin = opts.gzipMinBytes ?? 1024;
   const entries = new Map<string, Entry>();
   let bytes = 0;
-  const version = (): number => app.catalog.sqlite.pragma('data_version', { simple: true }) as number;
+  const version = (): string => catalogVersion(app.catalog);
   const sizeOf = (key: string, e: Entry): number => key.length * 2 + e.body.length + (e.gzip?.length ?? 0) + ENTRY_OVERHEAD;
   /** The key of each request the cache handles, computed once in onRequest. */
   const keys = new WeakMap<FastifyRequest, string>();

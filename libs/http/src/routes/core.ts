@@ -4,7 +4,7 @@ import {
   coreCheck, MAX_OBJECT_BYTES, coreCheckOffThread, readObjectInput, coreMinBtf, coreMinBtfOffThread, countTargets, minBtfTarXz, selectionKey,
   type BpfObjectInput, type KernelSelection,
 } from '@btf-atlas/dryrun';
-import { BlobStore } from '@btf-atlas/catalog';
+import { BlobStore, catalogVersion } from '@btf-atlas/catalog';
 import { coreCheckJobData, coreJobId } from '@btf-atlas/queue';
 import { ApiError, problemOf, problemType } from '../errors.js';
 import { problems, segment } from '../schemas.js';
@@ -129,7 +129,7 @@ function codedProblem(request: FastifyRequest, err: unknown): ReturnType<typeof 
 }
 
 interface CachedAnswer {
-  version: number;
+  version: string;
   body: Buffer;
   etag: string;
   headers: Record<string, string>;
@@ -176,7 +176,7 @@ export default async function coreRoutes(app: FastifyInstance, opts: CoreRoutesO
   const maxCache = opts.cacheBytes ?? 32 * 1024 * 1024;
   const cache = new Map<string, CachedAnswer>();
   let cached = 0;
-  const version = (): number => app.catalog.sqlite.pragma('data_version', { simple: true }) as number;
+  const version = (): string => catalogVersion(app.catalog);
 
   function remember(key: string, entry: CachedAnswer): void {
     const old = cache.get(key);

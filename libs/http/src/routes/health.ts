@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { catalogVersions, currentSchemaVersion } from '@btf-atlas/catalog';
+import { catalogVersions, countKernels, currentSchemaVersion } from '@btf-atlas/catalog';
 import { ApiError } from '../errors.js';
 import { healthSchema, problems } from '../schemas.js';
 
@@ -33,7 +33,7 @@ const readySchema = {
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
   const kernelCount = (): number => {
     try {
-      return app.catalog.sqlite.prepare('SELECT count(*) FROM kernels').pluck().get() as number;
+      return countKernels(app.catalog);
     } catch (err) {
       app.log.error({ err }, 'catalog unreadable');
       throw new ApiError('CATALOG_UNAVAILABLE', 'the catalog cannot be read');
