@@ -168,26 +168,45 @@ export function shapesNamed(catalog: Catalog, name: string, kinds: readonly Shap
     .all(name, ...kinds) as ShapeRow[];
 }
 
+/** Bound of the bucket cache, in kernel rows (8 bytes each): every bucket of a 2,000-kernel catalog. */
+const MAX_CACHED_ROWS = 2 * 1024 * 1024;
+
+/** A bucket's rows as two parallel arrays (row i: kernel `kernelIds[i]` has set `setIds[i]`). */
+interface BucketRows {
+  kernelIds: Int32Array;
+  setIds: Int32Array;
+}
+
 /**
  * The kernel id → set id rows of name buckets, cached per catalog handle until the database changes
- * ({@link catalogVersion}): a history reads its bucket's row of every kernel, most of its time on a big catalog.
+ * ({@link catalogVersion}): a history reads its bucket's row of every kernel, and a dry run's grouping hundreds of
+ * buckets' (most of their time on a big catalog).
  */
-const MAX_CACHED_BUCKETS = 256;
-const bucketRows = new WeakMap<Catalog, { version: string; buckets: Map<number, { kernelId: number; setId: number }[]> }>();
+const bucketRows = new WeakMap<Catalog, { version: string; rows: number; buckets: Map<number, BucketRows> }>();
 
-/** The kernel id → set id rows of a name bucket (index on bucket). */
-function kernelSetsOfBucket(catalog: Catalog, bucket: number): { kernelId: number; setId: number }[] {
+/** The kernel id → set id rows of a name bucket (covering index on bucket), cached while the catalog stands still. */
+function kernelSetsOfBucket(catalog: Catalog, bucket: number): BucketRows {
   const version = catalogVersion(catalog);
   let cache = bucketRows.get(catalog);
-  if (!cache || cache.version !== version) bucketRows.set(catalog, (cache = { version, buckets: new Map() }));
+  if (!cache || cache.version !== version) bucketRows.set(catalog, (cache = { version, rows: 0, buckets: new Map() }));
   let rows = cache.buckets.get(bucket);
   if (!rows) {
-    rows = catalog.sqlite
-      .prepare('SELECT kernel_id AS kernelId, set_id AS setId FROM kernel_sets WHERE bucket = ?')
-      .all(bucket) as { kernelId: number; setId: number }[];
-    // Bounded: a server answering every name would otherwise keep a row of every kernel for every bucket.
-    if (cache.buckets.size >= MAX_CACHED_BUCKETS) cache.buckets.clear();
+    const raw = catalog.sqlite
+      .prepare('SELECT kernel_id, set_id FROM kernel_sets WHERE bucket = ?')
+      .raw(true)
+      .all(bucket) as [number, number][];
+    rows = { kernelIds: new Int32Array(raw.length), setIds: new Int32Array(raw.length) };
+    for (let i = 0; i < raw.length; i++) {
+      rows.kernelIds[i] = raw[i][0];
+      rows.setIds[i] = raw[i][1];
+    }
+    // Bounded: typed arrays, so every bucket of a large catalog fits; a server of a huge one starts over.
+    if (cache.rows + raw.length > MAX_CACHED_ROWS) {
+      cache.buckets.clear();
+      cache.rows = 0;
+    }
     cache.buckets.set(bucket, rows);
+    cache.rows += raw.length;
   }
   return rows;
 }
@@ -209,18 +228,11 @@ export function definitionsOfShapes(catalog: Catalog, shapes: readonly ShapeRow[
     m.set(r.id, r);
   }
   const order = (a: Definition, b: Definition): number => (a.module < b.module ? -1 : a.module > b.module ? 1 : a.shapeId - b.shapeId);
-  // Kernels with the same lists in two buckets share their merged list too.
-  const merged = new Map<Definition[], Map<Definition[], Definition[]>>();
-  const merge = (a: Definition[], b: Definition[]): Definition[] => {
-    let byB = merged.get(a);
-    if (!byB) merged.set(a, (byB = new Map()));
-    let m = byB.get(b);
-    if (!m) byB.set(b, (m = [...a, ...b].sort(order)));
-    return m;
-  };
+  // Per kernel, its list of each bucket (in bucket order); merged below once per distinct sequence of lists.
+  const parts = new Map<number, Definition[][]>();
   for (const [bucket, byId] of byBucket) {
     const kernelSets = kernelSetsOfBucket(catalog, bucket);
-    const sets = readSets(catalog, new Set(kernelSets.map((ks) => ks.setId)));
+    const sets = readSets(catalog, new Set(kernelSets.setIds));
     const bySet = new Map<number, Definition[]>();
     for (const [setId, entries] of sets) {
       const defs: Definition[] = [];
@@ -232,14 +244,38 @@ export function definitionsOfShapes(catalog: Catalog, shapes: readonly ShapeRow[
       }
       if (defs.length > 0) bySet.set(setId, defs.sort(order));
     }
-    for (const ks of kernelSets) {
-      const defs = bySet.get(ks.setId);
+    for (let i = 0; i < kernelSets.kernelIds.length; i++) {
+      const defs = bySet.get(kernelSets.setIds[i]);
       if (!defs) continue;
-      const had = out.get(ks.kernelId);
-      out.set(ks.kernelId, had ? merge(had, defs) : defs);
+      const kernelId = kernelSets.kernelIds[i];
+      const p = parts.get(kernelId);
+      if (p) p.push(defs);
+      else parts.set(kernelId, [defs]);
     }
   }
+  // Kernels with the same lists in every bucket share one merged list (a trie of the lists, by identity), sorted once.
+  const root: MergeNode = { next: new Map() };
+  for (const [kernelId, lists] of parts) {
+    if (lists.length === 1) {
+      out.set(kernelId, lists[0]);
+      continue;
+    }
+    let node = root;
+    for (const l of lists) {
+      let n = node.next.get(l);
+      if (!n) node.next.set(l, (n = { next: new Map() }));
+      node = n;
+    }
+    node.merged ??= lists.flat().sort(order);
+    out.set(kernelId, node.merged);
+  }
   return out;
+}
+
+/** A node of {@link definitionsOfShapes}' trie: the lists seen so far lead here; `merged` once a kernel ends here. */
+interface MergeNode {
+  next: Map<Definition[], MergeNode>;
+  merged?: Definition[];
 }
 
 /**
