@@ -177,10 +177,24 @@ function applyMigrations(sqlite: Database.Database): void {
  * other connections, `total_changes()` for this connection's own writes. Caches of read answers key on it.
  */
 export function catalogVersion(catalog: Catalog): string {
-  let stmt = versionStatements.get(catalog.sqlite);
-  if (!stmt) versionStatements.set(catalog.sqlite, (stmt = catalog.sqlite.prepare<[], number>('SELECT total_changes()').pluck()));
-  return `${catalog.sqlite.pragma('data_version', { simple: true }) as number}:${stmt.get()}`;
+  // One statement for both (a `pragma()` call would prepare one each time): asked for every cached answer served.
+  const [version, changes] = cachedStatement(catalog, 'SELECT data_version, total_changes() FROM pragma_data_version').raw(true).get() as [number, number];
+  return `${version}:${changes}`;
 }
 
-/** The statement of {@link catalogVersion}, per connection (it is asked once per cached answer served). */
-const versionStatements = new WeakMap<Catalog['sqlite'], Database.Statement<[], number>>();
+/** Prepared statements per connection and SQL text (preparing is a good part of a small query's cost). */
+const statements = new WeakMap<Catalog['sqlite'], Map<string, Database.Statement<unknown[]>>>();
+
+/**
+ * The statement of `sql` on this catalog's connection, prepared once. Its result mode is set on every call
+ * (`pluck`: the first column alone; else rows as objects, or arrays when the caller asks `.raw(true)` itself), so
+ * callers sharing one text cannot leave it in another's mode.
+ */
+export function cachedStatement(catalog: Catalog, sql: string, pluck = false): Database.Statement<unknown[]> {
+  let cache = statements.get(catalog.sqlite);
+  if (!cache) statements.set(catalog.sqlite, (cache = new Map()));
+  let s = cache.get(sql);
+  if (!s) cache.set(sql, (s = catalog.sqlite.prepare(sql)));
+  if (!s.reader) return s;
+  return pluck ? s.pluck(true) : s.pluck(false).raw(false);
+}

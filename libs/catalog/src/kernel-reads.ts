@@ -2,27 +2,25 @@
  * Small typed reads of one kernel's rows (`@btf-atlas/catalog/read`), for the packages that build on the catalog
  * (the kernel diff, the queue, the HTTP health checks): they ask these questions here rather than in SQL of their own.
  */
-import type { Catalog } from './db.js';
+import { cachedStatement, type Catalog } from './db.js';
 import type { KernelRef } from './kernel-ref.js';
 import { bucketOf, type ShapeKind, type TypedefBody } from './normalize.js';
 import { readSets, selectByIds } from './sets.js';
 
 /** How many kernels the catalog holds (a read that fails when the catalog cannot be read). */
 export function countKernels(catalog: Catalog): number {
-  return catalog.sqlite.prepare('SELECT count(*) FROM kernels').pluck().get() as number;
+  return cachedStatement(catalog, 'SELECT count(*) FROM kernels', true).get() as number;
 }
 
 /** The sha256 of the file a kernel was ingested from, or undefined when the catalog lacks the kernel. */
 export function kernelSourceSha256(catalog: Catalog, kref: KernelRef): string | undefined {
-  return catalog.sqlite
-    .prepare('SELECT source_sha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?')
-    .pluck()
+  return cachedStatement(catalog, 'SELECT source_sha256 FROM kernels WHERE distro = ? AND release = ? AND arch = ? AND uname_r = ?', true)
     .get(kref.distro, kref.release, kref.arch, kref.unameR) as string | undefined;
 }
 
 /** A kernel's shape set per name bucket (row id, as {@link findKernel} gives it). */
 export function kernelSetIds(catalog: Catalog, kernelId: number): Map<number, number> {
-  const rows = catalog.sqlite.prepare('SELECT bucket, set_id AS setId FROM kernel_sets WHERE kernel_id = ?').all(kernelId) as { bucket: number; setId: number }[];
+  const rows = cachedStatement(catalog, 'SELECT bucket, set_id AS setId FROM kernel_sets WHERE kernel_id = ?').all(kernelId) as { bucket: number; setId: number }[];
   return new Map(rows.map((r) => [r.bucket, r.setId]));
 }
 
@@ -31,7 +29,7 @@ export function kernelSetIds(catalog: Catalog, kernelId: number): Map<number, nu
  * a kernel of an older catalog not filled yet.
  */
 export function kernelPointerSize(catalog: Catalog, kernelId: number): 4 | 8 | undefined {
-  const size = catalog.sqlite.prepare('SELECT pointer_size FROM kernels WHERE id = ?').pluck().get(kernelId) as number | null | undefined;
+  const size = cachedStatement(catalog, 'SELECT pointer_size FROM kernels WHERE id = ?', true).get(kernelId) as number | null | undefined;
   return size === 4 || size === 8 ? size : undefined;
 }
 
@@ -47,16 +45,18 @@ export function shapeBodies(catalog: Catalog, ids: Iterable<number>): Map<number
  * then vmlinux's. `onRead` is called once per name read.
  */
 export function typedefTargets(catalog: Catalog, kernelId: number, onRead?: () => void): (name: string, module: string) => string | undefined {
-  const typedefs = catalog.sqlite.prepare("SELECT id, body FROM shapes WHERE name = ? AND kind = 'typedef'");
-  const setOf = catalog.sqlite.prepare('SELECT set_id FROM kernel_sets WHERE kernel_id = ? AND bucket = ?').pluck();
   const cache = new Map<string, Map<string, string>>();
   return (name, module) => {
     let byModule = cache.get(name);
     if (!byModule) {
       onRead?.();
       byModule = new Map();
-      const bodies = new Map((typedefs.all(name) as { id: number; body: string }[]).map((r) => [r.id, r.body]));
-      const setId = bodies.size > 0 ? (setOf.get(kernelId, bucketOf(name)) as number | undefined) : undefined;
+      // Statements asked for at each use (cached ones: their mode is set per call).
+      const typedefs = cachedStatement(catalog, "SELECT id, body FROM shapes WHERE name = ? AND kind = 'typedef'").all(name) as { id: number; body: string }[];
+      const bodies = new Map(typedefs.map((r) => [r.id, r.body]));
+      const setId = bodies.size > 0
+        ? (cachedStatement(catalog, 'SELECT set_id FROM kernel_sets WHERE kernel_id = ? AND bucket = ?', true).get(kernelId, bucketOf(name)) as number | undefined)
+        : undefined;
       if (setId !== undefined) {
         for (const e of readSets(catalog, [setId]).get(setId) ?? []) {
           const body = bodies.get(e.shapeId);

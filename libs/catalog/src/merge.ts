@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import type { Statement } from 'better-sqlite3';
 import { BlobStore, sha256Hex } from './blob-store.js';
-import { catalogVersions, NORMALIZER_VERSION, openCatalog, type Catalog } from './db.js';
+import { cachedStatement, catalogVersions, NORMALIZER_VERSION, openCatalog, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { formatKref, type KernelRef } from './kernel-ref.js';
 import type { ShapeKind } from './normalize.js';
@@ -129,16 +128,6 @@ interface ShapeRow {
   body: string;
 }
 
-/** Prepared statements, per connection and text: a merge runs the same few for every set and shape. */
-const statements = new WeakMap<Catalog['sqlite'], Map<string, Statement<unknown[]>>>();
-
-function stmt(catalog: Catalog, sql: string): Statement<unknown[]> {
-  let cache = statements.get(catalog.sqlite);
-  if (!cache) statements.set(catalog.sqlite, (cache = new Map()));
-  let s = cache.get(sql);
-  if (!s) cache.set(sql, (s = catalog.sqlite.prepare(sql)));
-  return s;
-}
 
 /** Per merge: ids already translated from the source catalog to the target. */
 interface IdMaps {
@@ -256,18 +245,18 @@ function copyKernel(target: Catalog, source: Catalog, k: SourceKernel, maps: IdM
     .prepare(`INSERT INTO kernels (${kernelColumns.join(', ')}) VALUES (${kernelColumns.map(() => '?').join(', ')})`)
     .run(...kernelColumns.map((c) => row[c])).lastInsertRowid);
   const sets = source.sqlite.prepare('SELECT bucket, set_id AS setId FROM kernel_sets WHERE kernel_id = ? ORDER BY bucket').all(k.id) as { bucket: number; setId: number }[];
-  const insertKernelSet = stmt(target, 'INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
+  const insertKernelSet = cachedStatement(target, 'INSERT INTO kernel_sets (kernel_id, bucket, set_id) VALUES (?, ?, ?)');
   for (const s of sets) insertKernelSet.run(kernelId, s.bucket, targetSetOf(target, source, s.setId, maps, result));
   const mods = source.sqlite.prepare(`SELECT ${moduleColumns.join(', ')} FROM modules WHERE kernel_id = ? ORDER BY name`).all(k.id) as Row[];
   const insertModule = target.sqlite.prepare(`INSERT INTO modules (kernel_id, ${moduleColumns.join(', ')}) VALUES (?, ${moduleColumns.map(() => '?').join(', ')})`);
   for (const m of mods) insertModule.run(kernelId, ...moduleColumns.map((c) => m[c]));
   // The kernel's type id list, found in the target by its content hash or inserted.
-  const list = stmt(source, 'SELECT l.hash, l.ids FROM kernel_type_ids k JOIN type_id_lists l ON l.id = k.list_id WHERE k.kernel_id = ?').get(k.id) as
+  const list = cachedStatement(source, 'SELECT l.hash, l.ids FROM kernel_type_ids k JOIN type_id_lists l ON l.id = k.list_id WHERE k.kernel_id = ?').get(k.id) as
     { hash: Buffer; ids: Buffer } | undefined;
   if (list) {
-    const listId = (stmt(target, 'SELECT id FROM type_id_lists WHERE hash = ?').pluck().get(list.hash) as number | undefined) ??
-      Number(stmt(target, 'INSERT INTO type_id_lists (hash, ids) VALUES (?, ?)').run(list.hash, list.ids).lastInsertRowid);
-    stmt(target, 'INSERT INTO kernel_type_ids (kernel_id, list_id) VALUES (?, ?)').run(kernelId, listId);
+    const listId = (cachedStatement(target, 'SELECT id FROM type_id_lists WHERE hash = ?', true).get(list.hash) as number | undefined) ??
+      Number(cachedStatement(target, 'INSERT INTO type_id_lists (hash, ids) VALUES (?, ?)').run(list.hash, list.ids).lastInsertRowid);
+    cachedStatement(target, 'INSERT INTO kernel_type_ids (kernel_id, list_id) VALUES (?, ?)').run(kernelId, listId);
   }
 }
 
@@ -279,7 +268,7 @@ function copyKernel(target: Catalog, source: Catalog, k: SourceKernel, maps: IdM
 function targetSetOf(target: Catalog, source: Catalog, setId: number, maps: IdMaps, result: MergeResult): number {
   const known = maps.sets.get(setId);
   if (known !== undefined) return known;
-  const set = stmt(source, 'SELECT hash, bucket, count, members FROM shape_sets WHERE id = ?').get(setId) as
+  const set = cachedStatement(source, 'SELECT hash, bucket, count, members FROM shape_sets WHERE id = ?').get(setId) as
     { hash: Buffer; bucket: number; count: number; members: string } | undefined;
   if (!set) throw new CatalogError('CATALOG_CORRUPT', `${source.path}: a kernel refers to shape set ${setId}, which is not there`);
   const raw = JSON.parse(set.members) as [number, number, number][];
@@ -295,7 +284,7 @@ function targetSetOf(target: Catalog, source: Catalog, setId: number, maps: IdMa
   if (!hash.equals(set.hash)) {
     throw new CatalogError('CATALOG_CORRUPT', `${source.path}: shape set ${setId} (bucket ${set.bucket}) has hash ${set.hash.toString('hex')}, its members give ${hash.toString('hex')}`);
   }
-  let id = stmt(target, 'SELECT id FROM shape_sets WHERE hash = ?').pluck().get(hash) as number | undefined;
+  let id = cachedStatement(target, 'SELECT id FROM shape_sets WHERE hash = ?', true).get(hash) as number | undefined;
   if (id === undefined) {
     const moduleId = (name: string): number => {
       let id = maps.targetModules.get(name);
@@ -304,7 +293,7 @@ function targetSetOf(target: Catalog, source: Catalog, setId: number, maps: IdMa
     };
     const members: [number, number, number][] = entries.map((e) => [targetShapeOf(target, e.shape, maps, result), moduleId(e.module), e.copies]);
     members.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-    id = Number(stmt(target, 'INSERT INTO shape_sets (hash, bucket, count, members) VALUES (?, ?, ?, ?)')
+    id = Number(cachedStatement(target, 'INSERT INTO shape_sets (hash, bucket, count, members) VALUES (?, ?, ?, ?)')
       .run(hash, set.bucket, entries.length, JSON.stringify(members)).lastInsertRowid);
     result.newSets++;
   }
@@ -316,9 +305,9 @@ function targetSetOf(target: Catalog, source: Catalog, setId: number, maps: IdMa
 function targetShapeOf(target: Catalog, shape: ShapeRow, maps: IdMaps, result: MergeResult): number {
   const known = maps.shapes.get(shape.id);
   if (known !== undefined) return known;
-  let id = stmt(target, 'SELECT id FROM shapes WHERE hash = ?').pluck().get(shape.hash) as number | undefined;
+  let id = cachedStatement(target, 'SELECT id FROM shapes WHERE hash = ?', true).get(shape.hash) as number | undefined;
   if (id === undefined) {
-    id = Number(stmt(target, 'INSERT INTO shapes (hash, kind, name, size, body) VALUES (?, ?, ?, ?, ?)')
+    id = Number(cachedStatement(target, 'INSERT INTO shapes (hash, kind, name, size, body) VALUES (?, ?, ?, ?, ?)')
       .run(shape.hash, shape.kind, shape.name, shape.size, shape.body).lastInsertRowid);
     maps.inserted.push({ id, kind: shape.kind, name: shape.name, body: shape.body });
     result.newShapes++;

@@ -1,5 +1,5 @@
 import { hash as oneShotHash } from 'node:crypto';
-import type { Catalog } from './db.js';
+import { cachedStatement, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 
 /** One entry of a shape set: a shape, the module it belongs to ('' for vmlinux), and how many copies. */
@@ -69,9 +69,6 @@ export function shapeNames(catalog: Catalog, ids: Iterable<number>): Map<number,
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
-/** Prepared statements of selectByIds, per connection and query (preparing is a good part of a small query's cost). */
-const byIdStatements = new WeakMap<Catalog['sqlite'], Map<string, ReturnType<Catalog['sqlite']['prepare']>>>();
-
 /**
  * Runs `SELECT … FROM table` for the given row ids: one statement whatever their number (the ids go in as one
  * JSON array, read by `json_each`, so there is no variable limit to chunk around), prepared once per connection.
@@ -79,11 +76,7 @@ const byIdStatements = new WeakMap<Catalog['sqlite'], Map<string, ReturnType<Cat
 export function selectByIds<T>(catalog: Catalog, select: string, ids: Iterable<number>): T[] {
   const list = [...new Set(ids)];
   if (list.length === 0) return [];
-  let cache = byIdStatements.get(catalog.sqlite);
-  if (!cache) byIdStatements.set(catalog.sqlite, (cache = new Map()));
-  let stmt = cache.get(select);
-  if (!stmt) cache.set(select, (stmt = catalog.sqlite.prepare(`${select} WHERE id IN (SELECT value FROM json_each(?))`)));
-  return stmt.all(JSON.stringify(list)) as T[];
+  return cachedStatement(catalog, `${select} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(list)) as T[];
 }
 
 /** What a shape set's hash covers of one entry. */
