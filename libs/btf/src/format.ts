@@ -4,4 +4,5 @@
  * {@link memberPaths}).
  */
 export * from './c-spelling.js';
+export * from './type-ref.js';
 export * from './layout.js';

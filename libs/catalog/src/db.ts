@@ -20,7 +20,7 @@ export interface OpenOptions {
  * its shapes (`catalog_meta.normalizer_version`); shapes of two versions are never mixed: a catalog made by
  * another version refuses ingest with CATALOG_NEEDS_REINDEX (reads keep working).
  */
-export const NORMALIZER_VERSION = 2;
+export const NORMALIZER_VERSION = 3;
 
 /*
  * Normalizer versions:
@@ -28,6 +28,9 @@ export const NORMALIZER_VERSION = 2;
  * 2. funcs with their linkage, decl tags and a TypeDesc per parameter and return type; anonymous enums (name '');
  *    typedefs of pointers to prototypes (raw tracepoints) with their prototype; the derived `names` and
  *    `enumerators` indexes (shape-index.ts), which the func, tracepoint, syscall, enumerator and search answers read.
+ * 3. the type graph: members, parameters, return values and typedef targets stored as type references
+ *    (`@btf-atlas/btf/type-ref`: named types by kind and name, the pointers, arrays, qualifiers and prototypes to
+ *    them written out, INT encodings and enum signedness kept) instead of C spellings. Answers spell them.
  */
 
 /** The normalizer version of catalogs made before versions were recorded (their shapes are version 1's). */

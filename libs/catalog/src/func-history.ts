@@ -3,7 +3,7 @@ import { CatalogError } from './errors.js';
 import { historyFrame, perShape, withCopies, type HistoryEntry, type HistoryTail } from './history.js';
 import type { KernelFilter } from './kernel-ref.js';
 import { KFUNC_TAG } from './shape-index.js';
-import { readTypeDesc, type FuncBody, type FuncLinkage, type ProtoBody, type TypeDesc } from './normalize.js';
+import { readTypeDesc, spelled, type FuncBody, type FuncLinkage, type ProtoBody, type TypeDesc } from './normalize.js';
 import { definitionsByKernel, findKernel, neighbourChanges, type Definition } from './queries.js';
 import { namesOfKind } from './search.js';
 import { closestNames } from './suggest.js';
@@ -92,7 +92,7 @@ export interface FuncHistoryJson extends HistoryTail<FuncValue> {
 /** The parameters of a prototype as JSON. */
 export function paramsJson(p: ProtoBody, tags?: string[][]): ParamJson[] {
   return p.params.map(([name, type], i): ParamJson => {
-    const out: ParamJson = { name, type, desc: readTypeDesc(p.paramDescs[i]) };
+    const out: ParamJson = { name, type: spelled(type), desc: readTypeDesc(p.paramDescs[i]) };
     const t = tags?.[i];
     if (t && t.length > 0) out.decl_tags = t;
     return out;
@@ -112,7 +112,7 @@ function funcJson(name: string, d: Definition): FuncJson {
   const tags = body.tags ?? [];
   return {
     name, linkage: body.linkage, kfunc: tags.includes(KFUNC_TAG), decl_tags: tags,
-    return: body.ret, return_desc: readTypeDesc(body.retDesc), params: paramsJson(body, body.paramTags), variadic: body.variadic,
+    return: spelled(body.ret), return_desc: readTypeDesc(body.retDesc), params: paramsJson(body, body.paramTags), variadic: body.variadic,
     ...(d.module !== '' ? { module: d.module } : {}),
   };
 }

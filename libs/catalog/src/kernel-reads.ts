@@ -4,7 +4,7 @@
  */
 import { cachedStatement, type Catalog } from './db.js';
 import type { KernelRef } from './kernel-ref.js';
-import { bucketOf, type ShapeKind, type TypedefBody } from './normalize.js';
+import { bucketOf, type ShapeKind, type StoredType, type TypedefBody } from './normalize.js';
 import { readSets, selectByIds } from './sets.js';
 
 /** How many kernels the catalog holds (a read that fails when the catalog cannot be read). */
@@ -40,12 +40,12 @@ export function shapeBodies(catalog: Catalog, ids: Iterable<number>): Map<number
 }
 
 /**
- * The typedef targets of one kernel by name, as C spellings (`module` '' for vmlinux): a lookup made on demand (the
+ * The typedef targets of one kernel by name, as stored types (`module` '' for vmlinux): a lookup made on demand (the
  * name's bucket set, then its typedef members: two index lookups) and cached, the module's own typedef first,
  * then vmlinux's. `onRead` is called once per name read.
  */
-export function typedefTargets(catalog: Catalog, kernelId: number, onRead?: () => void): (name: string, module: string) => string | undefined {
-  const cache = new Map<string, Map<string, string>>();
+export function typedefTargets(catalog: Catalog, kernelId: number, onRead?: () => void): (name: string, module: string) => StoredType | undefined {
+  const cache = new Map<string, Map<string, StoredType>>();
   return (name, module) => {
     let byModule = cache.get(name);
     if (!byModule) {

@@ -1,6 +1,6 @@
 import { hash as oneShotHash } from 'node:crypto';
 import {
-  BtfError, BtfErrorCode, BtfKind, flattenMembers, recordData, recordNameOff, recordSizeOrType, recordVlen, resolvedSize, spellType, stripModifiers,
+  BtfError, BtfErrorCode, BtfKind, flattenMembers, recordData, recordNameOff, recordSizeOrType, recordVlen, resolvedSize, stripModifiers, typeRef,
   type Btf, type FlatMember,
 } from '@btf-atlas/btf';
 import {
@@ -20,7 +20,7 @@ function shapeHash(kind: ShapeKind, name: string, size: number, body: string): B
 
 function storedMembers(btf: Btf, id: number, depth: number): StoredMember[] {
   return flattenMembers(btf, id).map((m: FlatMember): StoredMember => {
-    const row: StoredMember = [m.name, m.bitsOffset, m.bitfieldSize, m.size, m.type, m.anonDepth];
+    const row: StoredMember = [m.name, m.bitsOffset, m.bitfieldSize, m.size, typeRef(btf, m.typeId), m.anonDepth];
     const inner = stripModifiers(btf, m.typeId);
     if (inner !== 0 && btf.nameOf(inner) === '') {
       const k = btf.kindOf(inner);
@@ -228,7 +228,7 @@ export function normalizeBtf(btf: Btf, module = ''): Shape[] {
           if (!(err instanceof BtfError) || err.code === BtfErrorCode.TypeLoop) throw err;
         }
         // A TypedefBody ({ type, members?, proto? }) as JSON.stringify writes it, in that key order.
-        let body = `{"type":${JSON.stringify(spellType(btf, t.type))}`;
+        let body = `{"type":${json.ref(t.type)}`;
         const inner = stripModifiers(btf, t.type);
         const k = btf.kindOf(inner);
         if ((k === BtfKind.STRUCT || k === BtfKind.UNION) && btf.nameOf(inner) === '') body += `,"members":${JSON.stringify(storedMembers(btf, inner, 0))}`;
@@ -267,19 +267,19 @@ interface ProtoJson {
 }
 
 /**
- * JSON texts per type id for one normalizeBtf call: the spelling as a JSON string and the stored description
- * (parameters of many prototypes share their types; base ids of a module's prototypes are memoized here too).
+ * JSON texts per type id for one normalizeBtf call: the type reference and the stored description (parameters of
+ * many prototypes share their types; base ids of a module's prototypes are memoized here too).
  */
 class JsonMemo {
-  private readonly spellings = new Map<number, string>();
+  private readonly refs = new Map<number, string>();
   private readonly descs = new Map<number, string>();
 
   constructor(private readonly btf: Btf) {}
 
-  /** `JSON.stringify(spellType(btf, id))`. */
-  spelling(id: number): string {
-    let s = this.spellings.get(id);
-    if (s === undefined) this.spellings.set(id, (s = JSON.stringify(spellType(this.btf, id))));
+  /** `JSON.stringify(typeRef(btf, id))`. */
+  ref(id: number): string {
+    let s = this.refs.get(id);
+    if (s === undefined) this.refs.set(id, (s = JSON.stringify(typeRef(this.btf, id))));
     return s;
   }
 
@@ -294,9 +294,9 @@ class JsonMemo {
 const PARAM_WORDS = 2;
 
 /**
- * A FUNC_PROTO's spellings and descriptions as the JSON of a {@link ProtoBody} (`JSON.stringify`'s text: keys ret,
+ * A FUNC_PROTO's type references and descriptions as the JSON of a {@link ProtoBody} (`JSON.stringify`'s text: keys ret,
  * params, variadic, retDesc, paramDescs), read from the record's words without decoding it; `owner` and `what`
- * name the FUNC or typedef that uses it in errors. Spellings are made before descriptions, return type first.
+ * name the FUNC or typedef that uses it in errors. References are made before descriptions, return type first.
  */
 function protoJson(btf: Btf, memo: JsonMemo, protoId: number, owner: number, what: string): ProtoJson {
   if (btf.kindOf(protoId) !== BtfKind.FUNC_PROTO) {
@@ -312,16 +312,16 @@ function protoJson(btf: Btf, memo: JsonMemo, protoId: number, owner: number, wha
   const first = recordData(w);
   const variadic = vlen > 0 && words[first + (vlen - 1) * PARAM_WORDS + 1] === 0;
   const n = variadic ? vlen - 1 : vlen;
-  const retSpelling = memo.spelling(ret);
+  const retRef = memo.ref(ret);
   let params = '';
   for (let i = 0; i < n; i++) {
     const q = first + i * PARAM_WORDS;
     const nameOff = words[q];
     const name = home.strings.tryGet(nameOff) ?? home.strings.get(nameOff, `parameter ${i} name`, protoId);
-    params += `${i === 0 ? '' : ','}[${JSON.stringify(name)},${memo.spelling(words[q + 1])}]`;
+    params += `${i === 0 ? '' : ','}[${JSON.stringify(name)},${memo.ref(words[q + 1])}]`;
   }
   let descs = '';
   const retDesc = memo.desc(ret);
   for (let i = 0; i < n; i++) descs += `${i === 0 ? '' : ','}${memo.desc(words[first + i * PARAM_WORDS + 1])}`;
-  return { json: `{"ret":${retSpelling},"params":[${params}],"variadic":${variadic},"retDesc":${retDesc},"paramDescs":[${descs}]}`, params: n };
+  return { json: `{"ret":${retRef},"params":[${params}],"variadic":${variadic},"retDesc":${retDesc},"paramDescs":[${descs}]}`, params: n };
 }

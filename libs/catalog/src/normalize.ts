@@ -1,7 +1,65 @@
 /**
  * The catalog's model of stored types (shapes, their bodies, name buckets): what the read side needs, without
- * libs/btf. Turning BTF into shapes is normalize-btf.ts.
+ * libs/btf's decoder (only its type references, `@btf-atlas/btf/type-ref`). Turning BTF into shapes is
+ * normalize-btf.ts.
  */
+import { spellRef, type TypeRef } from '@btf-atlas/btf/type-ref';
+
+export type { TypeRef };
+
+/**
+ * The type of a member, parameter, return value or typedef target as a body stores it: a {@link TypeRef} (the
+ * type graph: named types by kind and name, the links to them written out) from normalizer version 3 on; the C
+ * spelling in bodies written by older normalizers, which only a reindex replaces (db.ts NORMALIZER_VERSION).
+ */
+export type StoredType = TypeRef | string;
+
+/** The C spelling of a stored type, for display (derived from the reference; never parsed back). */
+export function spelled(t: StoredType): string {
+  if (typeof t === 'string') return t;
+  let s = spellings.get(t);
+  if (s === undefined) spellings.set(t, (s = spellRef(t)));
+  return s;
+}
+
+/** Spellings of parsed references (a parsed body's members are asked for once per kernel of a history). */
+const spellings = new WeakMap<TypeRef, string>();
+
+/**
+ * The reference of a stored type. A spelling stored by an older normalizer (read until the catalog is reindexed)
+ * gives one only when it names a type by value, with qualifiers at most (`struct sched_entity`, `const pid_t`),
+ * which is all a field path needs to follow it; anything else gives undefined.
+ */
+export function refOf(t: StoredType): TypeRef | undefined {
+  if (typeof t !== 'string') return t;
+  const m = /^(?:(?:const|volatile) )*(?:(struct|union|enum) )?([A-Za-z_]\w*)$/.exec(t);
+  if (!m) return undefined;
+  return m[1] === 'struct' ? ['s', m[2]] : m[1] === 'union' ? ['u', m[2]] : m[1] === 'enum' ? ['e', m[2], 0, 0] : ['t', m[2]];
+}
+
+/** The named struct, union or typedef a type is by value (qualifiers and type tags skipped), if it is one. */
+export function byValueName(t: StoredType): { kind: 'struct' | 'union' | 'typedef'; name: string } | undefined {
+  const r = refOf(t);
+  if (r === undefined) return undefined;
+  const u = unqualified(r);
+  if (u[0] === 's' || u[0] === 'u' || u[0] === 't') return u[1] === '' ? undefined : { kind: u[0] === 's' ? 'struct' : u[0] === 'u' ? 'union' : 'typedef', name: u[1] };
+  return undefined;
+}
+
+/** The name of the named type a type is built on, through qualifiers, type tags and pointers (`cred` for `const struct cred *`). */
+export function pointeeName(t: StoredType): string | undefined {
+  let r = refOf(t);
+  while (r !== undefined && (r[0] === 'q' || r[0] === 'g' || r[0] === 'p')) r = r[0] === 'p' ? r[1] : r[2];
+  if (r === undefined) return undefined;
+  if (r[0] === 's' || r[0] === 'u' || r[0] === 'e' || r[0] === 't') return r[1] === '' ? undefined : r[1];
+  return r[0] === 'w' ? r[2] : undefined;
+}
+
+/** The reference without its qualifiers and type tags. */
+function unqualified(r: TypeRef): TypeRef {
+  while (r[0] === 'q' || r[0] === 'g') r = r[2];
+  return r;
+}
 
 /** Kinds the catalog stores, as the contract names them. */
 export type ShapeKind = 'struct' | 'union' | 'enum' | 'typedef' | 'func';
@@ -12,8 +70,8 @@ export type ShapeKind = 'struct' | 'union' | 'enum' | 'typedef' | 'func';
  * members (so paths such as `foo.stats.x` resolve without the BTF).
  */
 export type StoredMember =
-  | [name: string, bitsOffset: number, bitfieldSize: number, size: number, type: string, anonDepth: number]
-  | [name: string, bitsOffset: number, bitfieldSize: number, size: number, type: string, anonDepth: number, children: StoredMember[]];
+  | [name: string, bitsOffset: number, bitfieldSize: number, size: number, type: StoredType, anonDepth: number]
+  | [name: string, bitsOffset: number, bitfieldSize: number, size: number, type: StoredType, anonDepth: number, children: StoredMember[]];
 
 /** Body of a struct/union shape. */
 export interface CompositeBody {
@@ -27,12 +85,12 @@ export interface EnumBody {
 }
 
 /**
- * Body of a typedef shape: the C spelling of its target, its members when that is an unnamed struct/union, and
+ * Body of a typedef shape: its target's type, its members when that is an unnamed struct/union, and
  * the prototype when it is a pointer to a FUNC_PROTO (qualifiers aside): every `btf_trace_NAME` typedef of a raw
  * tracepoint, whose first parameter is the `void *` context.
  */
 export interface TypedefBody {
-  type: string;
+  type: StoredType;
   members?: StoredMember[];
   proto?: ProtoBody;
 }
@@ -82,12 +140,12 @@ export function readTypeDesc(s: StoredTypeDesc): TypeDesc {
 export type FuncLinkage = 'static' | 'global' | 'extern';
 
 /**
- * A FUNC_PROTO as stored: return and parameter spellings (parameter names as BTF has them, '' when unnamed; a
+ * A FUNC_PROTO as stored: return and parameter types (parameter names as BTF has them, '' when unnamed; a
  * trailing type-0 parameter is `variadic`, not a parameter), and the {@link TypeDesc} of each (stored form).
  */
 export interface ProtoBody {
-  ret: string;
-  params: [name: string, type: string][];
+  ret: StoredType;
+  params: [name: string, type: StoredType][];
   variadic: boolean;
   retDesc: StoredTypeDesc;
   paramDescs: StoredTypeDesc[];

@@ -1,7 +1,7 @@
 import { catalogVersion, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { checkKernelFilter, compareUnameR, filterKernels, formatKref, parseKref, type KernelFilter, type KernelRef } from './kernel-ref.js';
-import { bucketOf, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type TypedefBody } from './normalize.js';
+import { bucketOf, byValueName, pointeeName, spelled, type StoredType, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type TypedefBody } from './normalize.js';
 import { readSets } from './sets.js';
 import { closestNames } from './suggest.js';
 import { failedKernels, kernelNotFound, type FailedKernel } from './failed.js';
@@ -298,7 +298,7 @@ export interface MemberJson {
 
 /** A stored member as the contract's JSON shows it. */
 export function memberJson(m: StoredMember): MemberJson {
-  return { name: m[0], bits_offset: m[1], offset: Math.floor(m[1] / 8), bitfield_size: m[2], size: m[3], type: m[4] };
+  return { name: m[0], bits_offset: m[1], offset: Math.floor(m[1] / 8), bitfield_size: m[2], size: m[3], type: spelled(m[4]) };
 }
 
 /** A struct/union/enum definition as `type --json` shows it. */
@@ -524,19 +524,6 @@ export function kernelCompletions(catalog: Catalog, text: string, limit: number)
   return out.flat().slice(0, limit);
 }
 
-/** The struct/union a member's type names by value (`struct sched_entity`), for following a path into it. */
-function namedAggregate(type: string): { kind: ShapeKind; name: string } | undefined {
-  const m = /^(?:(?:const|volatile) )*(struct|union) ([A-Za-z_][A-Za-z0-9_]*)$/.exec(type);
-  return m ? { kind: m[1] as ShapeKind, name: m[2] } : undefined;
-}
-
-const TYPEDEF_NAME = /^(?:(?:const|volatile) )*([A-Za-z_][A-Za-z0-9_]*)$/;
-
-/** The type name a member's spelling is built on: `pid_t` for `pid_t`, `cred` for `const struct cred *`. */
-function typeBaseName(type: string): string | undefined {
-  return /^(?:(?:const|volatile|struct|union|enum) )*([A-Za-z_][A-Za-z0-9_]*)(?: ?\*)*(?: const)?$/.exec(type)?.[1];
-}
-
 type DefsOf = (name: string, kinds: readonly ShapeKind[]) => Map<number, Definition[]>;
 
 /** {@link definitionsByKernel} for one answer: each name and kinds read once. */
@@ -558,7 +545,7 @@ function fieldValue(e: FieldEntry): FieldValue {
 }
 
 function renameSide(m: StoredMember): RenameSide {
-  return { name: m[0], bits_offset: m[1], bitfield_size: m[2], size: m[3], type: m[4] };
+  return { name: m[0], bits_offset: m[1], bitfield_size: m[2], size: m[3], type: spelled(m[4]) };
 }
 
 /**
@@ -601,7 +588,7 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
     everFound = true;
     const { hit, module } = found;
     // Key order as the contract shows it.
-    const entry: FieldEntry = { kernel, series, status: 'present', offset: Math.floor(hit[1] / 8), bits_offset: hit[1], bitfield_size: hit[2], size: hit[3], type: hit[4] };
+    const entry: FieldEntry = { kernel, series, status: 'present', offset: Math.floor(hit[1] / 8), bits_offset: hit[1], bitfield_size: hit[2], size: hit[3], type: spelled(hit[4]) };
     if (module !== '') entry.module = module;
     entries.push(entry);
   }
@@ -708,7 +695,7 @@ function fieldSuggestions(path: { type: string; members: string[] }, top: Map<nu
     for (const m of list) {
       if (m[0] === '') continue;
       members.add(m[0]);
-      if (typeBaseName(m[4]) === wanted) ofThatType.add(m[0]);
+      if (pointeeName(m[4]) === wanted) ofThatType.add(m[0]);
     }
   }
   const names = [...new Set([...[...ofThatType].sort(), ...closestNames(wanted, members)])];
@@ -771,11 +758,10 @@ function resolveIn(defs: Definition[], members: string[], kernelId: number, defs
 }
 
 /** The definitions of the struct/union/typedef a member's type names by value, in one kernel. */
-function aggregateDefs(type: string, kernelId: number, defsOf: DefsOf): Definition[] | undefined {
-  const agg = namedAggregate(type);
-  if (agg) return defsOf(agg.name, [agg.kind]).get(kernelId);
-  const td = TYPEDEF_NAME.exec(type);
-  return td ? defsOf(td[1], ['typedef', 'struct', 'union']).get(kernelId) : undefined;
+function aggregateDefs(type: StoredType, kernelId: number, defsOf: DefsOf): Definition[] | undefined {
+  const agg = byValueName(type);
+  if (!agg) return undefined;
+  return defsOf(agg.name, agg.kind === 'typedef' ? ['typedef', 'struct', 'union'] : [agg.kind]).get(kernelId);
 }
 
 function walkMembers(list: StoredMember[], members: string[], base: number, kernelId: number, defsOf: DefsOf, depth: number): StoredMember | undefined {

@@ -1,7 +1,7 @@
 import { assertNormalizedFor, catalogVersion, type Catalog } from './db.js';
 import { CatalogError } from './errors.js';
 import { isSearchKind, NAME_KINDS, SEARCH_KINDS, syscallFuncNames, syscallOfFunc, TRACEPOINT_TYPEDEF_PREFIX, type SearchKind } from './kind-names.js';
-import { bucketOf, type FuncBody } from './normalize.js';
+import { bucketOf, spelled, type FuncBody } from './normalize.js';
 import { fieldPathCompletions, kernelCompletions, shapesNamed, type ShapeRow } from './queries.js';
 import { readSets, selectByIds, type SetEntry } from './sets.js';
 import { KFUNC_TAG } from './shape-index.js';
@@ -99,7 +99,7 @@ export function syscallShapes(catalog: Catalog, syscall: string): ShapeRow[] {
   const rows = catalog.sqlite
     .prepare(`SELECT id, kind, name, size, body, hash FROM shapes WHERE kind = 'func' AND name IN (${candidates.map(() => '?').join(',')})`)
     .all(...candidates) as ShapeRow[];
-  return rows.filter((r) => syscallOfFunc(r.name, (JSON.parse(r.body) as FuncBody).ret === 'long int')?.syscall === syscall);
+  return rows.filter((r) => syscallOfFunc(r.name, spelled((JSON.parse(r.body) as FuncBody).ret) === 'long int')?.syscall === syscall);
 }
 
 /** The enum shapes (named and anonymous) that have an enumerator NAME (the `enumerators` index). */

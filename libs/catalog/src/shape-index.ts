@@ -1,6 +1,6 @@
 import type { Catalog } from './db.js';
 import { syscallOfFunc, tracepointOfTypedef, type SearchKind } from './kind-names.js';
-import type { EnumBody, FuncBody, ShapeKind } from './normalize.js';
+import { spelled, type EnumBody, type FuncBody, type ShapeKind } from './normalize.js';
 
 /**
  * The derived indexes of shapes (schema.ts `names` and `enumerators`), written once per shape when it is first
@@ -63,7 +63,7 @@ export function searchNamesOf(shape: IndexedShape): [name: string, kind: SearchK
       }
       const c = shape.name.charCodeAt(0);
       // `sys_`/`compat_sys_` names need the return type: read the body only for those.
-      const plain = c === 0x73 || c === 0x63 ? (JSON.parse(shape.body) as FuncBody).ret === 'long int' : false;
+      const plain = c === 0x73 || c === 0x63 ? spelled((JSON.parse(shape.body) as FuncBody).ret) === 'long int' : false;
       const sys = syscallOfFunc(shape.name, plain);
       if (sys) out.push([sys.syscall, 'syscall']);
       break;

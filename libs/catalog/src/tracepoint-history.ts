@@ -5,7 +5,7 @@ import { historyFrame, type HistoryEntry, type HistoryTail } from './history.js'
 import type { KindDefinitions } from './in-kernel.js';
 import { TRACE_EVENT_STRUCT_PREFIX, TRACEPOINT_TYPEDEF_PREFIX, tracepointOfTypedef } from './kind-names.js';
 import type { KernelFilter } from './kernel-ref.js';
-import { readTypeDesc, type CompositeBody, type TypeDesc, type TypedefBody } from './normalize.js';
+import { readTypeDesc, spelled, type CompositeBody, type TypeDesc, type TypedefBody } from './normalize.js';
 import {
   compareMembers, definitionsOfShapes, memberJson, neighbourChanges, shapesNamed, type Definition, type MemberJson,
 } from './queries.js';
@@ -124,7 +124,7 @@ function tracepointViews(name: string, defs: Definition[]): TracepointView[] {
     const proto = m.typedef ? parsed(m.typedef, (b) => (JSON.parse(b) as TypedefBody).proto) : undefined;
     if (m.typedef && proto) {
       const params = paramsJson(proto);
-      raw = { typedef: `${TRACEPOINT_TYPEDEF_PREFIX}${name}`, context: params[0] ?? null, params: params.slice(1), return: proto.ret, return_desc: readTypeDesc(proto.retDesc) };
+      raw = { typedef: `${TRACEPOINT_TYPEDEF_PREFIX}${name}`, context: params[0] ?? null, params: params.slice(1), return: spelled(proto.ret), return_desc: readTypeDesc(proto.retDesc) };
     }
     let event: TracepointEventJson | null = null;
     if (m.struct) event = { struct: `${TRACE_EVENT_STRUCT_PREFIX}${name}`, size: m.struct.size, members: parsed(m.struct, (b) => (JSON.parse(b) as CompositeBody).members.map(memberJson)) };

@@ -1,5 +1,5 @@
-import { KFUNC_TAG, type CompositeBody, type EnumBody, type FuncBody, type ShapeBody, type ShapeKind, type StoredMember, type TypedefBody } from '@btf-atlas/catalog';
-import type { TypedefLookup } from './c-type.js';
+import { KFUNC_TAG, spelled, type CompositeBody, type EnumBody, type FuncBody, type ShapeBody, type ShapeKind, type StoredMember, type StoredType, type TypedefBody } from '@btf-atlas/catalog';
+import type { TypedefLookup } from './resolved-type.js';
 import { classifyBitfield, classifyLinkage, classifySignature, classifyTags, classifyTypeChange, looksLikeRename, RULES, type Lookups, type Verdict } from './severity.js';
 import type { AmbiguousName, ChangeKind, DiffChange, DiffSummary, ShapeDef, ShapeDiff } from './types.js';
 
@@ -26,7 +26,7 @@ function bodyText(d: ShapeDef): string {
 
 /** Typedef targets from shape lists: the module's own first, then vmlinux's. */
 function listLookup(defs: readonly ShapeDef[]): TypedefLookup {
-  const map = new Map<string, string>();
+  const map = new Map<string, StoredType>();
   for (const d of defs) {
     if (d.kind !== 'typedef') continue;
     const key = `${d.module ?? ''}\0${d.name}`;
@@ -143,8 +143,8 @@ function compareOne(g: Group, lookups: Lookups): DiffChange[] {
     case 'typedef': {
       const x = bodyOf<TypedefBody>(a);
       const y = bodyOf<TypedefBody>(b);
-      if (x.type !== y.type) {
-        emit('type', classifyTypeChange({ type: x.type, size: a.size }, { type: y.type, size: b.size }, lookups, g.module), { type: x.type, size: a.size }, { type: y.type, size: b.size });
+      if (typeChanged(x.type, y.type)) {
+        emit('type', classifyTypeChange({ type: x.type, size: a.size }, { type: y.type, size: b.size }, lookups, g.module), { type: spelled(x.type), size: a.size }, { type: spelled(y.type), size: b.size });
       } else if (a.size !== b.size && (x.members || y.members)) {
         emit('size', RULES.sizeChanged, { size: a.size }, { size: b.size });
       }
@@ -189,13 +189,23 @@ function compareFuncs(x: FuncBody, y: FuncBody, emit: Emit, lookups: Lookups, mo
 }
 
 function signature(f: FuncBody): Record<string, unknown> {
-  return { ret: f.ret, params: f.params.map(([name, type]) => ({ name, type })), variadic: f.variadic };
+  return { ret: spelled(f.ret), params: f.params.map(([name, type]) => ({ name, type: spelled(type) })), variadic: f.variadic };
+}
+
+/**
+ * Whether a member's or typedef's type changed: its spelling did, as bpftool and pahole show types. An INT's
+ * encoding alone is not a change of type: x86's `char` is signed up to Linux 6.1 and unsigned from 6.2 on
+ * (-funsigned-char on every arch), which would flag every `char[16]` between them though nothing a program reads
+ * differs. A size change shows as the member's size.
+ */
+function typeChanged(a: StoredType, b: StoredType): boolean {
+  return spelled(a) !== spelled(b);
 }
 
 function typeState(d: ShapeDef): Record<string, unknown> {
   switch (d.kind) {
     case 'typedef':
-      return { type: bodyOf<TypedefBody>(d).type, size: d.size };
+      return { type: spelled(bodyOf<TypedefBody>(d).type), size: d.size };
     case 'func':
       return signature(bodyOf<FuncBody>(d));
     default:
@@ -217,7 +227,7 @@ function presentState(defs: ShapeDef[]): Record<string, unknown> {
 }
 
 function memberState(m: StoredMember): Record<string, unknown> {
-  return { offset: Math.floor(m[1] / 8), bits_offset: m[1], bitfield_size: m[2], size: m[3], type: m[4] };
+  return { offset: Math.floor(m[1] / 8), bits_offset: m[1], bitfield_size: m[2], size: m[3], type: spelled(m[4]) };
 }
 
 /** Members by name (the first of a name, should a flattened list ever repeat one). */
@@ -245,8 +255,8 @@ function compareMembers(oldList: StoredMember[], newList: StoredMember[], emit: 
       emit('offset', RULES.memberMoved, { offset: Math.floor(o[1] / 8), bits_offset: o[1] }, { offset: Math.floor(m[1] / 8), bits_offset: m[1] }, name);
     }
     if (o[2] !== m[2]) emit('bitfield', classifyBitfield(o[2], m[2]), { bitfield_size: o[2] }, { bitfield_size: m[2] }, name);
-    if (o[4] !== m[4]) {
-      emit('type', classifyTypeChange({ type: o[4], size: o[3] }, { type: m[4], size: m[3] }, lookups, module), { type: o[4], size: o[3] }, { type: m[4], size: m[3] }, name);
+    if (typeChanged(o[4], m[4])) {
+      emit('type', classifyTypeChange({ type: o[4], size: o[3] }, { type: m[4], size: m[3] }, lookups, module), { type: spelled(o[4]), size: o[3] }, { type: spelled(m[4]), size: m[3] }, name);
     }
   }
   // A removed member and an added one in the same place, of a type CO-RE would accept for it: a rename.
@@ -268,7 +278,7 @@ function moveReasonLast(c: DiffChange): void {
   c.reason = reason;
 }
 
-function side(m: StoredMember): { bitsOffset: number; bitfieldSize: number; size: number; type: string } {
+function side(m: StoredMember): { bitsOffset: number; bitfieldSize: number; size: number; type: StoredType } {
   return { bitsOffset: m[1], bitfieldSize: m[2], size: m[3], type: m[4] };
 }
 

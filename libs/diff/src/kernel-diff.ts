@@ -1,5 +1,5 @@
 import {
-  findKernel, kernelModules, kernelPointerSize, kernelSetIds, readSets, shapeBodies, shapeNames, typedefTargets, type Catalog, type KernelRef,
+  assertNormalizedFor, findKernel, kernelModules, kernelSetIds, readSets, shapeBodies, shapeNames, typedefTargets, type Catalog, type KernelRef,
 } from '@btf-atlas/catalog/read';
 import { diffShapes, summarize } from './compare.js';
 import type { KernelDiff, ShapeDef } from './types.js';
@@ -42,10 +42,13 @@ interface EntryRow {
  * whose set is the same in both kernels cannot hold a change and is skipped without reading a member. In the
  * other buckets only the names whose entries differ are compared, and only their shape bodies are loaded.
  * Names with several definitions in either kernel are listed in `ambiguous` (among the differing buckets: an
- * identical bucket has nothing to report). Unknown KREF: CatalogError KERNEL_NOT_FOUND with the closest KREFs.
+ * identical bucket has nothing to report). Unknown KREF: CatalogError KERNEL_NOT_FOUND with the closest KREFs;
+ * CATALOG_NEEDS_REINDEX for a catalog made before the type graph (normalizer version 3), whose member types are
+ * C spellings.
  */
 export function diffKernels(catalog: Catalog, from: string | KernelRef, to: string | KernelRef, opts: KernelDiffOptions = {}): KernelDiff {
   const started = performance.now();
+  assertNormalizedFor(catalog, 3, 'a kernel diff');
   const a = findKernel(catalog, from);
   const b = findKernel(catalog, to);
   const stats: KernelDiffStats = { bucketsSkipped: 0, bucketsRead: 0, namesCompared: 0, shapesLoaded: 0, typedefLookups: 0, ms: 0 };
@@ -114,13 +117,9 @@ export function diffKernels(catalog: Catalog, from: string | KernelRef, to: stri
     });
 
   const { changes, ambiguous } = diffShapes(defs(changedA), defs(changedB), {
-    // The size of `long` is each kernel's pointer size, as recorded from its own BTF (unrecorded in an older
-    // catalog not filled yet: the comparison then takes libbpf's fallback, 8).
     lookups: {
       before: typedefTargets(catalog, a.id, () => stats.typedefLookups++),
       after: typedefTargets(catalog, b.id, () => stats.typedefLookups++),
-      longBytesBefore: kernelPointerSize(catalog, a.id),
-      longBytesAfter: kernelPointerSize(catalog, b.id),
     },
   });
   stats.ms = performance.now() - started;

@@ -1,5 +1,5 @@
-import type { FuncBody, FuncLinkage } from '@btf-atlas/catalog';
-import { coreFieldsCompatible, kindWord, parseCType, resolveTypedefs, sameCType, type CType, type TypedefLookup } from './c-type.js';
+import { spelled, type FuncBody, type FuncLinkage, type StoredType } from '@btf-atlas/catalog';
+import { coreFieldsCompatible, ctypeOf, kindWord, resolveTypedefs, sameCType, type CType, type TypedefLookup } from './resolved-type.js';
 import type { Severity } from './types.js';
 
 /**
@@ -14,19 +14,15 @@ export interface Verdict {
 
 const verdict = (severity: Severity, reason: string): Verdict => ({ severity, reason });
 
-/** The typedef lookups of both kernels, and their data models. */
+/** The typedef lookups of both kernels. */
 export interface Lookups {
   before: TypedefLookup;
   after: TypedefLookup;
-  /** Bytes of a `long` in the old kernel (default 8). */
-  longBytesBefore?: number;
-  /** Bytes of a `long` in the new kernel (default 8). */
-  longBytesAfter?: number;
 }
 
 /** A member's (or typedef's) type and the size in bytes of that type. */
 export interface TypeSide {
-  type: string;
+  type: StoredType;
   size: number;
 }
 
@@ -89,9 +85,8 @@ export function classifyBitfield(before: number, after: number): Verdict {
   return RULES.bitfieldResized;
 }
 
-function resolved(spelling: string, lookups: Lookups, side: 'before' | 'after', module: string, deep: boolean): CType {
-  const longBytes = (side === 'before' ? lookups.longBytesBefore : lookups.longBytesAfter) ?? 8;
-  return resolveTypedefs(parseCType(spelling), { typedefs: lookups[side], module, longBytes }, deep);
+function resolved(type: StoredType, lookups: Lookups, side: 'before' | 'after', module: string, deep: boolean): CType {
+  return resolveTypedefs(ctypeOf(type), { typedefs: lookups[side], module }, deep);
 }
 
 /**
@@ -167,11 +162,11 @@ export function classifySignature(before: FuncBody, after: FuncBody, lookups: Lo
   for (let i = 0; i < before.params.length; i++) {
     const [nameA, typeA] = before.params[i];
     if (!sameCType(resolved(typeA, lookups, 'before', module, true), resolved(after.params[i][1], lookups, 'after', module, true))) {
-      return verdict('breaking', `parameter ${i + 1}${nameA ? ` (${nameA})` : ''} type changed: ${typeA} → ${after.params[i][1]}`);
+      return verdict('breaking', `parameter ${i + 1}${nameA ? ` (${nameA})` : ''} type changed: ${spelled(typeA)} → ${spelled(after.params[i][1])}`);
     }
   }
   if (!sameCType(resolved(before.ret, lookups, 'before', module, true), resolved(after.ret, lookups, 'after', module, true))) {
-    return verdict('breaking', `return type changed: ${before.ret} → ${after.ret}`);
+    return verdict('breaking', `return type changed: ${spelled(before.ret)} → ${spelled(after.ret)}`);
   }
   if (before.params.some((p, i) => p[0] !== after.params[i][0])) return verdict('layout', 'parameter names changed; positions and types are the same');
   return verdict('layout', 'same types after typedefs');
@@ -179,12 +174,12 @@ export function classifySignature(before: FuncBody, after: FuncBody, lookups: Lo
 
 /** A removed and an added member at the same place that CO-RE would accept for one another: a rename. */
 export function looksLikeRename(
-  removed: { bitsOffset: number; bitfieldSize: number; size: number; type: string },
-  added: { bitsOffset: number; bitfieldSize: number; size: number; type: string },
+  removed: { bitsOffset: number; bitfieldSize: number; size: number; type: StoredType },
+  added: { bitsOffset: number; bitfieldSize: number; size: number; type: StoredType },
   lookups: Lookups,
   module: string,
 ): boolean {
   if (removed.bitsOffset !== added.bitsOffset || removed.bitfieldSize !== added.bitfieldSize || removed.size !== added.size) return false;
-  if (removed.type === added.type) return true;
+  if (spelled(removed.type) === spelled(added.type)) return true;
   return classifyTypeChange(removed, added, lookups, module).severity !== 'breaking';
 }

@@ -1,12 +1,63 @@
 import { describe, expect, it } from 'vitest';
-import type { StoredMember } from '@btf-atlas/catalog';
-import { coreFieldsCompatible, diffShapes, parseCType, summarize, type DiffChange, type ShapeDef } from '@btf-atlas/diff';
+import { spelled, type StoredMember, type TypeRef } from '@btf-atlas/catalog';
+import { coreFieldsCompatible, ctypeOf, diffShapes, summarize, type DiffChange, type ShapeDef } from '@btf-atlas/diff';
 
-const m = (name: string, bitsOffset: number, size: number, type: string, bitfieldSize = 0): StoredMember => [name, bitsOffset, bitfieldSize, size, type, 0];
+// Type references as the catalog stores them (libs/btf type-ref.ts), built by hand.
+const int = (name: string, size: number, signed: boolean, char = false): TypeRef => ['i', name, size, (signed ? 1 : 0) | (char ? 2 : 0)];
+const td = (name: string): TypeRef => ['t', name];
+const st = (name: string): TypeRef => ['s', name];
+const ptr = (to: TypeRef): TypeRef => ['p', to];
+const arr = (n: number, of: TypeRef): TypeRef => ['a', n, of];
+const fn = (ret: TypeRef, params: TypeRef[], variadic = false): TypeRef => ['fn', ret, params, variadic ? 1 : 0];
+const VOID: TypeRef = ['v'];
+const INT = int('int', 4, true);
+const CHAR = int('char', 1, true, true);
+
+/** The references of the types these tests use, by the spelling each derives (checked below). */
+const TYPES: Record<string, TypeRef> = {
+  void: VOID,
+  int: INT,
+  char: CHAR,
+  bool: td('bool'),
+  'unsigned int': int('unsigned int', 4, false),
+  'unsigned char': int('unsigned char', 1, false, true),
+  'short unsigned int': int('short unsigned int', 2, false),
+  'long int': int('long int', 8, true),
+  'long unsigned int': int('long unsigned int', 8, false),
+  'long long int': int('long long int', 8, true),
+  'long long unsigned int': int('long long unsigned int', 8, false),
+  u8: td('u8'), u16: td('u16'), u32: td('u32'), u64: td('u64'), s64: td('s64'), size_t: td('size_t'), __kernel_long_t: td('__kernel_long_t'),
+  'int *': ptr(INT),
+  'void *': ptr(VOID),
+  'const char *': ptr(['q', 'const', CHAR]),
+  'char[16]': arr(16, CHAR),
+  'char[8]': arr(8, CHAR),
+  'u64[1]': arr(1, td('u64')),
+  'u64[2]': arr(2, td('u64')),
+  'enum sk_tag': ['e', 'sk_tag', 4, 0],
+  'struct task_struct *': ptr(st('task_struct')),
+  'struct cred *': ptr(st('cred')),
+  'struct sock *': ptr(st('sock')),
+  'struct msghdr *': ptr(st('msghdr')),
+  'struct padata_instance *': ptr(st('padata_instance')),
+  'struct page *': ptr(st('page')),
+  'struct folio *': ptr(st('folio')),
+  'struct buffer_head *': ptr(st('buffer_head')),
+  'void (*)(int)': ptr(fn(VOID, [INT])),
+  'int (*)(int)': ptr(fn(INT, [INT])),
+};
+const ty = (spelling: string): TypeRef => {
+  const r = TYPES[spelling];
+  if (r === undefined) throw new Error(`no reference for ${spelling} in TYPES`);
+  return r;
+};
+
+const m = (name: string, bitsOffset: number, size: number, type: string, bitfieldSize = 0): StoredMember => [name, bitsOffset, bitfieldSize, size, ty(type), 0];
 const struct = (name: string, size: number, members: StoredMember[], kind: 'struct' | 'union' = 'struct'): ShapeDef => ({ kind, name, size, body: { members } });
-const typedef = (name: string, type: string, size: number): ShapeDef => ({ kind: 'typedef', name, size, body: { type } });
+const typedef = (name: string, type: string, size: number): ShapeDef => ({ kind: 'typedef', name, size, body: { type: ty(type) } });
 const enumDef = (name: string, values: [string, string][], size = 4): ShapeDef => ({ kind: 'enum', name, size, body: { signed: false, values } });
-const func = (name: string, ret: string, params: [string, string][], variadic = false): ShapeDef => ({ kind: 'func', name, size: 0, body: { ret, params, variadic } });
+const func = (name: string, ret: string, params: [string, string][], variadic = false): ShapeDef =>
+  ({ kind: 'func', name, size: 0, body: { ret: ty(ret), params: params.map(([n, t]) => [n, ty(t)]), variadic } as never });
 
 /** The changes without their reasons, as compact tuples. */
 const brief = (changes: DiffChange[]): string[] =>
@@ -14,34 +65,34 @@ const brief = (changes: DiffChange[]): string[] =>
 
 const BASE_TYPEDEFS = [typedef('u8', 'unsigned char', 1), typedef('u16', 'short unsigned int', 2), typedef('u32', 'unsigned int', 4), typedef('u64', 'long long unsigned int', 8), typedef('__kernel_long_t', 'long int', 8)];
 
-describe('C type spellings', () => {
-  it('parses declarators inside out, as C reads them', () => {
-    expect(parseCType('const struct cred *')).toEqual({ t: 'ptr', to: { t: 'struct', name: 'cred' } });
-    expect(parseCType('char[48][2]')).toEqual({ t: 'array', n: 48, of: { t: 'array', n: 2, of: { t: 'int', name: 'char', signed: undefined } } });
-    expect(parseCType('int (*)[4]')).toMatchObject({ t: 'ptr', to: { t: 'array', n: 4 } });
-    expect(parseCType('int *[4]')).toMatchObject({ t: 'array', n: 4, of: { t: 'ptr' } });
-    expect(parseCType('void (*)(struct sk_buff *)')).toEqual({ t: 'ptr', to: { t: 'func', ret: { t: 'void' }, params: [{ t: 'ptr', to: { t: 'struct', name: 'sk_buff' } }], variadic: false } });
-    expect(parseCType('int (*)(const char *, ...)')).toMatchObject({ t: 'ptr', to: { t: 'func', variadic: true } });
-    expect(parseCType('void (*[4])(void)')).toMatchObject({ t: 'array', n: 4, of: { t: 'ptr', to: { t: 'func', params: [] } } });
-    expect(parseCType('char * const')).toMatchObject({ t: 'ptr' });
-    expect(parseCType('struct task_struct __attribute__((btf_type_tag("rcu"))) *')).toEqual({ t: 'ptr', to: { t: 'struct', name: 'task_struct' } });
-    expect(parseCType('struct {...}')).toEqual({ t: 'struct', name: '' });
-    expect(parseCType('long unsigned int')).toEqual({ t: 'int', name: 'long unsigned int', signed: false });
-    expect(parseCType('u16')).toEqual({ t: 'named', name: 'u16' });
+describe('type references', () => {
+  it('read as libbpf compares types: qualifiers and type tags dropped, ints by size and encoding', () => {
+    expect(ctypeOf(ptr(['q', 'const', st('cred')]))).toEqual({ t: 'ptr', to: { t: 'struct', name: 'cred' } });
+    expect(ctypeOf(arr(48, arr(2, CHAR)))).toEqual({ t: 'array', n: 48, of: { t: 'array', n: 2, of: { t: 'int', name: 'char', signed: true, bytes: 1, char: true } } });
+    expect(ctypeOf(ptr(fn(VOID, [ptr(st('sk_buff'))])))).toEqual({ t: 'ptr', to: { t: 'func', ret: { t: 'void' }, params: [{ t: 'ptr', to: { t: 'struct', name: 'sk_buff' } }], variadic: false } });
+    expect(ctypeOf(ptr(['g', 'rcu', st('task_struct')]))).toEqual({ t: 'ptr', to: { t: 'struct', name: 'task_struct' } });
+    expect(ctypeOf(['w', 'union', 'u'])).toEqual({ t: 'union', name: 'u' });
+    expect(ctypeOf(['e', '', 8, 1])).toEqual({ t: 'enum', name: '', bytes: 8, signed: true });
+    expect(ctypeOf(td('u16'))).toEqual({ t: 'named', name: 'u16' });
+  });
+
+  it('refuses C spellings (catalogs made before the type graph) with CATALOG_NEEDS_REINDEX', () => {
+    expect(() => ctypeOf('struct cred *')).toThrow(expect.objectContaining({ code: 'CATALOG_NEEDS_REINDEX' }));
   });
 
   it('follows libbpf bpf_core_fields_are_compat', () => {
-    const c = (a: string, b: string): boolean => coreFieldsCompatible(parseCType(a), parseCType(b));
-    expect(c('struct foo', 'union bar')).toBe(true);
-    expect(c('struct foo *', 'struct bar *')).toBe(true);
-    expect(c('int', 'long unsigned int')).toBe(true);
-    expect(c('int', 'enum foo')).toBe(false);
-    expect(c('enum foo', 'enum foo')).toBe(true);
-    expect(c('enum foo', 'enum {...}')).toBe(true);
-    expect(c('enum foo', 'enum bar')).toBe(false);
-    expect(c('char[4]', 'int[2]')).toBe(true);
-    expect(c('int', 'int *')).toBe(false);
-    expect(c('int[2]', 'int *')).toBe(false);
+    const c = (a: TypeRef, b: TypeRef): boolean => coreFieldsCompatible(ctypeOf(a), ctypeOf(b));
+    const e = (name: string): TypeRef => ['e', name, 4, 0];
+    expect(c(st('foo'), ['u', 'bar'])).toBe(true);
+    expect(c(ptr(st('foo')), ptr(st('bar')))).toBe(true);
+    expect(c(INT, ty('long unsigned int'))).toBe(true);
+    expect(c(INT, e('foo'))).toBe(false);
+    expect(c(e('foo'), e('foo'))).toBe(true);
+    expect(c(e('foo'), e(''))).toBe(true);
+    expect(c(e('foo'), e('bar'))).toBe(false);
+    expect(c(arr(4, CHAR), arr(2, INT))).toBe(true);
+    expect(c(INT, ptr(INT))).toBe(false);
+    expect(c(arr(2, INT), ptr(INT))).toBe(false);
   });
 });
 
@@ -249,7 +300,7 @@ describe('enum, typedef and func changes', () => {
   it('func linkage, kfunc status and other decl tags change apart from the signature', () => {
     const f = (name: string, linkage: 'static' | 'global' | 'extern', tags: string[], paramTags?: string[][]): ShapeDef => ({
       kind: 'func', name, size: 0,
-      body: { ret: 'int', params: [['p', 'void *']], variadic: false, retDesc: null, paramDescs: [null], linkage, ...(tags.length ? { tags } : {}), ...(paramTags ? { paramTags } : {}) } as never,
+      body: { ret: INT, params: [['p', ty('void *')]], variadic: false, retDesc: null, paramDescs: [null], linkage, ...(tags.length ? { tags } : {}), ...(paramTags ? { paramTags } : {}) } as never,
     });
     const r = diffShapes(
       [f('became_static', 'global', []), f('kf_new', 'global', []), f('kf_gone', 'global', ['bpf_kfunc']), f('fast', 'global', ['bpf_kfunc']), f('nullable', 'global', ['bpf_kfunc'], [['__nullable']]), f('same', 'static', ['bpf_fastcall'])],
@@ -266,14 +317,19 @@ describe('enum, typedef and func changes', () => {
     expect(r.changes[1]).toMatchObject({ before: { decl_tags: [] }, after: { decl_tags: ['bpf_fastcall'] }, reason: expect.stringMatching(/gained bpf_fastcall/) });
     expect(r.changes[4]).toMatchObject({ before: { decl_tags: [], param_tags: [['__nullable']] }, after: { decl_tags: [] } });
     // A prototype change and a linkage change of one func are two changes.
-    const both = diffShapes([f('g', 'global', [])], [{ ...f('g', 'static', []), body: { ...(f('g', 'static', []).body as object), ret: 'long' } } as ShapeDef]);
+    const both = diffShapes([f('g', 'global', [])], [{ ...f('g', 'static', []), body: { ...(f('g', 'static', []).body as object), ret: ty('long int') } } as ShapeDef]);
     expect(brief(both.changes)).toEqual(['func g signature breaking', 'func g linkage layout']);
   });
 
-  it('matches long and long long by size on 64-bit kernels only', () => {
+  it('matches long and long long by size and signedness: the same on 64-bit kernels, not on 32-bit ones', () => {
     const before = [func('f', 'long unsigned int', [])];
     const after = [func('f', 'long long unsigned int', [])];
     expect(diffShapes(before, after).changes[0].severity).toBe('layout');
-    expect(diffShapes(before, after, { lookups: { longBytesBefore: 4, longBytesAfter: 4 } }).changes[0].severity).toBe('breaking');
+    const long32: ShapeDef = { kind: 'func', name: 'f', size: 0, body: { ret: int('long unsigned int', 4, false), params: [], variadic: false } as never };
+    expect(diffShapes([long32], after).changes[0]).toMatchObject({ severity: 'breaking', reason: 'return type changed: long unsigned int → long long unsigned int' });
+  });
+
+  it('each reference here spells as its key', () => {
+    for (const [spelling, ref] of Object.entries(TYPES)) expect(spelled(ref)).toBe(spelling);
   });
 });

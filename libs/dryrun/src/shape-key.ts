@@ -24,17 +24,18 @@
  * the catalog does not keep; two layouts that are only a lookup's candidates key as the set of both: libbpf's
  * decision does not depend on their order), and a kernel without a recorded pointer size or byte order.
  *
- * What the catalog's shapes describe by spelling only: base types (`unsigned int`, `char`: name and size; their
- * encoding follows from the arch, which is part of the key) and `struct X` references (the kernel's definition
- * of X, whose presence is part of the key; BTF dedup leaves a forward declaration beside a definition only when
- * it cannot tell which one it means).
+ * A member's, parameter's or typedef's type is a reference in the catalog's type graph: base types (`unsigned int`,
+ * `char`) with their size and encoding in the parent's body, and named types by kind and name (the kernel's
+ * definition of X, whose presence is part of the key; BTF dedup leaves a forward declaration beside a definition
+ * only when it cannot tell which one it means). A catalog made before the type graph (normalizer version 3)
+ * stores C spellings instead, which are not read back: its kernels keep their own BTF's key.
  *
  * Type ids are not decisions outside TYPE_ID_TARGET, but the answer shows them (`target.type_id`, messages): an
  * entry resolved on another kernel's BTF says so in `resolved_on`, whose ids they are (TYPE_ID_TARGET's values
  * and target ids aside: those are the entry's own kernel's).
  */
 import { createHash } from 'node:crypto';
-import { definitionsOfShapes, type Catalog, type Definition, type ShapeKind, type ShapeRow } from '@btf-atlas/catalog/read';
+import { definitionsOfShapes, spelled, type Catalog, type Definition, type ShapeKind, type ShapeRow, type StoredType, type TypeRef } from '@btf-atlas/catalog/read';
 import { shapesNamedWithFlavors } from '@btf-atlas/catalog/core-keys';
 import type { KernelModule } from '@btf-atlas/catalog/kernel-modules';
 import { kernelTypeIds, typeIdLabel, type TypeIdKind } from '@btf-atlas/catalog/type-ids';
@@ -52,35 +53,73 @@ type Level = 'shape' | 'kind';
 /** How a reached type is compared (a lookup's depth, or what a reference inherits from it). */
 type Walk = 'field' | 'compat' | 'match' | 'none';
 
-/** C words of base types and qualifiers in a spelling: never typedef names. */
-const C_WORDS = new Set([
-  'void', 'char', 'short', 'int', 'long', 'signed', 'unsigned', '_Bool', 'float', 'double', '__int128', 'const', 'volatile',
-  'restrict', 'struct', 'union', 'enum', '__attribute__', 'btf_type_tag',
-]);
-
-/** A named type a spelling refers to. */
+/** A named type a type reference leads to. */
 interface Ref {
   kinds: ShapeKind[];
   name: string;
 }
 
-/** What a spelling refers to: `struct X`/`union X`/`enum X`, typedef names, and whether it holds an anonymous type. */
-function refsOf(spelling: string): { refs: Ref[]; anonymous: boolean } {
-  // Type tags are annotations (`__attribute__((btf_type_tag("rcu")))`): no type names in them.
-  const text = spelling.replace(/__attribute__\(\(btf_type_tag\("[^"]*"\)\)\)/g, ' ');
-  const refs: Ref[] = [];
-  const rest = text.replace(/\b(struct|union|enum)\s+([A-Za-z_]\w*)/g, (_, kind: string, name: string) => {
-    refs.push({ kinds: [kind as ShapeKind], name });
-    return ' ';
-  });
-  for (const m of rest.matchAll(/[A-Za-z_]\w*/g)) {
-    if (!C_WORDS.has(m[0])) refs.push({ kinds: ['typedef'], name: m[0] });
-  }
-  return { refs, anonymous: text.includes('{...}') };
+/** What a type reference leads to, read once per reference. */
+interface RefInfo {
+  /** The named structs, unions, enums and typedefs in it (through pointers, arrays, qualifiers, prototypes). */
+  refs: Ref[];
+  /** It holds an unnamed struct, union or enum somewhere. */
+  anonymous: boolean;
+  /** It holds an unnamed enum somewhere. */
+  anonymousEnum: boolean;
+  /** It goes through a pointer or a prototype (what a field access cannot follow). */
+  indirect: boolean;
+}
+
+/** What a type reference leads to ({@link RefInfo}). */
+function infoOf(ref: TypeRef): RefInfo {
+  const out: RefInfo = { refs: [], anonymous: false, anonymousEnum: false, indirect: false };
+  const walk = (r: TypeRef): void => {
+    switch (r[0]) {
+      case 's':
+      case 'u':
+      case 'e':
+        if (r[1] === '') {
+          out.anonymous = true;
+          if (r[0] === 'e') out.anonymousEnum = true;
+        } else out.refs.push({ kinds: [r[0] === 's' ? 'struct' : r[0] === 'u' ? 'union' : 'enum'], name: r[1] });
+        return;
+      case 'w':
+        if (r[2] === '') out.anonymous = true;
+        else out.refs.push({ kinds: [r[1]], name: r[2] });
+        return;
+      case 't':
+        out.refs.push({ kinds: ['typedef'], name: r[1] });
+        return;
+      case 'p':
+        out.indirect = true;
+        return walk(r[1]);
+      case 'a':
+      case 'q':
+      case 'g':
+        return walk(r[2]);
+      case 'fn':
+        out.indirect = true;
+        walk(r[1]);
+        for (const p of r[2]) walk(p);
+        return;
+      default:
+        return;
+    }
+  };
+  walk(ref);
+  return out;
+}
+
+/** The element type of an array (qualifiers and type tags skipped), or undefined when the type is no array. */
+function arrayElement(ref: TypeRef): TypeRef | undefined {
+  let r = ref;
+  while (r[0] === 'q' || r[0] === 'g') r = r[2];
+  return r[0] === 'a' ? r[2] : undefined;
 }
 
 /** A stored member: `[name, bits_offset, bitfield_size, size, type, anon_depth, children?]`. */
-type Member = [string, number, number, number, string, number, Member[]?];
+type Member = [string, number, number, number, StoredType, number, Member[]?];
 
 /** Longest walk along an access path (typedef chains included) before giving up on keying. */
 const MAX_PATH_DEPTH = 64;
@@ -88,9 +127,9 @@ const MAX_PATH_DEPTH = 64;
 /** The parts of a stored body the walk reads. */
 interface ParsedBody {
   members?: Member[];
-  type?: string;
-  ret?: string;
-  params?: [string, string][];
+  type?: StoredType;
+  ret?: StoredType;
+  params?: [string, StoredType][];
 }
 
 /** The names reached from an object's lookups, each with the level its key needs. */
@@ -103,7 +142,7 @@ class Reach {
   /** Shapes by `name flavors` (each asked once, all kinds), and each body's members and spellings once parsed. */
   private readonly rowCache = new Map<string, ShapeRow[]>();
   private readonly bodies = new Map<number, ParsedBody>();
-  private readonly spellings = new Map<string, { refs: Ref[]; anonymous: boolean }>();
+  private readonly infos = new WeakMap<TypeRef, RefInfo>();
   private readonly pending: { name: string; kinds: ShapeKind[]; walk: Walk; behindPtr: boolean; flavors: boolean }[] = [];
   /** TYPE_MATCHES: the member names the local types have (a target member of another name is never compared). */
   private matchNames: Set<string> | undefined;
@@ -157,25 +196,27 @@ class Reach {
     for (const m of members) if (m[0] === step) this.pathStep(m[4], m[6], path, i + 1, depth + 1);
   }
 
-  /** The type spelled `spelling` (with its unnamed struct's members when stored), reached at access step `i`. */
-  private pathStep(spelling: string, children: readonly Member[] | undefined, path: readonly (string | null)[], i: number, depth: number): void {
+  /** The type `type` (with its unnamed struct's members when stored), reached at access step `i`. */
+  private pathStep(type: StoredType, children: readonly Member[] | undefined, path: readonly (string | null)[], i: number, depth: number): void {
     if (depth > MAX_PATH_DEPTH) {
-      this.unprovable ??= `typedef chain of '${spelling}' too deep`;
+      this.unprovable ??= `typedef chain of '${spelled(type)}' too deep`;
       return;
     }
-    if (i === path.length) return this.fieldType(spelling, children, depth);
+    const info = this.info(type);
+    if (info === undefined) return;
+    if (i === path.length) return this.fieldType(type, children, depth);
     // An access does not go through a pointer: libbpf finds no match there, whatever it points to.
-    if (/[*(]/.test(spelling)) return;
-    const dim = /\[\d*\]/.exec(spelling);
+    if (info.indirect) return;
+    const elem = arrayElement(type as TypeRef);
     if (path[i] === null) {
-      if (dim) return this.pathStep(spelling.slice(0, dim.index) + spelling.slice(dim.index + dim[0].length), undefined, path, i + 1, depth + 1);
-    } else if (dim) {
+      if (elem) return this.pathStep(elem, undefined, path, i + 1, depth + 1);
+    } else if (elem) {
       return;
     }
     if (children) return this.pathMembers(children, path, i, depth + 1);
-    const { refs, anonymous } = this.refs(spelling);
+    const { refs, anonymous } = info;
     if (anonymous) {
-      this.unprovable ??= `a member of type '${spelling}' has no stored layout`;
+      this.unprovable ??= `a member of type '${spelled(type)}' has no stored layout`;
       return;
     }
     for (const r of refs) {
@@ -196,10 +237,11 @@ class Reach {
    * arrays to a pointer (matches any pointer), a struct or union (matches any), an enum (name, size, signedness:
    * its shape) or a base type (name and size, in the parent's body).
    */
-  private fieldType(spelling: string, children: readonly Member[] | undefined, depth: number): void {
-    if (children || /[*(]/.test(spelling) || depth > MAX_PATH_DEPTH) return;
-    const { refs, anonymous } = this.refs(spelling);
-    if (anonymous && /enum \{/.test(spelling)) this.unprovable ??= `a field of type '${spelling}' has no stored layout`;
+  private fieldType(type: StoredType, children: readonly Member[] | undefined, depth: number): void {
+    const info = this.info(type);
+    if (children || info === undefined || info.indirect || depth > MAX_PATH_DEPTH) return;
+    const { refs, anonymousEnum } = info;
+    if (anonymousEnum) this.unprovable ??= `a field of type '${spelled(type)}' has no stored layout`;
     for (const r of refs) {
       if (r.kinds[0] === 'enum') this.demand(r.name, r.kinds, 'shape');
       if (r.kinds[0] !== 'typedef') continue;
@@ -217,10 +259,18 @@ class Reach {
     return body;
   }
 
-  private refs(spelling: string): { refs: Ref[]; anonymous: boolean } {
-    let parsed = this.spellings.get(spelling);
-    if (!parsed) this.spellings.set(spelling, (parsed = refsOf(spelling)));
-    return parsed;
+  /**
+   * What a stored type leads to; undefined (and the object unprovable) for a C spelling, which catalogs made
+   * before the type graph store.
+   */
+  private info(type: StoredType): RefInfo | undefined {
+    if (typeof type === 'string') {
+      this.unprovable ??= 'the catalog stores C spellings, not the type graph (made before normalizer version 3: reindex it)';
+      return undefined;
+    }
+    let info = this.infos.get(type);
+    if (!info) this.infos.set(type, (info = infoOf(type)));
+    return info;
   }
 
   /** Follows every pending name through the bodies of all its shapes in the catalog (any kernel: a superset). */
@@ -262,11 +312,11 @@ class Reach {
         if (walk !== 'compat') this.members(body.members ?? [], walk, behindPtr);
         return;
       case 'typedef':
-        if (body.type !== undefined) this.spelling(body.type, walk, behindPtr, body.members !== undefined);
+        if (body.type !== undefined) this.typeOf(body.type, walk, behindPtr, body.members !== undefined);
         if (body.members) this.members(body.members, walk, behindPtr);
         return;
       case 'func':
-        for (const s of [body.ret ?? 'void', ...(body.params ?? []).map((p) => p[1])]) this.spelling(s, walk === 'field' ? 'compat' : walk, behindPtr, false);
+        for (const t of [body.ret, ...(body.params ?? []).map((p) => p[1])]) if (t !== undefined) this.typeOf(t, walk === 'field' ? 'compat' : walk, behindPtr, false);
         return;
       default:
         return;
@@ -276,23 +326,25 @@ class Reach {
   private members(members: readonly Member[], walk: Walk, behindPtr: boolean): void {
     for (const m of members) {
       if (walk === 'match' && this.matchNames && !this.matchNames.has(m[0])) continue;
-      this.spelling(m[4], walk, behindPtr, m[6] !== undefined);
+      this.typeOf(m[4], walk, behindPtr, m[6] !== undefined);
       if (m[6]) this.members(m[6], walk, behindPtr);
     }
   }
 
   /**
-   * The types a spelling refers to. Held by value (no `*`, no prototype): a field or match walk goes on into them;
+   * The types a type refers to. Held by value (no pointer, no prototype): a field or match walk goes on into them;
    * behind a pointer a field walk stops (any pointer matches any pointer), a compat or match walk keeps typedef
    * chains exactly and compares structs, unions and enums by kind (and name). `membersStored`: the anonymous
-   * struct or union it spells has its members in the same body.
+   * struct or union it is has its members in the same body.
    */
-  private spelling(spelling: string, walk: Walk, behindPtr: boolean, membersStored: boolean): void {
-    const ptr = behindPtr || /[*(]/.test(spelling);
+  private typeOf(type: StoredType, walk: Walk, behindPtr: boolean, membersStored: boolean): void {
+    const info = this.info(type);
+    if (info === undefined) return;
+    const ptr = behindPtr || info.indirect;
     if (walk === 'field' && ptr) return;
-    const { refs, anonymous } = this.refs(spelling);
+    const { refs, anonymous } = info;
     if (anonymous && !membersStored && !ptr && walk !== 'compat') {
-      this.unprovable ??= `a member of type '${spelling}' has no stored layout`;
+      this.unprovable ??= `a member of type '${spelled(type)}' has no stored layout`;
     }
     for (const r of refs) {
       const isTypedef = r.kinds[0] === 'typedef';
