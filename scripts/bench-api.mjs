@@ -107,8 +107,8 @@ for (const dist of [CATALOG_DIST, DIFF_DIST, API_DIST, CLI_DIST]) {
   }
 }
 warnIfStale('bench-api', ['libs/btf', 'libs/catalog', 'libs/diff', 'libs/http', 'apps/cli']);
-const { openCatalog, BlobStore, fieldHistory, listKernels } = await import(pathToFileURL(CATALOG_DIST).href);
-const { diffKernels } = await import(pathToFileURL(DIFF_DIST).href);
+const { openCatalog, BlobStore, listKernels } = await import(pathToFileURL(CATALOG_DIST).href);
+const { diffKernels, fieldHistory } = await import(pathToFileURL(DIFF_DIST).href);
 
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ import { DEFAULT_BASE, ROOT, SERIES_CACHE, changingField, fmtMs, quantile, serie
 import { Worker } from 'node:worker_threads';
 
 const CATALOG_DIST = join(ROOT, 'libs/catalog/dist/index.js');
+const DIFF_DIST = join(ROOT, 'libs/diff/dist/index.js');
 const BTF_DIST = join(ROOT, 'libs/btf/dist/index.js');
 
 /** A member of a big struct, timed too (pt_regs is small). */
@@ -68,7 +69,7 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 2)) {
   process.exit(2);
 }
 
-for (const dist of [CATALOG_DIST, BTF_DIST]) {
+for (const dist of [CATALOG_DIST, DIFF_DIST, BTF_DIST]) {
   if (!existsSync(dist)) {
     console.error(`bench-ingest: ${relative(ROOT, dist)} is missing; run \`npm run build\` (or \`npx tsc -b\`) first`);
     process.exit(1);
@@ -134,7 +135,8 @@ function fieldTimings(dbPath, fields, reps) {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     (async () => {
-      const { openCatalog, fieldHistory } = await import(workerData.dist);
+      const { openCatalog } = await import(workerData.dist);
+      const { fieldHistory } = await import(workerData.diff);
       const catalog = openCatalog(workerData.dbPath, { readonly: true });
       const q = (xs, p) => { const s = [...xs].sort((a, b) => a - b); const i = (s.length - 1) * p; const lo = Math.floor(i); const hi = Math.ceil(i); return s[lo] + (s[hi] - s[lo]) * (i - lo); };
       const out = {};
@@ -153,7 +155,7 @@ function fieldTimings(dbPath, fields, reps) {
       parentPort.postMessage(out);
     })().catch((err) => { throw err; });`;
   return new Promise((resolveP, reject) => {
-    const w = new Worker(code, { eval: true, workerData: { dist: pathToFileURL(CATALOG_DIST).href, dbPath, fields, reps } });
+    const w = new Worker(code, { eval: true, workerData: { dist: pathToFileURL(CATALOG_DIST).href, diff: pathToFileURL(DIFF_DIST).href, dbPath, fields, reps } });
     w.once('message', resolveP);
     w.once('error', reject);
     w.once('exit', (c) => c !== 0 && reject(new Error(`field timing worker exited with ${c}`)));

@@ -29,6 +29,7 @@ import { pathToFileURL } from 'node:url';
 import { ROOT, fmtMs, quantile, warnIfStale } from './lib/bench-common.mjs';
 
 const CATALOG_DIST = join(ROOT, 'libs/catalog/dist/index.js');
+const DIFF_DIST = join(ROOT, 'libs/diff/dist/index.js');
 const TARGET = { prefixMs: 2, funcHistoryMs: 5 };
 
 const args = process.argv.slice(2);
@@ -65,6 +66,7 @@ if (!existsSync(CATALOG_DIST)) {
 }
 warnIfStale('bench-search', ['libs/btf', 'libs/catalog']);
 const C = await import(pathToFileURL(CATALOG_DIST).href);
+const D = await import(pathToFileURL(DIFF_DIST).href);
 
 /** The corpus kernels with their modules, decoded and normalized once. */
 async function preparedCorpus() {
@@ -150,14 +152,14 @@ for (const q of ['bpf_map', 'task_', 'sched_sw', 'tcp_v4', 'BPF_MAP_TYPE_', 'kma
 }
 for (const q of ['sched_swtich', 'tcp_v4_conect']) add(`searchNames "${q}" (fuzzy fill)`, time(() => C.searchNames(catalog, q)));
 for (const [label, fn] of [
-  ['funcHistory vfs_read', () => C.funcHistory(catalog, 'vfs_read')],
-  ['funcHistory tcp_v4_connect', () => C.funcHistory(catalog, 'tcp_v4_connect')],
+  ['funcHistory vfs_read', () => D.funcHistory(catalog, 'vfs_read')],
+  ['funcHistory tcp_v4_connect', () => D.funcHistory(catalog, 'tcp_v4_connect')],
 ]) add(`${label} (${kernels} kernels)`, time(fn), TARGET.funcHistoryMs);
 for (const [label, fn] of [
-  ['tracepointHistory sched_switch', () => C.tracepointHistory(catalog, 'sched_switch')],
-  ['syscallHistory openat', () => C.syscallHistory(catalog, 'openat')],
-  ['enumeratorHistory BPF_MAP_TYPE_ARRAY', () => C.enumeratorHistory(catalog, 'BPF_MAP_TYPE_ARRAY')],
-  ['fieldHistory pt_regs.di (for scale)', () => C.fieldHistory(catalog, 'pt_regs.di')],
+  ['tracepointHistory sched_switch', () => D.tracepointHistory(catalog, 'sched_switch')],
+  ['syscallHistory openat', () => D.syscallHistory(catalog, 'openat')],
+  ['enumeratorHistory BPF_MAP_TYPE_ARRAY', () => D.enumeratorHistory(catalog, 'BPF_MAP_TYPE_ARRAY')],
+  ['fieldHistory pt_regs.di (for scale)', () => D.fieldHistory(catalog, 'pt_regs.di')],
 ]) add(`${label} (${kernels} kernels)`, time(fn));
 
 const w = Math.max(...rows.map((r) => r.what.length));

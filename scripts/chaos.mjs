@@ -71,7 +71,8 @@ if (spawnSync('redis-server', ['--version']).status !== 0) {
 }
 
 const catalogLib = await import('@btf-atlas/catalog');
-const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest, listKernels, listKernelStates, fieldHistory, typeLayout, typeHistory, listFailures } = catalogLib;
+const { openCatalog, BlobStore, scanPath, jobDataOf, processIngest, listKernels, listKernelStates, typeLayout, listFailures } = catalogLib;
+const { fieldHistory, typeHistory } = await import('@btf-atlas/diff');
 const { createIngestQueue, pingRedis } = await import('@btf-atlas/queue');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

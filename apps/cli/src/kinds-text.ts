@@ -1,10 +1,12 @@
 // The kind list from its own module: `--help` loads this file, and the read API would bring SQLite with it.
 import { SEARCH_KINDS } from '@btf-atlas/catalog/kind-names';
 import type {
-  EnumeratorHistoryJson, EnumeratorInKernelJson, EnumeratorJson, EnumHistoryJson, EnumInKernelJson, EnumJson,
-  FuncHistoryJson, FuncInKernelJson, FuncJson, HistoryEntry, SearchJson, SyscallHistoryJson,
-  SyscallInKernelJson, TracepointHistoryJson, TracepointInKernelJson, TracepointJson,
+  EnumeratorInKernelJson, EnumeratorJson, EnumInKernelJson, EnumJson, FuncInKernelJson, FuncJson, SearchJson, SyscallInKernelJson,
+  TracepointInKernelJson, TracepointJson,
 } from '@btf-atlas/catalog/read';
+import type {
+  EnumeratorHistoryJson, EnumHistoryJson, FuncHistoryJson, HistoryEntry, SyscallHistoryJson, TracepointHistoryJson,
+} from '@btf-atlas/diff';
 import { brief, failedText, notIngestedText } from './text.js';
 
 /*

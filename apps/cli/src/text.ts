@@ -1,4 +1,5 @@
-import type { FailedKernelNote, FieldHistoryJson, NotIngestedNote, TypeHistoryJson, TypeLayoutJson } from '@btf-atlas/catalog';
+import type { FailedKernelNote, NotIngestedNote, TypeLayoutJson } from '@btf-atlas/catalog';
+import type { FieldHistoryJson, TypeHistoryJson } from '@btf-atlas/diff';
 
 const CACHELINE = 64;
 

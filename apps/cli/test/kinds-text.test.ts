@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { FuncHistoryJson, FuncJson, SearchJson } from '@btf-atlas/catalog/read';
+import type { FuncJson, SearchJson } from '@btf-atlas/catalog/read';
+import type { FuncHistoryJson } from '@btf-atlas/diff';
 import { declare, formatFuncHistoryText, formatFuncInKernelText, formatSearchText, paramList } from '../src/kinds-text.js';
 
 // The text of the kind answers, on hand-made answers: what the corpus does not show (several definitions in one

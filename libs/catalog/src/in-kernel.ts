@@ -1,16 +1,16 @@
 import type { Catalog } from './db.js';
 import { CatalogError, type CatalogErrorCode } from './errors.js';
-import { enumDefinitions, enumeratorDefinitions, type EnumeratorJson, type EnumJson } from './enum-history.js';
+import { enumDefinitions, enumeratorDefinitions, type EnumeratorJson, type EnumJson } from './enums.js';
 import { formatKref } from './kernel-ref.js';
 import { findKernel, kernelRows, moduleScope, type Definition } from './queries.js';
-import { syscallDefinitions, type SyscallJson } from './syscall-history.js';
-import { tracepointDefinitions, type TracepointJson } from './tracepoint-history.js';
+import { syscallDefinitions, type SyscallJson } from './syscalls.js';
+import { tracepointDefinitions, type TracepointJson } from './tracepoints.js';
 
 /**
  * One kernel's answer for the kinds whose catalog answer is a history (tracepoints, syscalls, enums, enumerators):
  * `{ "kernel": KREF, "<kind>s": [ ...every definition of the name in it... ] }` as the contract words it, the
  * definitions being those the kind's history shows for that kernel. What `btf-atlas KIND NAME --kernel KREF` and
- * `GET /v1/KINDs/{name}?kernel=KREF` answer (funcs have theirs in func-history.ts: `funcInKernel`).
+ * `GET /v1/KINDs/{name}?kernel=KREF` answer (funcs have theirs in funcs.ts: `funcInKernel`).
  */
 
 /**

@@ -79,3 +79,6 @@ export type SearchKind = (typeof SEARCH_KINDS)[number];
 export function isSearchKind(kind: string): kind is SearchKind {
   return (SEARCH_KINDS as readonly string[]).includes(kind);
 }
+
+/** The kfunc decl tag (include/linux/btf.h `__bpf_kfunc`, `BTF_DECL_TAG("bpf_kfunc")`). */
+export const KFUNC_TAG = 'bpf_kfunc';

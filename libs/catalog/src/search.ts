@@ -4,7 +4,7 @@ import { isSearchKind, NAME_KINDS, SEARCH_KINDS, syscallFuncNames, syscallOfFunc
 import { bucketOf, spelled, type FuncBody } from './normalize.js';
 import { fieldPathCompletions, kernelCompletions, shapesNamed, type ShapeRow } from './queries.js';
 import { readSets, selectByIds, type SetEntry } from './sets.js';
-import { KFUNC_TAG } from './shape-index.js';
+import { KFUNC_TAG } from './kind-names.js';
 import { closestNames } from './suggest.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Catalog } from './db.js';
-import { syscallOfFunc, tracepointOfTypedef, type SearchKind } from './kind-names.js';
+import { KFUNC_TAG, syscallOfFunc, tracepointOfTypedef, type SearchKind } from './kind-names.js';
 import { spelled, type EnumBody, type FuncBody, type ShapeKind } from './normalize.js';
 
 /**
@@ -42,9 +42,6 @@ function statementsOf(catalog: Catalog): Statements {
   }
   return s;
 }
-
-/** The kfunc decl tag (include/linux/btf.h `__bpf_kfunc`, `BTF_DECL_TAG("bpf_kfunc")`). */
-export const KFUNC_TAG = 'bpf_kfunc';
 
 /**
  * The search names a shape gives (name, kind): its own name and kind when named; and, read from its body, `kfunc`

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BlobStore, CatalogError, failedKernels, fieldHistory, findKernel, jobDataOf, listKernelStates, lookupKernel,
-  LookupNotFoundError, openCatalog, processIngest, scanPath, typeHistory, type Catalog,
+  BlobStore, CatalogError, failedKernels, findKernel, jobDataOf, listKernelStates, lookupKernel, LookupNotFoundError, openCatalog, processIngest, scanPath, type Catalog,
 } from '@btf-atlas/catalog';
+import { fieldHistory, typeHistory } from '@btf-atlas/diff';
 import { BtfBuilder } from '../../btf/test/support/builder.js';
 
 /** A tiny kernel BTF with `struct pt_regs { long di; }` at the given offset. */

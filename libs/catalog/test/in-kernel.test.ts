@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  entryDefinitions, enumeratorHistory, enumeratorInKernel, enumHistory, enumInKernel, parseKref, syscallHistory,
-  syscallInKernel, tracepointHistory, tracepointInKernel, type Catalog, type HistoryEntry, type KernelFilter,
+  enumeratorInKernel, enumInKernel, parseKref, syscallInKernel, tracepointInKernel, type Catalog, type KernelFilter,
 } from '@btf-atlas/catalog/read';
+import { entryDefinitions, enumeratorHistory, enumHistory, syscallHistory, tracepointHistory, type HistoryEntry } from '@btf-atlas/diff';
 import { BtfBuilder } from '../../btf/test/support/builder.js';
 import { thrown } from './support/answers.js';
 import { syntheticCatalog } from './support/synthetic-catalog.js';

@@ -5,11 +5,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  archiveFileOf, archiveManifest, BlobStore, enumeratorHistory, enumHistory, fieldHistory, formatKref, funcHistory, groupPackages,
-  jobDataOf, listArchiveKernels, listFailures, searchNames, syscallHistory, tracepointHistory,
-  listKernels, listKernelStates, loadKernelBtf, NORMALIZER_VERSION, openCatalog, parseKref, prepareKernel, processIngest, rawBtfFileOf,
-  scanPath, sha256Hex, typeHistory, typeLayout, typeText, writeKernel, type ScanItem,
+  archiveFileOf, archiveManifest, BlobStore, formatKref, groupPackages, jobDataOf, listArchiveKernels, listFailures, searchNames, listKernels, listKernelStates, loadKernelBtf, NORMALIZER_VERSION, openCatalog, parseKref, prepareKernel, processIngest, rawBtfFileOf, scanPath, sha256Hex, typeLayout, typeText, writeKernel, type ScanItem,
 } from '@btf-atlas/catalog';
+import { enumeratorHistory, enumHistory, fieldHistory, funcHistory, syscallHistory, tracepointHistory, typeHistory } from '@btf-atlas/diff';
 import { mergeCatalog, mergeCatalogs } from '@btf-atlas/catalog/merge';
 import { diffKernels } from '@btf-atlas/diff';
 import { CORPUS_DIR } from '../../btf/test/support/corpus.js';

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BlobStore, catalogVersions, fieldHistory, groupPackages, jobDataOf, listFailures, listKernelStates, NORMALIZER_VERSION,
-  openCatalog, processIngest, scanPath, sha256Hex, typeHistory,
+  BlobStore, catalogVersions, groupPackages, jobDataOf, listFailures, listKernelStates, NORMALIZER_VERSION, openCatalog, processIngest, scanPath, sha256Hex,
 } from '@btf-atlas/catalog';
+import { fieldHistory, typeHistory } from '@btf-atlas/diff';
 import { reindexCatalog, type ReindexEvent } from '@btf-atlas/catalog/reindex';
 import { diffKernels } from '@btf-atlas/diff';
 

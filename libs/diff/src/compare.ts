@@ -1,6 +1,7 @@
-import { KFUNC_TAG, spelled, type CompositeBody, type EnumBody, type FuncBody, type ShapeBody, type ShapeKind, type StoredMember, type StoredType, type TypedefBody } from '@btf-atlas/catalog';
+import { KFUNC_TAG, spelled, type CompositeBody, type EnumBody, type FuncBody, type ShapeBody, type ShapeKind, type StoredMember, type StoredType, type TypedefBody } from '@btf-atlas/catalog/read';
 import type { TypedefLookup } from './resolved-type.js';
-import { classifyBitfield, classifyLinkage, classifySignature, classifyTags, classifyTypeChange, looksLikeRename, RULES, type Lookups, type Verdict } from './severity.js';
+import { pairEnumValues, pairMembers } from './members.js';
+import { classifyBitfield, classifyLinkage, classifySignature, classifyTags, classifyTypeChange, RULES, type Lookups, type Verdict } from './severity.js';
 import type { AmbiguousName, ChangeKind, DiffChange, DiffSummary, ShapeDef, ShapeDiff } from './types.js';
 
 export interface CompareOptions {
@@ -230,45 +231,38 @@ function memberState(m: StoredMember): Record<string, unknown> {
   return { offset: Math.floor(m[1] / 8), bits_offset: m[1], bitfield_size: m[2], size: m[3], type: spelled(m[4]) };
 }
 
-/** Members by name (the first of a name, should a flattened list ever repeat one). */
-function byName(list: StoredMember[]): Map<string, StoredMember> {
-  const map = new Map<string, StoredMember>();
-  for (const m of list) if (!map.has(m[0])) map.set(m[0], m);
-  return map;
-}
-
 function compareMembers(oldList: StoredMember[], newList: StoredMember[], emit: Emit, lookups: Lookups, module: string): void {
-  const oldBy = byName(oldList);
-  const newBy = byName(newList);
-  const removed: { m: StoredMember; c: DiffChange }[] = [];
-  for (const [name, m] of oldBy) {
-    if (!newBy.has(name)) removed.push({ m, c: emit('removed', RULES.memberRemoved, memberState(m), {}, name) });
-  }
-  const added: { m: StoredMember; c: DiffChange }[] = [];
-  for (const [name, m] of newBy) {
-    const o = oldBy.get(name);
+  // One pairing with the histories': by name (a repeated name by occurrence), renames by one rule (members.ts).
+  const p = pairMembers(oldList, newList, () => ({ lookups, module }));
+  const emitted = new Map<string, DiffChange>();
+  for (const key of p.removed) emitted.set(key, emit('removed', RULES.memberRemoved, memberState(p.before.get(key)!), {}, key));
+  for (const [key, m] of p.after) {
+    const o = p.before.get(key);
     if (!o) {
-      added.push({ m, c: emit('added', RULES.memberAdded, {}, memberState(m), name) });
+      emitted.set(key, emit('added', RULES.memberAdded, {}, memberState(m), key));
       continue;
     }
     if (o[1] !== m[1]) {
-      emit('offset', RULES.memberMoved, { offset: Math.floor(o[1] / 8), bits_offset: o[1] }, { offset: Math.floor(m[1] / 8), bits_offset: m[1] }, name);
+      emit('offset', RULES.memberMoved, { offset: Math.floor(o[1] / 8), bits_offset: o[1] }, { offset: Math.floor(m[1] / 8), bits_offset: m[1] }, key);
     }
-    if (o[2] !== m[2]) emit('bitfield', classifyBitfield(o[2], m[2]), { bitfield_size: o[2] }, { bitfield_size: m[2] }, name);
+    if (o[2] !== m[2]) emit('bitfield', classifyBitfield(o[2], m[2]), { bitfield_size: o[2] }, { bitfield_size: m[2] }, key);
     if (typeChanged(o[4], m[4])) {
-      emit('type', classifyTypeChange({ type: o[4], size: o[3] }, { type: m[4], size: m[3] }, lookups, module), { type: spelled(o[4]), size: o[3] }, { type: spelled(m[4]), size: m[3] }, name);
+      emit('type', classifyTypeChange({ type: o[4], size: o[3] }, { type: m[4], size: m[3] }, lookups, module), { type: spelled(o[4]), size: o[3] }, { type: spelled(m[4]), size: m[3] }, key);
     }
   }
-  // A removed member and an added one in the same place, of a type CO-RE would accept for it: a rename.
-  const taken = new Set<number>();
-  for (const r of removed) {
-    const i = added.findIndex((x, j) => !taken.has(j) && looksLikeRename(side(r.m), side(x.m), lookups, module));
-    if (i < 0) continue;
-    taken.add(i);
-    r.c.probable_rename = added[i].m[0];
-    added[i].c.probable_rename = r.m[0];
+  markRenames(p.renames, emitted);
+}
+
+/** Each side of a probable rename names the other in `probable_rename`, `reason` kept the last key. */
+function markRenames(renames: Map<string, string>, emitted: Map<string, DiffChange>): void {
+  for (const [from, to] of renames) {
+    const r = emitted.get(from)!;
+    const a = emitted.get(to)!;
+    r.probable_rename = to;
+    a.probable_rename = from;
+    moveReasonLast(r);
+    moveReasonLast(a);
   }
-  for (const { c } of [...removed, ...added]) if (c.probable_rename) moveReasonLast(c);
 }
 
 /** Keeps `reason` the last key once `probable_rename` is set (the contract's keys first). */
@@ -278,36 +272,19 @@ function moveReasonLast(c: DiffChange): void {
   c.reason = reason;
 }
 
-function side(m: StoredMember): { bitsOffset: number; bitfieldSize: number; size: number; type: StoredType } {
-  return { bitsOffset: m[1], bitfieldSize: m[2], size: m[3], type: m[4] };
-}
-
 function compareEnums(a: ShapeDef, b: ShapeDef, emit: Emit): void {
   const x = bodyOf<EnumBody>(a);
   const y = bodyOf<EnumBody>(b);
   if (a.size !== b.size) emit('size', RULES.sizeChanged, { size: a.size }, { size: b.size });
   if (x.signed !== y.signed) emit('type', RULES.enumSignChanged, { signed: x.signed }, { signed: y.signed });
-  const oldBy = new Map(x.values);
-  const newBy = new Map(y.values);
-  const removed: { value: string; c: DiffChange }[] = [];
-  for (const [name, value] of x.values) {
-    if (!newBy.has(name)) removed.push({ value, c: emit('removed', RULES.enumValueRemoved, { value }, {}, name) });
-  }
-  const added: { name: string; value: string; c: DiffChange }[] = [];
-  for (const [name, value] of y.values) {
-    const old = oldBy.get(name);
-    if (old === undefined) added.push({ name, value, c: emit('added', RULES.enumValueAdded, {}, { value }, name) });
-    else if (old !== value) emit('value', RULES.enumValueChanged, { value: old }, { value }, name);
+  const p = pairEnumValues(x.values, y.values, (v) => v[0], (v) => v[1]);
+  const emitted = new Map<string, DiffChange>();
+  for (const key of p.removed) emitted.set(key, emit('removed', RULES.enumValueRemoved, { value: p.before.get(key)![1] }, {}, key));
+  for (const [key, [, value]] of p.after) {
+    const old = p.before.get(key);
+    if (old === undefined) emitted.set(key, emit('added', RULES.enumValueAdded, {}, { value }, key));
+    else if (old[1] !== value) emit('value', RULES.enumValueChanged, { value: old[1] }, { value }, key);
   }
   // A constant removed and one added with the same value: a rename.
-  const taken = new Set<number>();
-  for (const r of removed) {
-    const i = added.findIndex((n, j) => !taken.has(j) && n.value === r.value);
-    if (i < 0) continue;
-    taken.add(i);
-    r.c.probable_rename = added[i].name;
-    added[i].c.probable_rename = r.c.member;
-    moveReasonLast(r.c);
-    moveReasonLast(added[i].c);
-  }
+  markRenames(p.renames, emitted);
 }

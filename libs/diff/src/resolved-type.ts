@@ -3,7 +3,7 @@
  * types when it relocates a CO-RE field access: qualifiers and type tags dropped, typedefs replaced by their
  * targets in the kernel at hand, integers by size and signedness as BTF encodes them.
  */
-import { CatalogError, type StoredType, type TypeRef } from '@btf-atlas/catalog';
+import { CatalogError, type StoredType, type TypeRef } from '@btf-atlas/catalog/read';
 
 /** A type as far as CO-RE cares: qualifiers and type tags dropped (libbpf's `skip_mods_and_typedefs`). */
 export type CType =

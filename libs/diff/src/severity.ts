@@ -1,4 +1,4 @@
-import { spelled, type FuncBody, type FuncLinkage, type StoredType } from '@btf-atlas/catalog';
+import { spelled, type FuncBody, type FuncLinkage, type StoredType } from '@btf-atlas/catalog/read';
 import { coreFieldsCompatible, ctypeOf, kindWord, resolveTypedefs, sameCType, type CType, type TypedefLookup } from './resolved-type.js';
 import type { Severity } from './types.js';
 
@@ -44,6 +44,7 @@ export const RULES = {
   noLongerBitfield: verdict('layout', 'no longer a bitfield: BPF_CORE_READ_BITFIELD still reads it'),
   bitfieldResized: verdict('layout', 'bitfield width changed: BPF_CORE_READ_BITFIELD relocates its shifts'),
   becameKfunc: verdict('additive', 'became a kfunc (decl tag bpf_kfunc): BPF programs may call it'),
+  sameType: verdict('layout', 'same type after typedefs and qualifiers'),
   noLongerKfunc: verdict('breaking', 'no longer a kfunc: a program that calls it fails to load (a __weak extern resolves to 0)'),
 } as const;
 
@@ -85,6 +86,11 @@ export function classifyBitfield(before: number, after: number): Verdict {
   return RULES.bitfieldResized;
 }
 
+/** The same size, and the same type once typedefs (of each kernel), qualifiers and type tags are resolved. */
+export function sameType(before: TypeSide, after: TypeSide, lookups: Lookups, module: string): boolean {
+  return before.size === after.size && sameCType(resolved(before.type, lookups, 'before', module, true), resolved(after.type, lookups, 'after', module, true));
+}
+
 function resolved(type: StoredType, lookups: Lookups, side: 'before' | 'after', module: string, deep: boolean): CType {
   return resolveTypedefs(ctypeOf(type), { typedefs: lookups[side], module }, deep);
 }
@@ -100,9 +106,7 @@ function resolved(type: StoredType, lookups: Lookups, side: 'before' | 'after', 
 export function classifyTypeChange(before: TypeSide, after: TypeSide, lookups: Lookups, module: string): Verdict {
   const a = resolved(before.type, lookups, 'before', module, false);
   const b = resolved(after.type, lookups, 'after', module, false);
-  if (before.size === after.size && sameCType(resolved(before.type, lookups, 'before', module, true), resolved(after.type, lookups, 'after', module, true))) {
-    return verdict('layout', 'same type after typedefs and qualifiers');
-  }
+  if (sameType(before, after, lookups, module)) return RULES.sameType;
   if (a.t === 'func' && b.t === 'func') {
     // A typedef of a function type (not a pointer): what programs attached to such functions see changed.
     return verdict('breaking', 'function prototype changed: parameters or return type differ');
@@ -172,14 +176,3 @@ export function classifySignature(before: FuncBody, after: FuncBody, lookups: Lo
   return verdict('layout', 'same types after typedefs');
 }
 
-/** A removed and an added member at the same place that CO-RE would accept for one another: a rename. */
-export function looksLikeRename(
-  removed: { bitsOffset: number; bitfieldSize: number; size: number; type: StoredType },
-  added: { bitsOffset: number; bitfieldSize: number; size: number; type: StoredType },
-  lookups: Lookups,
-  module: string,
-): boolean {
-  if (removed.bitsOffset !== added.bitsOffset || removed.bitfieldSize !== added.bitfieldSize || removed.size !== added.size) return false;
-  if (spelled(removed.type) === spelled(added.type)) return true;
-  return classifyTypeChange(removed, added, lookups, module).severity !== 'breaking';
-}

@@ -1,4 +1,4 @@
-import type { ShapeBody, ShapeKind } from '@btf-atlas/catalog';
+import type { ShapeBody, ShapeKind } from '@btf-atlas/catalog/read';
 
 /** What changed (contract: `diff --json`). */
 export type ChangeKind = 'added' | 'removed' | 'size' | 'offset' | 'type' | 'bitfield' | 'value' | 'signature' | 'linkage' | 'kfunc' | 'tags';

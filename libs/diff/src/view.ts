@@ -1,4 +1,4 @@
-import type { ShapeKind } from '@btf-atlas/catalog';
+import type { ShapeKind } from '@btf-atlas/catalog/read';
 import { summarize } from './compare.js';
 import type { AmbiguousName, DiffChange, DiffFilter, DiffSummary, DiffView, DiffViewSummary, KernelDiff, KindSummary, Severity } from './types.js';
 

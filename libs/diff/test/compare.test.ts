@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { spelled, type StoredMember, type TypeRef } from '@btf-atlas/catalog';
-import { coreFieldsCompatible, ctypeOf, diffShapes, summarize, type DiffChange, type ShapeDef } from '@btf-atlas/diff';
+import {
+  compareEnumValues, compareMembers, coreFieldsCompatible, ctypeOf, diffShapes, pairMembers, probableRename, renameScore, summarize,
+  type DiffChange, type ShapeDef, type TypeContext,
+} from '@btf-atlas/diff';
 
 // Type references as the catalog stores them (libs/btf type-ref.ts), built by hand.
 const int = (name: string, size: number, signed: boolean, char = false): TypeRef => ['i', name, size, (signed ? 1 : 0) | (char ? 2 : 0)];
@@ -26,6 +29,7 @@ const TYPES: Record<string, TypeRef> = {
   'long unsigned int': int('long unsigned int', 8, false),
   'long long int': int('long long int', 8, true),
   'long long unsigned int': int('long long unsigned int', 8, false),
+  'volatile long int': ['q', 'volatile', int('long int', 8, true)],
   u8: td('u8'), u16: td('u16'), u32: td('u32'), u64: td('u64'), s64: td('s64'), size_t: td('size_t'), __kernel_long_t: td('__kernel_long_t'),
   'int *': ptr(INT),
   'void *': ptr(VOID),
@@ -331,5 +335,73 @@ describe('enum, typedef and func changes', () => {
 
   it('each reference here spells as its key', () => {
     for (const [spelling, ref] of Object.entries(TYPES)) expect(spelled(ref)).toBe(spelling);
+  });
+});
+
+describe('one rename rule, for the kernel diff and every history', () => {
+  /** Both kernels' typedefs: BASE_TYPEDEFS. */
+  const targets = new Map(BASE_TYPEDEFS.map((d) => [d.name, (d.body as { type: TypeRef }).type]));
+  const ctx: TypeContext = { lookups: { before: (name) => targets.get(name), after: (name) => targets.get(name) }, module: '' };
+
+  it('scores the same place by type: same type 3, CO-RE-compatible 2, related integer names of another size 1', () => {
+    expect(renameScore(m('a', 64, 8, 'struct sock *'), m('b', 64, 8, 'struct sock *'), ctx)).toBe(3);
+    // Typedefs resolved in each kernel: u32 is unsigned int.
+    expect(renameScore(m('s_flags', 64, 4, 'unsigned int'), m('s_mount_flags', 64, 4, 'u32'), ctx)).toBe(3);
+    expect(renameScore(m('flags', 64, 4, 'unsigned int'), m('__flags', 64, 4, 'u32'), ctx)).toBe(3.5);
+    // Any two pointers are compatible for CO-RE (struct page * -> struct folio *).
+    expect(renameScore(m('page', 64, 8, 'struct page *'), m('folio', 64, 8, 'struct folio *'), ctx)).toBe(2);
+    // Linux 5.14: volatile long int state -> unsigned int __state.
+    expect(renameScore(m('state', 128, 8, 'volatile long int'), m('__state', 128, 4, 'unsigned int'), ctx)).toBe(1);
+    expect(renameScore(m('state', 128, 8, 'long int'), m('flags', 128, 4, 'unsigned int'), ctx)).toBe(0);
+    expect(renameScore(m('a', 64, 8, 'long int'), m('b', 72, 8, 'long int'), ctx)).toBe(0);
+    // Signedness changed: CO-RE reads it wrong, and the names are unrelated.
+    expect(renameScore(m('a', 64, 4, 'int'), m('b', 64, 4, 'unsigned int'), ctx)).toBe(0);
+    expect(renameScore(m('a', 64, 4, 'int'), m('b', 64, 8, 'int *'), ctx)).toBe(0);
+    // Spellings (a catalog made before the type graph): only the same spelling counts.
+    expect(renameScore(['a', 0, 0, 4, 'u32', 0], ['b', 0, 0, 4, 'u32', 0], ctx)).toBe(3);
+    expect(renameScore(['a', 0, 0, 4, 'unsigned int', 0], ['b', 0, 0, 4, 'u32', 0], ctx)).toBe(0);
+  });
+
+  it('takes the best candidate', () => {
+    const state = m('state', 128, 8, 'long int');
+    expect(probableRename(state, [m('x', 128, 8, 'struct sock *'), m('__state', 128, 4, 'unsigned int')], ctx)?.[0]).toBe('__state');
+    expect(probableRename(state, [m('x', 192, 8, 'long int')], ctx)).toBeUndefined();
+    expect(probableRename(m('flags', 0, 4, 'u32'), [m('other', 0, 4, 'int'), m('__flags', 0, 4, 'unsigned int')], ctx)?.[0]).toBe('__flags');
+  });
+
+  it('pairs members by name (a repeated name by occurrence) and renames once each', () => {
+    const p = pairMembers(
+      [m('', 0, 4, 'int', 3), m('a', 32, 4, 'u32'), m('', 64, 4, 'int', 3), m('b', 96, 4, 'u32')],
+      [m('', 0, 4, 'int', 3), m('c', 32, 4, 'u32'), m('d', 96, 4, 'u32'), m('e', 96, 4, 'u32')],
+      () => ctx,
+    );
+    expect(p.removed).toEqual(['a', '#2', 'b']);
+    expect(p.common).toEqual(['']);
+    expect(p.added).toEqual(['c', 'd', 'e']);
+    expect([...p.renames]).toEqual([['a', 'c'], ['b', 'd']]);
+  });
+
+  it('gives the histories what the diff finds: the same renames, with spelled types', () => {
+    const x = [m('state', 128, 8, 'volatile long int'), m('old_name', 192, 4, 'u32')];
+    const y = [m('__state', 128, 4, 'unsigned int'), m('new_name', 192, 4, 'unsigned int')];
+    const history = compareMembers(x, y, () => ctx);
+    expect(history.map((c) => [c.what, c.member, c.probable_rename])).toEqual([
+      ['removed', 'state', '__state'], ['removed', 'old_name', 'new_name'], ['added', '__state', 'state'], ['added', 'new_name', 'old_name'],
+    ]);
+    expect(history[0].before).toEqual({ offset: 16, bits_offset: 128, bitfield_size: 0, size: 8, type: 'volatile long int' });
+    const diff = diffShapes([...BASE_TYPEDEFS, struct('t', 32, x)], [...BASE_TYPEDEFS, struct('t', 32, y)]);
+    expect(brief(diff.changes)).toEqual([
+      'struct t.state removed breaking ~__state', 'struct t.old_name removed breaking ~new_name',
+      'struct t.__state added additive ~state', 'struct t.new_name added additive ~old_name',
+    ]);
+  });
+
+  it('pairs enum constants by name, and a removed constant with an added one of its value', () => {
+    const changes = compareEnumValues([{ name: 'A', value: '0' }, { name: 'B', value: '1' }], [{ name: 'A', value: '2' }, { name: 'B2', value: '1' }]);
+    expect(changes).toEqual([
+      { what: 'value', member: 'A', before: { value: '0' }, after: { value: '2' } },
+      { what: 'removed', member: 'B', before: { value: '1' }, after: {}, probable_rename: 'B2' },
+      { what: 'added', member: 'B2', before: {}, after: { value: '1' }, probable_rename: 'B' },
+    ]);
   });
 });

@@ -4,9 +4,7 @@
  * distros and releases, the histories' `timeline`), with the words users read first:
  * `kp_mm_cid: breaks until 6.1.0-50-amd64, ok from 6.12.95+deb12-amd64`.
  */
-import {
-  buildTimeline, neighbourChanges, spanRange, timelineSummary, unameOfKref, type TimelineItem,
-} from '@btf-atlas/catalog/read';
+import { buildTimeline, neighbourChanges, spanRange, timelineSummary, unameOfKref, type TimelineItem } from '@btf-atlas/diff';
 import type { Verdict } from '@btf-atlas/core';
 import type { KernelCheckJson, ProgramTimelineJson, VerdictChangeJson } from './answer.js';
 import type { SelectedKernel } from './selection.js';
@@ -29,9 +27,9 @@ export function verdictChanges(programs: readonly string[], kernels: readonly Se
   const rows = kernels.map((k) => k.row);
   const out: VerdictChangeJson[] = [];
   for (const program of programs) {
-    const found = neighbourChanges(rows, entries, (x, y) => {
-      const before = verdictOf(x, program);
-      const after = verdictOf(y, program);
+    const found = neighbourChanges(rows, entries, (i, j) => {
+      const before = verdictOf(entries[i], program);
+      const after = verdictOf(entries[j], program);
       if (before === undefined || after === undefined || before === after) return [];
       return [{ program, before: { verdict: before }, after: { verdict: after } }];
     });

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fieldHistory, openCatalog, type Catalog } from '@btf-atlas/catalog/read';
+import { openCatalog, type Catalog } from '@btf-atlas/catalog/read';
+import { fieldHistory } from '@btf-atlas/diff';
 import { unxz } from '@btf-atlas/btf';
 import { CoreError } from '@btf-atlas/core';
 import {

@@ -1,6 +1,7 @@
 /**
  * Response schemas of the answers about functions, tracepoints, syscalls, enums, enumerators and the name search
- * (libs/catalog func-history.ts, tracepoint-history.ts, syscall-history.ts, enum-history.ts, search.ts; in-kernel.ts).
+ * (libs/diff func-history.ts, tracepoint-history.ts, syscall-history.ts, enum-history.ts; libs/catalog funcs.ts, tracepoints.ts,
+ * syscalls.ts, enums.ts, search.ts, in-kernel.ts).
  * As in schemas.ts, property order is the order the catalog builds its objects in: fast-json-stringify writes
  * required keys first, so an object whose optional keys sit between required ones is written as variants, one per
  * set of those keys that occurs ({@link variantsOf}); variants are few, as each costs the serializer a validation.
@@ -272,6 +273,7 @@ export const enumHistorySchema = historySchema(
       ...changeHead(['added', 'removed', 'kind', 'size', 'offset', 'type', 'value']),
       ['member', { type: 'string', description: 'the enumerator (a repeated name is NAME#2, …)' }, 'optional'],
       ...sides,
+      ['probable_rename', { type: 'string', description: 'an enumerator removed and one added with its value (a rename): the other one' }, 'optional'],
     ],
     [[], ['member']],
   ),

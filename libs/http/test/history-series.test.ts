@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fieldHistory, openCatalog, typeHistory } from '@btf-atlas/catalog';
+import { openCatalog } from '@btf-atlas/catalog';
+import { fieldHistory, typeHistory } from '@btf-atlas/diff';
 import { buildApp } from '../src/app.js';
 import { K, seriesCatalog } from '../../catalog/test/support/series-catalog.js';
 

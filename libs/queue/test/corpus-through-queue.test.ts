@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fieldHistory, jobDataOf, listKernels, openCatalog, scanPath, typeLayout, type Catalog } from '@btf-atlas/catalog';
+import { jobDataOf, listKernels, openCatalog, scanPath, typeLayout, type Catalog } from '@btf-atlas/catalog';
+import { fieldHistory } from '@btf-atlas/diff';
 import { CORPUS_DIR, corpusKernels, corpusOracle } from '../../btf/test/support/corpus.js';
 import { startQueue, type QueueHarness } from './support.js';
 

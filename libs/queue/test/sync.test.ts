@@ -177,7 +177,7 @@ describe.skipIf(!haveTools)('a kernel built without BTF: the debug package is re
       expect(jobs[0].fetchDebug?.name).toBe(`linux-image-${uname}-dbg`);
       const result = await runJob({ name: 'ingest', data: jobs[0], updateProgress: async () => undefined }, { catalog, blobs: BlobStore.forCatalog(db), queue: { add: async () => undefined } });
       expect(result).toMatchObject({ kernel: `debian/14/i386/${uname}`, status: 'ingested' });
-      const di = (await import('@btf-atlas/catalog')).fieldHistory(catalog, 'pt_regs.di');
+      const di = (await import('@btf-atlas/diff')).fieldHistory(catalog, 'pt_regs.di');
       // di is the fifth long of the struct cc compiled (its long is the host's).
       const [k] = di.kernels as { status: string; offset: number; size: number }[];
       expect(k.status).toBe('present');

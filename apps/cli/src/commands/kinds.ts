@@ -23,8 +23,8 @@ interface KindOptions {
 
 /** The libraries a kind command reads with, loaded only when one runs. */
 async function load() {
-  const lib = await import('@btf-atlas/catalog/read');
-  return { lib };
+  const [lib, diff] = await Promise.all([import('@btf-atlas/catalog/read'), import('@btf-atlas/diff')]);
+  return { lib, diff };
 }
 
 type Libs = Awaited<ReturnType<typeof load>>;
@@ -51,8 +51,8 @@ const KINDS: readonly KindCommand[] = [
     name: 'func',
     argument: 'function name, e.g. bpf_arena_alloc_pages',
     description: "a function's prototype (return and parameters with names and C types), linkage, kfunc flag and decl tags, module: in one kernel, or across the catalog's kernels with what changed",
-    history: ({ lib }, catalog, name, f) => {
-      const h = lib.funcHistory(catalog, name, f);
+    history: ({ diff }, catalog, name, f) => {
+      const h = diff.funcHistory(catalog, name, f);
       return { json: h, text: () => formatFuncHistoryText(h) };
     },
     inKernel: ({ lib }, catalog, name, kref) => {
@@ -64,8 +64,8 @@ const KINDS: readonly KindCommand[] = [
     name: 'tracepoint',
     argument: 'tracepoint name, e.g. sched_switch (or btf_trace_sched_switch)',
     description: "a tracepoint's raw prototype (typedef btf_trace_NAME; its first parameter is the void * context) and event record (struct trace_event_raw_NAME): in one kernel, or across the catalog's kernels",
-    history: ({ lib }, catalog, name, f) => {
-      const h = lib.tracepointHistory(catalog, name, f);
+    history: ({ diff }, catalog, name, f) => {
+      const h = diff.tracepointHistory(catalog, name, f);
       return { json: h, text: () => formatTracepointHistoryText(h) };
     },
     inKernel: ({ lib }, catalog, name, kref) => {
@@ -77,8 +77,8 @@ const KINDS: readonly KindCommand[] = [
     name: 'syscall',
     argument: 'syscall name, e.g. openat (or one of its functions, __x64_sys_openat)',
     description: "which kernels and arches have the syscall's BTF functions (__x64_sys_NAME, __arm64_sys_NAME, sys_NAME, …; compat wrappers apart)",
-    history: ({ lib }, catalog, name, f) => {
-      const h = lib.syscallHistory(catalog, name, f);
+    history: ({ diff }, catalog, name, f) => {
+      const h = diff.syscallHistory(catalog, name, f);
       return { json: h, text: () => formatSyscallHistoryText(h) };
     },
     inKernel: ({ lib }, catalog, name, kref) => {
@@ -90,8 +90,8 @@ const KINDS: readonly KindCommand[] = [
     name: 'enum',
     argument: 'enum name, e.g. bpf_map_type (or enum bpf_map_type)',
     description: "an enum's size and values: in one kernel, or across the catalog's kernels with what changed (the type history, enums only)",
-    history: ({ lib }, catalog, name, f) => {
-      const h = lib.enumHistory(catalog, name, f);
+    history: ({ diff }, catalog, name, f) => {
+      const h = diff.enumHistory(catalog, name, f);
       return { json: h, text: () => formatEnumHistoryText(h) };
     },
     inKernel: ({ lib }, catalog, name, kref) => {
@@ -103,8 +103,8 @@ const KINDS: readonly KindCommand[] = [
     name: 'enumerator',
     argument: 'enumerator name, e.g. BPF_MAP_TYPE_ARENA',
     description: "an enumerator's value and the enum holding it (named or anonymous, with its first enumerator): in one kernel, or across the catalog's kernels with what changed",
-    history: ({ lib }, catalog, name, f) => {
-      const h = lib.enumeratorHistory(catalog, name, f);
+    history: ({ diff }, catalog, name, f) => {
+      const h = diff.enumeratorHistory(catalog, name, f);
       return { json: h, text: () => formatEnumeratorHistoryText(h) };
     },
     inKernel: ({ lib }, catalog, name, kref) => {

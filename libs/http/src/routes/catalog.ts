@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { fieldHistory, listKernelStates, typeHistory, typeLayout, type KernelFilter } from '@btf-atlas/catalog';
+import { listKernelStates, typeLayout, type KernelFilter } from '@btf-atlas/catalog';
+import { fieldHistory, typeHistory } from '@btf-atlas/diff';
 import {
   fieldHistorySchema, kernelFilterQuery, kernelListSchema, problems, typeHistorySchema, typeLayoutSchema,
 } from '../schemas.js';

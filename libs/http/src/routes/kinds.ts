@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import {
-  DEFAULT_SEARCH_LIMIT, enumeratorHistory, enumeratorInKernel, enumHistory, enumInKernel, funcHistory, funcInKernel, MAX_SEARCH_LIMIT,
-  MAX_SEARCH_TEXT, SEARCH_KINDS, searchNames, syscallHistory, syscallInKernel, tracepointHistory, tracepointInKernel, type Catalog,
-  type KernelFilter,
+  DEFAULT_SEARCH_LIMIT, enumeratorInKernel, enumInKernel, funcInKernel, MAX_SEARCH_LIMIT, MAX_SEARCH_TEXT, SEARCH_KINDS, searchNames,
+  syscallInKernel, tracepointInKernel, type Catalog, type KernelFilter,
 } from '@btf-atlas/catalog/read';
+import { enumeratorHistory, enumHistory, funcHistory, syscallHistory, tracepointHistory } from '@btf-atlas/diff';
 import {
   enumeratorHistorySchema, enumeratorInKernelSchema, enumHistorySchema, enumInKernelSchema, funcHistorySchema, funcInKernelSchema,
   historyFilterQuery, searchSchema, syscallHistorySchema, syscallInKernelSchema, tracepointHistorySchema, tracepointInKernelSchema,

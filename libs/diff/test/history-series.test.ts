@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CatalogError, compareKernelVersions, fieldHistory, isIntegerish, probableRename, renameScore, typeHistory,
-  type Catalog, type TimelineKernel,
-} from '@btf-atlas/catalog';
-import { K, SERIES_KERNELS, seriesCatalog } from './support/series-catalog.js';
+import { CatalogError, compareKernelVersions, type Catalog, type TimelineKernel } from '@btf-atlas/catalog';
+import { fieldHistory, typeHistory } from '@btf-atlas/diff';
+import { K, SERIES_KERNELS, seriesCatalog } from '../../catalog/test/support/series-catalog.js';
 
 const present = (offset: number, size = 8, type = 'u64') => ({ status: 'present', offset, bits_offset: offset * 8, bitfield_size: 0, size, type });
 
@@ -45,29 +43,6 @@ describe('kernel version order across releases', () => {
   it('breaks ties by distro, then release as numbers, then uname -r', () => {
     const list = [k('5.15.0-91-amd64', '10'), k('5.15.0-91-amd64', '9'), k('5.15.0-91-amd64', '9', 'aaa')];
     expect([...list].sort(compareKernelVersions).map((x) => `${x.distro}/${x.release}`)).toEqual(['aaa/9', 'debian/9', 'debian/10']);
-  });
-});
-
-describe('renames', () => {
-  const side = (name: string, bits: number, size: number, type: string) => ({ name, bits_offset: bits, bitfield_size: 0, size, type });
-
-  it('integer-ish spellings', () => {
-    for (const t of ['long int', 'volatile long int', 'unsigned int', 'long long unsigned int', 'u32', '__s64', 'pid_t', 'size_t', 'enum pid_type', '_Bool', 'char']) {
-      expect(isIntegerish(t), t).toBe(true);
-    }
-    for (const t of ['struct list_head', 'atomic_t', 'u32 *', 'char[16]', 'void (*)(void)']) expect(isIntegerish(t), t).toBe(false);
-  });
-
-  it('scores same place and compatible type; nothing elsewhere', () => {
-    expect(renameScore(side('a', 64, 8, 'struct x *'), side('b', 64, 8, 'struct x *'))).toBe(3);
-    expect(renameScore(side('s_flags', 64, 4, 'unsigned int'), side('s_mount_flags', 64, 4, 'u32'))).toBe(2);
-    expect(renameScore(side('flags', 64, 4, 'unsigned int'), side('__flags', 64, 4, 'u32'))).toBe(2.5);
-    expect(renameScore(side('state', 128, 8, 'volatile long int'), side('__state', 128, 4, 'unsigned int'))).toBe(1);
-    expect(renameScore(side('state', 128, 8, 'long int'), side('flags', 128, 4, 'unsigned int'))).toBe(0);
-    expect(renameScore(side('a', 64, 8, 'long int'), side('b', 72, 8, 'long int'))).toBe(0);
-    expect(renameScore(side('a', 64, 8, 'struct x *'), side('b', 64, 8, 'struct y *'))).toBe(0);
-    expect(probableRename(side('state', 128, 8, 'long int'), [side('x', 128, 8, 'struct s *'), side('__state', 128, 4, 'unsigned int')])).toBe('__state');
-    expect(probableRename(side('state', 128, 8, 'long int'), [side('x', 192, 8, 'long int')])).toBeUndefined();
   });
 });
 

@@ -1,74 +1,13 @@
+import { compareKernelVersions, versionOf, type TimelineKernel } from '@btf-atlas/catalog/read';
+
 /**
- * Series, timelines and the words of a history's summary: pure functions over kernels already read.
- *
- * A **series** is one distro/release/arch/flavour: the kernels a distribution ships one after another for one
- * machine kind. A **timeline line** is one arch and one flavour across every distro and release, in kernel
- * version order, with consecutive kernels of equal value merged into spans.
+ * Timelines and the words of a history's summary: pure functions over kernels already read. A **timeline line**
+ * is one arch and one flavour across every distro and release, in kernel version order (catalog kernel-order.ts),
+ * with consecutive kernels of equal value merged into spans.
  */
-
-/** What the timeline needs of a kernel. */
-export interface TimelineKernel {
-  distro: string;
-  release: string;
-  arch: string;
-  unameR: string;
-  /** As stored: what follows the version numbers in uname -r (`amd64`, `rt-amd64`, `generic`), '' when none. */
-  flavour: string;
-}
-
-/** The series of a kernel: `debian/12/x86_64/amd64` (`DISTRO/RELEASE/ARCH/` when uname -r has no flavour). */
-export function seriesOf(k: TimelineKernel): string {
-  return `${k.distro}/${k.release}/${k.arch}/${k.flavour}`;
-}
-
-/** The version of a uname -r without its flavour: `6.1.0-50` of `6.1.0-50-rt-amd64`. */
-export function versionOf(k: Pick<TimelineKernel, 'unameR' | 'flavour'>): string {
-  const tail = k.flavour === '' ? '' : `-${k.flavour}`;
-  return tail !== '' && k.unameR.endsWith(tail) ? k.unameR.slice(0, -tail.length) : k.unameR;
-}
-
-/** Compares two runs of decimal digits as numbers, however long. */
-function compareDigits(a: string, b: string): number {
-  const x = a.replace(/^0+(?=\d)/, '');
-  const y = b.replace(/^0+(?=\d)/, '');
-  if (x.length !== y.length) return x.length - y.length;
-  return x < y ? -1 : x > y ? 1 : 0;
-}
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Kernel version order across distros and releases. The numbers of the versions (flavour left out) are compared
- * part by part, whatever separates them: Debian's ABI-numbered `6.1.0-50` (bookworm), its upstream-numbered
- * `6.12.95+deb12` and `6.12.117+deb13` (bookworm's newer kernel, trixie), a backport's `6.1.0-0.deb11.21` and
- * Ubuntu's `5.15.0-91` all read as numbers, so `5.10.0-32` < `6.1.0-0.deb11.21` < `6.1.0-50` < `6.12.95+deb12`
- * < `6.12.117+deb13` < `6.18.44`; a version that is a prefix of another comes first. Equal numbers: the
- * version text, then distro, release (numbers as numbers) and uname -r, so the order is total.
- */
-export function compareKernelVersions(a: TimelineKernel, b: TimelineKernel): number {
-  const va = versionOf(a);
-  const vb = versionOf(b);
-  const na = va.match(/\d+/g) ?? [];
-  const nb = vb.match(/\d+/g) ?? [];
-  for (let i = 0; i < Math.min(na.length, nb.length); i++) {
-    const c = compareDigits(na[i], nb[i]);
-    if (c !== 0) return c;
-  }
-  if (na.length !== nb.length) return na.length - nb.length;
-  return compareText(va, vb) || compareText(a.distro, b.distro) || compareReleases(a.release, b.release) || compareText(a.unameR, b.unameR);
-}
-
-/** Releases in numeric order (`9` < `10` < `22.04`), text otherwise. */
-function compareReleases(a: string, b: string): number {
-  const na = a.match(/\d+/g) ?? [];
-  const nb = b.match(/\d+/g) ?? [];
-  for (let i = 0; i < Math.min(na.length, nb.length); i++) {
-    const c = compareDigits(na[i], nb[i]);
-    if (c !== 0) return c;
-  }
-  return na.length - nb.length || compareText(a, b);
 }
 
 /** Consecutive kernels of a line with one value. */
@@ -233,78 +172,4 @@ export function timelineSummary<V>(
     parts.push(`${name} differs: ${line.differs_from_main.map((d) => `${words(d.value, line)} ${spanRange(d)}`).join(', ')}`);
   }
   return parts.join('; ');
-}
-
-const QUALIFIERS = /^(?:(?:const|volatile) )+/;
-
-/** A type spelling without leading const/volatile. */
-function unqualified(type: string): string {
-  return type.replace(QUALIFIERS, '');
-}
-
-const C_INTEGER = /^(?:(?:signed|unsigned) )?(?:char|short(?: int)?|short unsigned int|int|long(?: long)?(?: int)?|long(?: long)? unsigned int|unsigned|_Bool|bool)$/;
-const KERNEL_INTEGER = new RegExp([
-  '^(?:__)?[us](?:8|16|32|64|128)$',
-  '^(?:__)?(?:le|be)(?:16|32|64)$',
-  '^u_?int(?:8|16|32|64)_t$',
-  '^int(?:8|16|32|64)_t$',
-  '^(?:__kernel_)?(?:s?size|ptrdiff|uintptr|intptr|pid|uid|gid|uid32|gid32|off|loff|time|time64|mode|umode|fmode|dev|ino|clock|clockid|gfp|sector|blkcnt|slab_flags|vm_fault|irq_hw_number|phys_addr|dma_addr|resource_size|netdev_features|u_char|u_short|u_int|u_long)_t$',
-  '^enum [A-Za-z_][A-Za-z0-9_]*$',
-].join('|'));
-
-/**
- * An integer-ish type spelling: a C integer type (`long unsigned int`, `_Bool`), a kernel fixed-width or `_t`
- * integer typedef (`u32`, `__s64`, `uint8_t`, `pid_t`, `size_t`), or an enum; qualifiers ignored.
- */
-export function isIntegerish(type: string): boolean {
-  const t = unqualified(type);
-  return C_INTEGER.test(t) || KERNEL_INTEGER.test(t);
-}
-
-/** What a rename check needs of a member. */
-export interface RenameSide {
-  name: string;
-  bits_offset: number;
-  bitfield_size: number;
-  size: number;
-  type: string;
-}
-
-/** `__state` and `state` are related names: one holds the other once leading underscores go. */
-function relatedNames(a: string, b: string): boolean {
-  const x = a.replace(/^_+/, '').toLowerCase();
-  const y = b.replace(/^_+/, '').toLowerCase();
-  return x.length > 0 && y.length > 0 && (x.includes(y) || y.includes(x));
-}
-
-/**
- * How well `added` could be `removed` renamed (0: not at all). Both must start at the same bit with the same
- * bitfield width, and then: 3 same size and same type spelling (qualifiers aside); 2 same size and both
- * integer-ish; 1 both integer-ish of another size but related names (`volatile long int state` →
- * `unsigned int __state`, Linux 5.14). Related names add 0.5 to the first two, to choose among candidates.
- */
-export function renameScore(removed: RenameSide, added: RenameSide): number {
-  if (removed.bits_offset !== added.bits_offset || removed.bitfield_size !== added.bitfield_size) return 0;
-  if (added.name === '' || removed.name === '') return 0;
-  const related = relatedNames(removed.name, added.name);
-  const bonus = related ? 0.5 : 0;
-  if (removed.size === added.size && unqualified(removed.type) === unqualified(added.type)) return 3 + bonus;
-  const ints = isIntegerish(removed.type) && isIntegerish(added.type);
-  if (removed.size === added.size && ints) return 2 + bonus;
-  if (ints && related) return 1;
-  return 0;
-}
-
-/** The added member that most probably is `removed` renamed, if any (best score, then first). */
-export function probableRename(removed: RenameSide, added: Iterable<RenameSide>): string | undefined {
-  let best: RenameSide | undefined;
-  let bestScore = 0;
-  for (const a of added) {
-    const s = renameScore(removed, a);
-    if (s > bestScore) {
-      best = a;
-      bestScore = s;
-    }
-  }
-  return best?.name;
 }

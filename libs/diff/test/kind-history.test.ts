@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BlobStore, entryDefinitions, enumHistory, enumeratorHistory, funcHistory, funcInKernel, indexNewShapes, openCatalog,
-  parseKref, prepareKernel, searchNames, syscallHistory, tracepointHistory, typeHistory, typeLayout, writeKernel,
-  type Catalog, type FuncJson, type HistoryEntry,
+  BlobStore, funcInKernel, indexNewShapes, openCatalog, parseKref, prepareKernel, searchNames, typeLayout, writeKernel, type Catalog, type FuncJson,
 } from '@btf-atlas/catalog';
+import {
+  entryDefinitions, enumHistory, enumeratorHistory, funcHistory, syscallHistory, tracepointHistory, typeHistory, type HistoryEntry,
+} from '@btf-atlas/diff';
 import { BtfBuilder } from '../../btf/test/support/builder.js';
-import { thrown } from './support/answers.js';
-import { syntheticCatalog } from './support/synthetic-catalog.js';
+import { thrown } from '../../catalog/test/support/answers.js';
+import { syntheticCatalog } from '../../catalog/test/support/synthetic-catalog.js';
 
 // Synthetic kernels whose funcs, enums, tracepoints and syscalls change in known ways from one to the next, and
 // the histories that must find each change: a func that loses a parameter, becomes a kfunc, becomes static; an

@@ -1,10 +1,8 @@
-import type { Catalog } from './db.js';
-import type { KernelFilter } from './kernel-ref.js';
-import { formatKref } from './kernel-ref.js';
 import {
-  failedOf, kernelRows, moduleScope, type Definition, type FailedKernelNote, type KernelRow, type NotIngestedNote,
-} from './queries.js';
-import { buildTimeline, seriesOf, type TimelineLine } from './timeline.js';
+  failedOf, formatKref, kernelRows, moduleScope, seriesOf, type Catalog, type Definition, type FailedKernelNote, type KernelFilter, type KernelRow,
+  type NotIngestedNote, type TimelineKernel,
+} from '@btf-atlas/catalog/read';
+import { buildTimeline, spanRange, timelineSummary, unameOfKref, type TimelineLine } from './timeline.js';
 
 /**
  * The frame every history of a kind shares (funcs, tracepoints, syscalls, enums, enumerators), as the contract
@@ -89,16 +87,6 @@ export function historyFrame<J extends object, V>(catalog: Catalog, byKernel: Ma
   };
 }
 
-/** Each definition as many times as the kernel has identical copies of it. */
-export function withCopies<J>(defs: Definition[], json: (d: Definition) => J): J[] {
-  const out: J[] = [];
-  for (const d of defs) {
-    const j = json(d);
-    for (let i = 0; i < d.copies; i++) out.push(j);
-  }
-  return out;
-}
-
 /**
  * The definitions of a history entry: its inline definition, or its `definitions`, or none when the kernel lacks
  * the name. The entry's own fields (`kernel`, `series`, `status`) are left out of an inline one.
@@ -110,17 +98,53 @@ export function entryDefinitions<J>(e: HistoryEntry<J>): J[] {
   return [rest as J];
 }
 
+/** Pairs [i, j] of kernels where j follows i in the same distro/release/arch/flavour series (kernel order). */
+export function seriesNeighbours(kernels: readonly TimelineKernel[]): [number, number][] {
+  const out: [number, number][] = [];
+  const last = new Map<string, number>();
+  kernels.forEach((k, j) => {
+    const series = seriesOf(k);
+    const i = last.get(series);
+    if (i !== undefined) out.push([i, j]);
+    last.set(series, j);
+  });
+  return out;
+}
+
+/** A change between neighbours of a series, as every history answer stamps it: the two kernels and their series. */
+export type SeriesStamp = { from: string; to: string; series: string };
+
 /**
- * `make`, called once per shape and module within one answer: kernels whose sets differ elsewhere in the bucket
- * hold distinct Definition objects of one shape, and share its JSON object (so changes between them are skipped
- * by identity).
+ * The changes between neighbours in kernel order within each distro/release/arch/flavour series: `diff(i, j)`
+ * gives what changed from the entry of kernel i to that of kernel j (neighbours), each stamped with both kernels
+ * and the series. Shared by every history answer.
  */
-export function perShape<J>(make: (d: Definition) => J): (d: Definition) => J {
-  const made = new Map<string, J>();
-  return (d) => {
-    const key = `${d.shapeId}\0${d.module}`;
-    let j = made.get(key);
-    if (j === undefined) made.set(key, (j = make(d)));
-    return j;
-  };
+export function neighbourChanges<E extends { kernel: string; series: string }, C extends object>(
+  kernels: readonly TimelineKernel[],
+  entries: readonly E[],
+  diff: (i: number, j: number) => C[],
+): (SeriesStamp & C)[] {
+  const out: (SeriesStamp & C)[] = [];
+  for (const [i, j] of seriesNeighbours(kernels)) {
+    const x = entries[i];
+    const y = entries[j];
+    for (const c of diff(i, j)) out.push({ from: x.kernel, to: y.kernel, series: y.series, ...c });
+  }
+  return out;
+}
+
+/**
+ * The summary of a kind's timeline: each span of a main line in `words`, `removed in U` where the name vanished
+ * after being present.
+ */
+export function historySummary<V extends { status: string }>(subject: string, timeline: TimelineLine<V>[], words: (v: V) => string): string {
+  return timelineSummary(
+    subject,
+    timeline,
+    (span, prev) => {
+      if (span.value.status === 'missing' && prev && prev.value.status !== 'missing') return `removed in ${unameOfKref(span.first)}`;
+      return `${words(span.value)} ${spanRange(span)}`;
+    },
+    words,
+  );
 }

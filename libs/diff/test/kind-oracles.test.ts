@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobStore, openCatalog, prepareKernel, searchNames, writeKernel, type Catalog, type TypeDesc } from '@btf-atlas/catalog';
 import {
-  BlobStore, entryDefinitions, enumHistory, enumeratorHistory, funcHistory, openCatalog, prepareKernel, searchNames, syscallHistory, tracepointHistory,
-  writeKernel, type Catalog, type HistoryEntry, type TypeDesc,
-} from '@btf-atlas/catalog';
+  entryDefinitions, enumHistory, enumeratorHistory, funcHistory, syscallHistory, tracepointHistory, type HistoryEntry,
+} from '@btf-atlas/diff';
 import { corpusFile, corpusKernels, corpusOracle, type CorpusKernel } from '../../btf/test/support/corpus.js';
 
 // Every func, enumerator, enum and raw tracepoint of every corpus kernel (and of its modules), as the catalog's

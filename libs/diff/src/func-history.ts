@@ -1,52 +1,13 @@
-import { assertNormalizedFor, type Catalog } from './db.js';
-import { CatalogError } from './errors.js';
-import { historyFrame, perShape, withCopies, type HistoryEntry, type HistoryTail } from './history.js';
-import type { KernelFilter } from './kernel-ref.js';
-import { KFUNC_TAG } from './shape-index.js';
-import { readTypeDesc, spelled, type FuncBody, type FuncLinkage, type ProtoBody, type TypeDesc } from './normalize.js';
-import { definitionsByKernel, findKernel, neighbourChanges, type Definition } from './queries.js';
-import { namesOfKind } from './search.js';
-import { closestNames } from './suggest.js';
-import { spanRange, timelineSummary, unameOfKref, type TimelineLine } from './timeline.js';
+import {
+  KFUNC_TAG, prototypeText, funcDefinitions, type Catalog, type FuncJson, type FuncLinkage, type KernelFilter, type ParamJson, type TypeDesc,
+} from '@btf-atlas/catalog/read';
+import { historyFrame, historySummary, neighbourChanges, type HistoryEntry, type HistoryTail } from './history.js';
 
 /**
- * `func NAME [--kernel KREF | --history]`: a kernel function as BTF describes it (the FUNC record, its
- * FUNC_PROTO and the DECL_TAGs on it), in one kernel or across the catalog's kernels.
+ * `func NAME --history`: a kernel function's FUNC record, FUNC_PROTO and decl tags across kernels (the one-kernel
+ * answer and the JSON of a definition are the catalog's, funcs.ts), and what changed between neighbours.
  */
 
-/** A parameter as the answers show it: its name ('' when BTF has none), C spelling, description and decl tags. */
-export interface ParamJson {
-  name: string;
-  type: string;
-  desc: TypeDesc;
-  /** Values of the DECL_TAGs on this parameter (component_idx = its index); present only when there are some. */
-  decl_tags?: string[];
-}
-
-/** One definition of a func (`func NAME --kernel KREF --json`, and each kernel of its history). */
-export interface FuncJson {
-  name: string;
-  linkage: FuncLinkage;
-  /** True when a DECL_TAG `bpf_kfunc` (component_idx -1) marks the FUNC: a kfunc BPF programs may call. */
-  kfunc: boolean;
-  /** Values of every DECL_TAG with component_idx -1 on the FUNC (`bpf_kfunc`, `bpf_fastcall`…), sorted. */
-  decl_tags: string[];
-  return: string;
-  return_desc: TypeDesc;
-  params: ParamJson[];
-  /** The prototype ends in `...`. */
-  variadic: boolean;
-  /** The module whose BTF defines it; absent for vmlinux. */
-  module?: string;
-}
-
-/** `func NAME --kernel KREF --json`: every definition of the name in that kernel (vmlinux's first). */
-export interface FuncInKernelJson {
-  kernel: string;
-  funcs: FuncJson[];
-}
-
-/** A kernel's entry in a func history. */
 export type FuncHistoryEntry = HistoryEntry<FuncJson>;
 
 /** The fine classification of a {@link FuncChange}. */
@@ -87,51 +48,6 @@ export interface FuncHistoryJson extends HistoryTail<FuncValue> {
   func: string;
   kernels: FuncHistoryEntry[];
   changes: FuncChange[];
-}
-
-/** The parameters of a prototype as JSON. */
-export function paramsJson(p: ProtoBody, tags?: string[][]): ParamJson[] {
-  return p.params.map(([name, type], i): ParamJson => {
-    const out: ParamJson = { name, type: spelled(type), desc: readTypeDesc(p.paramDescs[i]) };
-    const t = tags?.[i];
-    if (t && t.length > 0) out.decl_tags = t;
-    return out;
-  });
-}
-
-/** The prototype's types in C: `int (struct sock *, int)`, `void (void)`, `int (const char *, ...)`. */
-export function prototypeText(ret: string, params: { type: string }[], variadic: boolean): string {
-  const list = params.map((p) => p.type);
-  if (variadic) list.push('...');
-  return `${ret} (${list.length > 0 ? list.join(', ') : 'void'})`;
-}
-
-/** A func definition as JSON. */
-function funcJson(name: string, d: Definition): FuncJson {
-  const body = JSON.parse(d.body) as FuncBody;
-  const tags = body.tags ?? [];
-  return {
-    name, linkage: body.linkage, kfunc: tags.includes(KFUNC_TAG), decl_tags: tags,
-    return: spelled(body.ret), return_desc: readTypeDesc(body.retDesc), params: paramsJson(body, body.paramTags), variadic: body.variadic,
-    ...(d.module !== '' ? { module: d.module } : {}),
-  };
-}
-
-function funcNotFound(catalog: Catalog, name: string, where: string): CatalogError {
-  return new CatalogError('FUNC_NOT_FOUND', `no func named ${name} in ${where}`, closestNames(name, namesOfKind(catalog, 'func')));
-}
-
-/**
- * Every definition of func NAME in kernel KREF (`func NAME --kernel KREF --json`), vmlinux's first, then the
- * modules' by name. KERNEL_NOT_FOUND for an unknown kernel, FUNC_NOT_FOUND (close names suggested) when that
- * kernel has no FUNC of the name; CATALOG_NEEDS_REINDEX for a catalog of normalizer version 1.
- */
-export function funcInKernel(catalog: Catalog, name: string, kref: string): FuncInKernelJson {
-  assertNormalizedFor(catalog, 2, 'func');
-  const kernel = findKernel(catalog, kref);
-  const defs = definitionsByKernel(catalog, name.trim(), ['func']).get(kernel.id);
-  if (!defs) throw funcNotFound(catalog, name.trim(), kernel.kernel);
-  return { kernel: kernel.kernel, funcs: withCopies(defs, (d) => funcJson(name.trim(), d)) };
 }
 
 /** Same class of value for the calling convention: integers, enums and pointers are passed alike. */
@@ -260,13 +176,9 @@ function funcWords(v: FuncValue): string {
  * timeline and its summary. FUNC_NOT_FOUND (close names suggested) when no kernel has a FUNC of the name.
  */
 export function funcHistory(catalog: Catalog, name: string, f: KernelFilter = {}): FuncHistoryJson {
-  assertNormalizedFor(catalog, 2, 'func');
-  const fname = name.trim();
-  const byKernel = definitionsByKernel(catalog, fname, ['func']);
-  if (byKernel.size === 0) throw funcNotFound(catalog, fname, 'the catalog');
-  const json = perShape((d) => funcJson(fname, d));
+  const { name: fname, byKernel, json } = funcDefinitions(catalog, name);
   const frame = historyFrame<FuncJson, FuncValue>(catalog, byKernel, f, {
-    json: (defs) => withCopies(defs, json),
+    json,
     value: (list) => {
       const p = list[0];
       return {
@@ -276,24 +188,7 @@ export function funcHistory(catalog: Catalog, name: string, f: KernelFilter = {}
     },
     missing: MISSING,
   });
-  const sides = frame.entries.map((e, i) => ({ kernel: e.kernel, series: e.series, primary: frame.defs[i][0] }));
-  const changes = neighbourChanges(frame.kernels, sides, (x, y) => funcChanges(x.primary, y.primary));
+  const changes = neighbourChanges(frame.kernels, frame.entries, (i, j) => funcChanges(frame.defs[i][0], frame.defs[j][0]));
   const subject = fname + (frame.modules.length > 0 ? ` (module ${frame.modules.join(', ')})` : '');
   return { func: fname, kernels: frame.entries, changes, timeline: frame.timeline, summary: historySummary(subject, frame.timeline, funcWords), ...frame.notes };
-}
-
-/**
- * The summary of a kind's timeline: each span of a main line in `words`, `removed in U` where the name vanished
- * after being present.
- */
-export function historySummary<V extends { status: string }>(subject: string, timeline: TimelineLine<V>[], words: (v: V) => string): string {
-  return timelineSummary(
-    subject,
-    timeline,
-    (span, prev) => {
-      if (span.value.status === 'missing' && prev && prev.value.status !== 'missing') return `removed in ${unameOfKref(span.first)}`;
-      return `${words(span.value)} ${spanRange(span)}`;
-    },
-    words,
-  );
 }
