@@ -77,6 +77,8 @@ function kernelBtf(k: Variant): { vmlinux: Uint8Array; modx?: Uint8Array } {
 
   // enum color: GREEN is 1, then 2 from v2. An anonymous enum holds ANON_A, ANON_B; at v3 ANON_B moves to `moved_to`.
   b.enum('color', 4, [['RED', 0], ['GREEN', k.v === 1 ? 1 : 2]]);
+  // enum shade: DARK_OLD is renamed DARK at v3.
+  b.enum('shade', 4, [['LIGHT', 0], [k.v === 3 ? 'DARK' : 'DARK_OLD', 1]]);
   b.enum(undefined, 4, k.v === 3 ? [['ANON_A', 1]] : [['ANON_A', 1], ['ANON_B', 2]]);
   if (k.v === 3) b.enum('moved_to', 4, [['ANON_B', 2]]);
   b.enum64('wide', 8, [['WIDE_MAX', (1n << 64n) - 1n], ['WIDE_ONE', 1n]]);
@@ -239,6 +241,11 @@ describe('enum and enumerator histories', () => {
     expect(h.enum).toBe('color');
     expect(at(h, K.v1)).toEqual([{ name: 'color', size: 4, signed: false, values: [{ name: 'RED', value: 0 }, { name: 'GREEN', value: 1 }] }]);
     expect(h.changes.map(stripStamp)).toEqual([{ from: K.v1, to: K.v2, what: 'value', member: 'GREEN', before: { value: 1 }, after: { value: 2 } }]);
+    // A constant removed and one added with its value: a rename, as the kernel diff pairs them.
+    expect(enumHistory(catalog, 'shade').changes.map(stripStamp)).toEqual([
+      { from: K.v2, to: K.v3, what: 'removed', member: 'DARK_OLD', before: { value: 1 }, after: {}, probable_rename: 'DARK' },
+      { from: K.v2, to: K.v3, what: 'added', member: 'DARK', before: {}, after: { value: 1 }, probable_rename: 'DARK_OLD' },
+    ]);
     expect(h.summary).toContain('enum color on x86_64: 4 bytes/2 values at 6.1.0-1-amd64, 4 bytes/2 values (other layout) from 6.1.0-2-amd64');
     expect(thrown(() => enumHistory(catalog, 'colour')).suggestions).toContain('color');
     expect(thrown(() => enumeratorHistory(catalog, 'GREN'))).toMatchObject({ code: 'ENUMERATOR_NOT_FOUND', suggestions: expect.arrayContaining(['GREEN']) });
