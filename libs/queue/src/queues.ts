@@ -159,6 +159,25 @@ export class RequestQueue extends Queue<AnyJobData, unknown, JobName> {
     this.on('error', (err: Error) => {
       this.lastError = err;
     });
+    // Its first connection's promise too: while Redis is away it rejects, and the calls that need it say so.
+    this.waitUntilReady().catch(() => undefined);
+  }
+
+  /**
+   * Closes the queue. Closed while its first connection is still being attempted, BullMQ reports the abandoned
+   * attempt as an error nobody listens to any more (an unhandled rejection in the process): that attempt is given
+   * the connect timeout to finish first.
+   */
+  override async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.waitUntilReady().catch(() => undefined),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, this.waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await super.close();
   }
 
   /** Resolves once connected; a bounded wait for the first connection instead of BullMQ's endless one. */

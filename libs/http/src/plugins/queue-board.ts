@@ -148,10 +148,7 @@ async function queueBoardPlugin(app: FastifyInstance, opts: QueueBoardOptions): 
       connectTimeoutMs: opts.connectTimeoutMs,
       commandTimeoutMs: opts.commandTimeoutMs,
     });
-    // Connection errors are answered by the board's calls that fail; the API keeps running.
-    queue.on('error', () => undefined);
-    // Its first connection's promise too: while Redis is away it rejects, and the calls that need it say so.
-    queue.waitUntilReady().catch(() => undefined);
+    // Connection errors are answered by the board's calls that fail (a request queue keeps them); the API keeps running.
     board.addQueue(new BullMQAdapter(queue, { description: 'ingest, scan and sync jobs (btf-atlas worker takes them)' }));
   };
   // BullMQ waits for a connection without end: a board call while Redis is away is answered 503 at once, and one
@@ -179,19 +176,8 @@ async function queueBoardPlugin(app: FastifyInstance, opts: QueueBoardOptions): 
     await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
   });
   app.addHook('onClose', async () => {
-    if (!queue) return;
-    // Closed while still connecting, BullMQ reports the abandoned attempt as an error nobody listens to any more:
-    // give the first connection its connect timeout to finish first.
-    const opened = queue;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      opened.waitUntilReady().catch(() => undefined),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, opts.connectTimeoutMs ?? 2_000);
-      }),
-    ]);
-    clearTimeout(timer);
-    await opened.close();
+    // A request queue closes after its first connection attempt ends (createIngestQueue, RequestQueue.close).
+    await queue?.close();
   });
 }
 
