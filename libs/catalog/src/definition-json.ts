@@ -1,3 +1,4 @@
+import type { CompositeBody, EnumBody, TypedefBody } from './normalize.js';
 import type { Definition } from './queries.js';
 
 /**
@@ -28,4 +29,14 @@ export function perShape<J>(make: (d: Definition) => J): (d: Definition) => J {
     if (j === undefined) made.set(key, (j = make(d)));
     return j;
   };
+}
+
+/** Parsed bodies of definitions (one Definition object serves every kernel whose set holds it). */
+const parsedBodies = new WeakMap<Definition, CompositeBody | TypedefBody | EnumBody>();
+
+/** A definition's parsed body, parsed once per Definition object. */
+export function definitionBody(d: Definition): CompositeBody | TypedefBody | EnumBody {
+  let body = parsedBodies.get(d);
+  if (body === undefined) parsedBodies.set(d, (body = JSON.parse(d.body) as CompositeBody | TypedefBody | EnumBody));
+  return body;
 }

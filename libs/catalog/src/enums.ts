@@ -1,5 +1,5 @@
 import { assertNormalizedFor, type Catalog } from './db.js';
-import { perShape, withCopies } from './definition-json.js';
+import { definitionBody, perShape, withCopies } from './definition-json.js';
 import { CatalogError } from './errors.js';
 import type { KindDefinitions } from './in-kernel.js';
 import type { EnumBody } from './normalize.js';
@@ -29,12 +29,9 @@ export interface EnumJson {
   module?: string;
 }
 
-const bodies = new WeakMap<Definition, EnumBody>();
-
+/** An enum definition's parsed body (parsed once per Definition, as every reader of definitions shares). */
 function enumBody(d: Definition): EnumBody {
-  let b = bodies.get(d);
-  if (!b) bodies.set(d, (b = JSON.parse(d.body) as EnumBody));
-  return b;
+  return definitionBody(d) as EnumBody;
 }
 
 function enumJson(name: string, d: Definition): EnumJson {

@@ -1,5 +1,6 @@
+import { definitionBody } from './definition-json.js';
 import { closestNames } from './suggest.js';
-import { byValueName, pointeeName, type CompositeBody, type EnumBody, type ShapeKind, type StoredMember, type StoredType, type TypedefBody } from './normalize.js';
+import { byValueName, pointeeName, type ShapeKind, type StoredMember, type StoredType } from './normalize.js';
 import { definitionsByKernel, type Definition } from './queries.js';
 import type { Catalog } from './db.js';
 
@@ -74,15 +75,6 @@ export function fieldSuggestions(path: { type: string; members: string[] }, top:
   return [...new Set(whole.length > 0 ? whole : partial)].slice(0, 5);
 }
 
-/** Parsed bodies of definitions (one Definition object serves every kernel whose set holds it). */
-const parsedBodies = new WeakMap<Definition, CompositeBody | TypedefBody | EnumBody>();
-
-/** A definition's parsed body, parsed once per Definition object. */
-export function definitionBody(d: Definition): CompositeBody | TypedefBody | EnumBody {
-  let body = parsedBodies.get(d);
-  if (body === undefined) parsedBodies.set(d, (body = JSON.parse(d.body) as CompositeBody | TypedefBody | EnumBody));
-  return body;
-}
 
 /** A definition's members (struct, union, typedef of an unnamed struct/union), else undefined. */
 function membersOf(d: Definition): StoredMember[] | undefined {

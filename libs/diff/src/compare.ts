@@ -1,6 +1,6 @@
 import { KFUNC_TAG, spelled, type CompositeBody, type EnumBody, type FuncBody, type ShapeBody, type ShapeKind, type StoredMember, type StoredType, type TypedefBody } from '@btf-atlas/catalog/read';
 import type { TypedefLookup } from './resolved-type.js';
-import { pairEnumValues, pairMembers } from './members.js';
+import { memberPlace, pairEnumValues, pairMembers } from './members.js';
 import { classifyBitfield, classifyLinkage, classifySignature, classifyTags, classifyTypeChange, RULES, type Lookups, type Verdict } from './severity.js';
 import type { AmbiguousName, ChangeKind, DiffChange, DiffSummary, ShapeDef, ShapeDiff } from './types.js';
 
@@ -227,19 +227,15 @@ function presentState(defs: ShapeDef[]): Record<string, unknown> {
   return { ...states[0], count, definitions: states };
 }
 
-function memberState(m: StoredMember): Record<string, unknown> {
-  return { offset: Math.floor(m[1] / 8), bits_offset: m[1], bitfield_size: m[2], size: m[3], type: spelled(m[4]) };
-}
-
 function compareMembers(oldList: StoredMember[], newList: StoredMember[], emit: Emit, lookups: Lookups, module: string): void {
   // One pairing with the histories': by name (a repeated name by occurrence), renames by one rule (members.ts).
   const p = pairMembers(oldList, newList, () => ({ lookups, module }));
   const emitted = new Map<string, DiffChange>();
-  for (const key of p.removed) emitted.set(key, emit('removed', RULES.memberRemoved, memberState(p.before.get(key)!), {}, key));
+  for (const key of p.removed) emitted.set(key, emit('removed', RULES.memberRemoved, memberPlace(p.before.get(key)!), {}, key));
   for (const [key, m] of p.after) {
     const o = p.before.get(key);
     if (!o) {
-      emitted.set(key, emit('added', RULES.memberAdded, {}, memberState(m), key));
+      emitted.set(key, emit('added', RULES.memberAdded, {}, memberPlace(m), key));
       continue;
     }
     if (o[1] !== m[1]) {
@@ -255,13 +251,10 @@ function compareMembers(oldList: StoredMember[], newList: StoredMember[], emit: 
 
 /** Each side of a probable rename names the other in `probable_rename`, `reason` kept the last key. */
 function markRenames(renames: Map<string, string>, emitted: Map<string, DiffChange>): void {
-  for (const [from, to] of renames) {
-    const r = emitted.get(from)!;
-    const a = emitted.get(to)!;
-    r.probable_rename = to;
-    a.probable_rename = from;
-    moveReasonLast(r);
-    moveReasonLast(a);
+  for (const [key, other] of renames) {
+    const c = emitted.get(key)!;
+    c.probable_rename = other;
+    moveReasonLast(c);
   }
 }
 

@@ -1,7 +1,7 @@
 import {
   ANONYMOUS_ENUM, enumDefinitions, enumeratorDefinitions, type Catalog, type EnumeratorJson, type EnumJson, type EnumValueJson, type KernelFilter,
 } from '@btf-atlas/catalog/read';
-import { historyFrame, historySummary, neighbourChanges, type HistoryEntry, type HistoryTail } from './history.js';
+import { historyFrame, historySummary, neighbourChanges, subjectOf, type HistoryEntry, type HistoryTail } from './history.js';
 import { compareEnumValues } from './members.js';
 import { typeSummary, type TypeChange, type TypeValue } from './type-history.js';
 
@@ -45,8 +45,7 @@ export function enumHistory(catalog: Catalog, name: string, f: KernelFilter = {}
     missing: MISSING_TYPE,
   });
   const changes = neighbourChanges(frame.kernels, frame.entries, (i, j) => enumChanges(frame.defs[i][0], frame.defs[j][0]));
-  const subject = `enum ${ename}` + (frame.modules.length > 0 ? ` (module ${frame.modules.join(', ')})` : '');
-  return { enum: ename, kernels: frame.entries, changes, timeline: frame.timeline, summary: typeSummary(subject, frame.timeline), ...frame.notes };
+  return { enum: ename, kernels: frame.entries, changes, timeline: frame.timeline, summary: typeSummary(subjectOf(`enum ${ename}`, frame.modules), frame.timeline), ...frame.notes };
 }
 
 export type EnumeratorHistoryEntry = HistoryEntry<EnumeratorJson>;
@@ -116,6 +115,6 @@ export function enumeratorHistory(catalog: Catalog, name: string, f: KernelFilte
     missing: MISSING_ENUMERATOR,
   });
   const changes = neighbourChanges(frame.kernels, frame.entries, (i, j) => enumeratorChanges(frame.defs[i][0], frame.defs[j][0]));
-  const subject = ename + (frame.modules.length > 0 ? ` (module ${frame.modules.join(', ')})` : '');
-  return { enumerator: ename, kernels: frame.entries, changes, timeline: frame.timeline, summary: historySummary(subject, frame.timeline, enumeratorWords), ...frame.notes };
+  const summary = historySummary(subjectOf(ename, frame.modules), frame.timeline, enumeratorWords);
+  return { enumerator: ename, kernels: frame.entries, changes, timeline: frame.timeline, summary, ...frame.notes };
 }

@@ -1,9 +1,9 @@
 import {
   allNames, CatalogError, cachedDefsOf, closestNames, failedOf, fieldSuggestions, formatKref, kernelRows, membersAtPath, moduleScope,
-  parseFieldPath, resolveFieldPath, seriesOf, spelled, typedefTargets, type Catalog, type Definition, type FailedKernelNote, type KernelFilter,
+  parseFieldPath, resolveFieldPath, seriesOf, spelled, type Catalog, type Definition, type FailedKernelNote, type KernelFilter,
   type KernelRow, type MemberJson, type NotIngestedNote, type StoredMember,
 } from '@btf-atlas/catalog/read';
-import { seriesNeighbours } from './history.js';
+import { seriesNeighbours, subjectOf, typeContexts } from './history.js';
 import { probableRename } from './members.js';
 import { buildTimeline, spanRange, timelineSummary, unameOfKref, type TimelineLine } from './timeline.js';
 
@@ -113,6 +113,7 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
   // The kernel diff's rename rule (members.ts), with each kernel's typedefs.
   const indexOf = new Map(kernels.map((k, i) => [formatKref(k), i]));
   const renames = new Map<string, string | undefined>();
+  const contexts = typeContexts(catalog);
   const renameAt = (i: number, j: number): string | undefined => {
     const old = hits[i];
     if (!old) return undefined;
@@ -128,8 +129,7 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
       const defsA = top.get(a.id);
       const before = new Set((defsA ? membersAtPath(defsA, prefix, a.id, defsOf) : undefined)?.map((m) => m[0]) ?? []);
       const gained = after.filter((m) => !before.has(m[0]));
-      const lookups = { before: typedefTargets(catalog, a.id), after: typedefTargets(catalog, b.id) };
-      name = probableRename(old.hit, gained, { lookups, module: old.module })?.[0];
+      name = probableRename(old.hit, gained, contexts(a.id, b.id, old.module))?.[0];
     }
     renames.set(key, name);
     return name;
@@ -137,7 +137,7 @@ export function fieldHistory(catalog: Catalog, fieldPath: string, f: KernelFilte
 
   const changes = fieldChanges(kernels, entries, renameAt);
   const timeline = buildTimeline(kernels.map((k, i) => ({ row: k, kernel: entries[i].kernel, value: fieldValue(entries[i]) })));
-  const subject = fieldPath.trim() + (scope.modules.length > 0 ? ` (module ${scope.modules.join(', ')})` : '');
+  const subject = subjectOf(fieldPath.trim(), scope.modules);
   const summary = timelineSummary(
     subject,
     timeline,

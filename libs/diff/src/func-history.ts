@@ -1,7 +1,7 @@
 import {
   KFUNC_TAG, prototypeText, funcDefinitions, type Catalog, type FuncJson, type FuncLinkage, type KernelFilter, type ParamJson, type TypeDesc,
 } from '@btf-atlas/catalog/read';
-import { historyFrame, historySummary, neighbourChanges, type HistoryEntry, type HistoryTail } from './history.js';
+import { historyFrame, historySummary, neighbourChanges, subjectOf, type HistoryEntry, type HistoryTail } from './history.js';
 
 /**
  * `func NAME --history`: a kernel function's FUNC record, FUNC_PROTO and decl tags across kernels (the one-kernel
@@ -189,6 +189,5 @@ export function funcHistory(catalog: Catalog, name: string, f: KernelFilter = {}
     missing: MISSING,
   });
   const changes = neighbourChanges(frame.kernels, frame.entries, (i, j) => funcChanges(frame.defs[i][0], frame.defs[j][0]));
-  const subject = fname + (frame.modules.length > 0 ? ` (module ${frame.modules.join(', ')})` : '');
-  return { func: fname, kernels: frame.entries, changes, timeline: frame.timeline, summary: historySummary(subject, frame.timeline, funcWords), ...frame.notes };
+  return { func: fname, kernels: frame.entries, changes, timeline: frame.timeline, summary: historySummary(subjectOf(fname, frame.modules), frame.timeline, funcWords), ...frame.notes };
 }

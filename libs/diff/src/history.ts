@@ -1,7 +1,8 @@
 import {
-  failedOf, formatKref, kernelRows, moduleScope, seriesOf, type Catalog, type Definition, type FailedKernelNote, type KernelFilter, type KernelRow,
-  type NotIngestedNote, type TimelineKernel,
+  failedOf, formatKref, kernelRows, moduleScope, seriesOf, typedefTargets, type Catalog, type Definition, type FailedKernelNote, type KernelFilter,
+  type KernelRow, type NotIngestedNote, type StoredType, type TimelineKernel,
 } from '@btf-atlas/catalog/read';
+import type { TypeContext } from './members.js';
 import { buildTimeline, spanRange, timelineSummary, unameOfKref, type TimelineLine } from './timeline.js';
 
 /**
@@ -147,4 +148,23 @@ export function historySummary<V extends { status: string }>(subject: string, ti
     },
     words,
   );
+}
+
+/** A summary's subject: the name, and the modules defining it when no kernel defines it in vmlinux. */
+export function subjectOf(name: string, modules: readonly string[]): string {
+  return name + (modules.length > 0 ? ` (module ${modules.join(', ')})` : '');
+}
+
+/**
+ * The type contexts a history's rename checks read two neighbouring kernels with (members.ts): each kernel's
+ * typedefs looked up lazily and read once per answer, however many pairs the kernel is in.
+ */
+export function typeContexts(catalog: Catalog): (before: number, after: number, module: string) => TypeContext {
+  const lookups = new Map<number, (name: string, module: string) => StoredType | undefined>();
+  const of = (kernelId: number) => {
+    let l = lookups.get(kernelId);
+    if (!l) lookups.set(kernelId, (l = typedefTargets(catalog, kernelId)));
+    return l;
+  };
+  return (before, after, module) => ({ lookups: { before: of(before), after: of(after) }, module });
 }

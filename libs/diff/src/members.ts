@@ -93,11 +93,12 @@ export function probableRename(removed: StoredMember, added: Iterable<StoredMemb
 export interface Pairing<T> {
   /** Keys of the old list's items the new list lacks, in the old order. */
   removed: string[];
-  /** Keys of both lists, in the old order. */
-  common: string[];
   /** Keys of the new list's items the old list lacks, in the new order. */
   added: string[];
-  /** A removed key → the added key that probably is it renamed (each added key taken once). */
+  /**
+   * Probable renames, both ways: a removed key → the added key it probably became, and that added key → the
+   * removed one (no key is both removed and added, so one map serves both sides; each key paired once).
+   */
   renames: Map<string, string>;
   before: Map<string, T>;
   after: Map<string, T>;
@@ -110,9 +111,7 @@ export interface Pairing<T> {
 function pairLists<T>(x: readonly T[], y: readonly T[], nameOf: (t: T) => string, rename: (removed: T, free: T[]) => T | undefined): Pairing<T> {
   const before = keyed(x, nameOf);
   const after = keyed(y, nameOf);
-  const removed: string[] = [];
-  const common: string[] = [];
-  for (const key of before.keys()) (after.has(key) ? common : removed).push(key);
+  const removed = [...before.keys()].filter((key) => !after.has(key));
   const added = [...after.keys()].filter((key) => !before.has(key));
   const renames = new Map<string, string>();
   const candidates = added.filter((key) => key === nameOf(after.get(key)!) && key !== '');
@@ -124,9 +123,9 @@ function pairLists<T>(x: readonly T[], y: readonly T[], nameOf: (t: T) => string
     const hit = rename(item, candidates.filter((k) => !taken.has(k)).map((k) => after.get(k)!));
     if (hit === undefined) continue;
     taken.add(nameOf(hit));
-    renames.set(key, nameOf(hit));
+    renames.set(key, nameOf(hit)).set(nameOf(hit), key);
   }
-  return { removed, common, added, renames, before, after };
+  return { removed, added, renames, before, after };
 }
 
 /**
@@ -153,8 +152,8 @@ export interface MemberChange {
   probable_rename?: string;
 }
 
-/** Where a member is, as the histories show it. */
-function memberPlace(m: StoredMember): Record<string, unknown> {
+/** Where a member is, as the histories and the diff show it (`before` of a removed one, `after` of an added one). */
+export function memberPlace(m: StoredMember): Record<string, unknown> {
   return { offset: Math.floor(m[1] / 8), bits_offset: m[1], bitfield_size: m[2], size: m[3], type: spelled(m[4]) };
 }
 
@@ -165,29 +164,26 @@ function memberPlace(m: StoredMember): Record<string, unknown> {
  */
 export function compareMembers(x: readonly StoredMember[], y: readonly StoredMember[], ctx: () => TypeContext): MemberChange[] {
   const p = pairMembers(x, y, ctx);
-  const renamedFrom = new Map([...p.renames].map(([r, a]) => [a, r]));
   const out: MemberChange[] = [];
-  for (const key of p.before.keys()) {
-    const m = p.before.get(key)!;
+  for (const [key, m] of p.before) {
     const n = p.after.get(key);
     if (!n) {
-      const change: MemberChange = { what: 'removed', member: key, before: memberPlace(m), after: {} };
-      const to = p.renames.get(key);
-      if (to !== undefined) change.probable_rename = to;
-      out.push(change);
+      out.push(withRename({ what: 'removed', member: key, before: memberPlace(m), after: {} }, p.renames));
       continue;
     }
     if (m[1] !== n[1]) out.push({ what: 'offset', member: key, before: { offset: Math.floor(m[1] / 8), bits_offset: m[1] }, after: { offset: Math.floor(n[1] / 8), bits_offset: n[1] } });
     if (m[3] !== n[3] || m[2] !== n[2]) out.push({ what: 'size', member: key, before: { size: m[3], bitfield_size: m[2] }, after: { size: n[3], bitfield_size: n[2] } });
     if (spelled(m[4]) !== spelled(n[4])) out.push({ what: 'type', member: key, before: { type: spelled(m[4]) }, after: { type: spelled(n[4]) } });
   }
-  for (const key of p.added) {
-    const change: MemberChange = { what: 'added', member: key, before: {}, after: memberPlace(p.after.get(key)!) };
-    const from = renamedFrom.get(key);
-    if (from !== undefined) change.probable_rename = from;
-    out.push(change);
-  }
+  for (const key of p.added) out.push(withRename({ what: 'added', member: key, before: {}, after: memberPlace(p.after.get(key)!) }, p.renames));
   return out;
+}
+
+/** A removed or added member's change with the other side of its probable rename, if it has one. */
+function withRename(change: MemberChange, renames: Map<string, string>): MemberChange {
+  const other = renames.get(change.member);
+  if (other !== undefined) change.probable_rename = other;
+  return change;
 }
 
 /**
@@ -197,22 +193,12 @@ export function compareMembers(x: readonly StoredMember[], y: readonly StoredMem
  */
 export function compareEnumValues<V>(x: readonly { name: string; value: V }[], y: readonly { name: string; value: V }[]): MemberChange[] {
   const p = pairEnumValues(x, y, (v) => v.name, (v) => v.value);
-  const renamedFrom = new Map([...p.renames].map(([r, a]) => [a, r]));
   const out: MemberChange[] = [];
   for (const [key, v] of p.before) {
     const w = p.after.get(key);
-    if (!w) {
-      const change: MemberChange = { what: 'removed', member: key, before: { value: v.value }, after: {} };
-      const to = p.renames.get(key);
-      if (to !== undefined) change.probable_rename = to;
-      out.push(change);
-    } else if (w.value !== v.value) out.push({ what: 'value', member: key, before: { value: v.value }, after: { value: w.value } });
+    if (!w) out.push(withRename({ what: 'removed', member: key, before: { value: v.value }, after: {} }, p.renames));
+    else if (w.value !== v.value) out.push({ what: 'value', member: key, before: { value: v.value }, after: { value: w.value } });
   }
-  for (const key of p.added) {
-    const change: MemberChange = { what: 'added', member: key, before: {}, after: { value: p.after.get(key)!.value } };
-    const from = renamedFrom.get(key);
-    if (from !== undefined) change.probable_rename = from;
-    out.push(change);
-  }
+  for (const key of p.added) out.push(withRename({ what: 'added', member: key, before: {}, after: { value: p.after.get(key)!.value } }, p.renames));
   return out;
 }

@@ -1,8 +1,8 @@
 import {
-  prototypeText, tracepointDefinitions, tracepointViews, typedefTargets, type Catalog, type KernelFilter, type TracepointJson, type TracepointView,
+  prototypeText, tracepointDefinitions, tracepointViews, type Catalog, type KernelFilter, type TracepointJson, type TracepointView,
 } from '@btf-atlas/catalog/read';
 import { abiOf, compareParams } from './func-history.js';
-import { historyFrame, historySummary, neighbourChanges, type HistoryEntry, type HistoryTail } from './history.js';
+import { historyFrame, historySummary, neighbourChanges, subjectOf, typeContexts, type HistoryEntry, type HistoryTail } from './history.js';
 import { compareMembers, type TypeContext } from './members.js';
 
 /** `tracepoint NAME --history`: a tracepoint's raw prototype and event record across kernels. */
@@ -117,9 +117,8 @@ export function tracepointHistory(catalog: Catalog, name: string, f: KernelFilte
   });
   // The definition each entry shows first, with the event's members as stored (what member changes compare).
   const viewAt = (i: number): TracepointView | undefined => (frame.defs[i].length > 0 ? tracepointViews(tp, byKernel.get(frame.kernels[i].id)!)[0] : undefined);
-  const changes = neighbourChanges(frame.kernels, frame.entries, (i, j) => tracepointChanges(viewAt(i), viewAt(j), (module) => ({
-    lookups: { before: typedefTargets(catalog, frame.kernels[i].id), after: typedefTargets(catalog, frame.kernels[j].id) }, module,
-  })));
-  const subject = tp + (frame.modules.length > 0 ? ` (module ${frame.modules.join(', ')})` : '');
-  return { tracepoint: tp, kernels: frame.entries, changes, timeline: frame.timeline, summary: historySummary(subject, frame.timeline, tracepointWords), ...frame.notes };
+  const contexts = typeContexts(catalog);
+  const changes = neighbourChanges(frame.kernels, frame.entries, (i, j) => tracepointChanges(viewAt(i), viewAt(j), (module) => contexts(frame.kernels[i].id, frame.kernels[j].id, module)));
+  const summary = historySummary(subjectOf(tp, frame.modules), frame.timeline, tracepointWords);
+  return { tracepoint: tp, kernels: frame.entries, changes, timeline: frame.timeline, summary, ...frame.notes };
 }

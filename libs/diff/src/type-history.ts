@@ -1,10 +1,10 @@
 import {
   allNames, CatalogError, closestNames, definitionBody, definitionsByKernel, failedOf, formatKref, kernelRows, memberJson, moduleScope,
-  parseTypeName, seriesOf, typedefTargets, type Catalog, type CompositeBody, type Definition, type EnumBody, type FailedKernelNote,
-  type KernelFilter, type KernelRow, type MemberJson, type NotIngestedNote, type StoredMember,
+  parseTypeName, seriesOf, type Catalog, type CompositeBody, type Definition, type EnumBody, type FailedKernelNote,
+  type KernelFilter, type MemberJson, type NotIngestedNote, type StoredMember,
 } from '@btf-atlas/catalog/read';
-import { neighbourChanges } from './history.js';
-import { compareEnumValues, compareMembers } from './members.js';
+import { neighbourChanges, subjectOf, typeContexts } from './history.js';
+import { compareEnumValues, compareMembers, type TypeContext } from './members.js';
 import { buildTimeline, spanRange, timelineSummary, unameOfKref, type TimelineLine } from './timeline.js';
 
 /** `type NAME --history`: a struct's, union's or enum's layout across kernels, and what changed between neighbours. */
@@ -148,9 +148,10 @@ export function typeHistory(catalog: Catalog, typeName: string, f: KernelFilter 
     return { kernel, series, status: 'present', kind: d.kind as 'struct' | 'union', size: d.size, definitions, members: view.members ?? [], ...mod };
   });
   const timeline = buildTimeline(kernels.map((k, i) => ({ row: k, kernel: entries[i].kernel, value: values[i] })));
-  const subject = typeName.trim() + (scope.modules.length > 0 ? ` (module ${scope.modules.join(', ')})` : '');
+  const subject = subjectOf(typeName.trim(), scope.modules);
+  const contexts = typeContexts(catalog);
   const rest = {
-    changes: neighbourChanges(kernels, entries, (i, j) => typeEntryChanges(catalog, kernels[i], kernels[j], shown[i], shown[j])), timeline, summary: typeSummary(subject, timeline),
+    changes: neighbourChanges(kernels, entries, (i, j) => typeEntryChanges(shown[i], shown[j], (module) => contexts(kernels[i].id, kernels[j].id, module))), timeline, summary: typeSummary(subject, timeline),
     ...failedOf(catalog, f),
     ...(scope.note ? { not_ingested: scope.note } : {}),
   };
@@ -202,7 +203,7 @@ type TypeChangeBody = Omit<TypeChange, 'from' | 'to' | 'series'>;
  * What changed from kernel a's definition of a type to its neighbour b's (see {@link TypeChange}); members are
  * paired as the kernel diff pairs them, renames judged with each kernel's typedefs.
  */
-function typeEntryChanges(catalog: Catalog, a: KernelRow, b: KernelRow, x: Definition | undefined, y: Definition | undefined): TypeChangeBody[] {
+function typeEntryChanges(x: Definition | undefined, y: Definition | undefined, ctx: (module: string) => TypeContext): TypeChangeBody[] {
   if (!x && !y) return [];
   if (!x && y) return [{ what: 'added', before: { status: 'missing' }, after: { kind: y.kind, size: y.size } }];
   if (x && !y) return [{ what: 'removed', before: { kind: x.kind, size: x.size }, after: { status: 'missing' } }];
@@ -216,8 +217,7 @@ function typeEntryChanges(catalog: Catalog, a: KernelRow, b: KernelRow, x: Defin
   if (vx.values && vy.values) {
     if (vx.values !== vy.values) out.push(...compareEnumValues(vx.values, vy.values));
   } else if (vx.stored && vy.stored && vx.stored !== vy.stored) {
-    const ctx = () => ({ lookups: { before: typedefTargets(catalog, a.id), after: typedefTargets(catalog, b.id) }, module: y.module });
-    out.push(...compareMembers(vx.stored, vy.stored, ctx));
+    out.push(...compareMembers(vx.stored, vy.stored, () => ctx(y.module)));
   }
   return out;
 }

@@ -376,9 +376,9 @@ describe('one rename rule, for the kernel diff and every history', () => {
       () => ctx,
     );
     expect(p.removed).toEqual(['a', '#2', 'b']);
-    expect(p.common).toEqual(['']);
+    expect([...p.before.keys()].filter((k) => p.after.has(k))).toEqual(['']);
     expect(p.added).toEqual(['c', 'd', 'e']);
-    expect([...p.renames]).toEqual([['a', 'c'], ['b', 'd']]);
+    expect([...p.renames]).toEqual([['a', 'c'], ['c', 'a'], ['b', 'd'], ['d', 'b']]);
   });
 
   it('gives the histories what the diff finds: the same renames, with spelled types', () => {
