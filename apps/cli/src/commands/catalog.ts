@@ -14,9 +14,9 @@ async function writeText(text: string): Promise<void> {
 /** Opens an existing catalog (applying migrations); the catalog library loads only for commands that need it. */
 async function open(dbFlag?: string) {
   const path = existingCatalogPath(dbFlag);
-  const [lib, diff] = await Promise.all([import('@btf-atlas/catalog/read'), import('@btf-atlas/diff')]);
+  const lib = await import('@btf-atlas/catalog/read');
   const catalog = lib.openCatalog(path);
-  return { lib, diff, catalog };
+  return { lib, catalog };
 }
 
 /** `kernels`, `field`, `type`: the catalog's read commands (contract); and `worker`. */
@@ -87,9 +87,10 @@ export function registerCatalogCommands(program: Command): void {
     .option('--release <release>')
     .option('--json', 'JSON output')
     .action(async (fieldPath: string, opts: { db?: string; distro?: string; release?: string; arch?: string; json?: boolean }) => {
-      const { diff, catalog } = await open(opts.db);
+      const { catalog } = await open(opts.db);
       try {
-        const history = diff.fieldHistory(catalog, fieldPath, opts);
+        const { fieldHistory } = await import('@btf-atlas/diff');
+        const history = fieldHistory(catalog, fieldPath, opts);
         if (opts.json) await writeJson(history);
         else await writeText(formatFieldText(history));
       } finally {
@@ -115,10 +116,11 @@ export function registerCatalogCommands(program: Command): void {
       if (!opts.history && opts.kernel === undefined) throw new CommanderError(2, 'usage', "required option '--kernel <kref>' not specified (or pass --history)");
       if (!opts.history && (opts.arch ?? opts.distro ?? opts.release) !== undefined) throw new CommanderError(2, 'usage', '--arch, --distro and --release go with --history');
       if (opts.history && (opts.flat || opts.all)) throw new CommanderError(2, 'usage', '--flat and --all go with --kernel');
-      const { lib, diff, catalog } = await open(opts.db);
+      const { lib, catalog } = await open(opts.db);
       try {
         if (opts.history) {
-          const history = diff.typeHistory(catalog, name, { distro: opts.distro, release: opts.release, arch: opts.arch });
+          const { typeHistory } = await import('@btf-atlas/diff');
+          const history = typeHistory(catalog, name, { distro: opts.distro, release: opts.release, arch: opts.arch });
           if (opts.json) await writeJson(history);
           else await writeText(formatTypeHistoryText(history));
           return;

@@ -21,14 +21,10 @@ interface KindOptions {
   json?: boolean;
 }
 
-/** The libraries a kind command reads with, loaded only when one runs. */
-async function load() {
-  const [lib, diff] = await Promise.all([import('@btf-atlas/catalog/read'), import('@btf-atlas/diff')]);
-  return { lib, diff };
-}
-
-type Libs = Awaited<ReturnType<typeof load>>;
-type Catalog = ReturnType<Libs['lib']['openCatalog']>;
+/** The libraries a kind command reads with, loaded only when one runs (libs/diff only for a history). */
+type ReadLib = typeof import('@btf-atlas/catalog/read');
+type DiffLib = typeof import('@btf-atlas/diff');
+type Catalog = ReturnType<ReadLib['openCatalog']>;
 type Filter = { distro?: string; release?: string; arch?: string };
 
 /** An answer: its JSON (what `--json` prints) and its text. */
@@ -42,8 +38,8 @@ interface KindCommand {
   name: string;
   argument: string;
   description: string;
-  history: (l: Libs, catalog: Catalog, name: string, f: Filter) => Answer;
-  inKernel: (l: Libs, catalog: Catalog, name: string, kref: string) => Answer;
+  history: (diff: DiffLib, catalog: Catalog, name: string, f: Filter) => Answer;
+  inKernel: (lib: ReadLib, catalog: Catalog, name: string, kref: string) => Answer;
 }
 
 const KINDS: readonly KindCommand[] = [
@@ -51,11 +47,11 @@ const KINDS: readonly KindCommand[] = [
     name: 'func',
     argument: 'function name, e.g. bpf_arena_alloc_pages',
     description: "a function's prototype (return and parameters with names and C types), linkage, kfunc flag and decl tags, module: in one kernel, or across the catalog's kernels with what changed",
-    history: ({ diff }, catalog, name, f) => {
+    history: (diff, catalog, name, f) => {
       const h = diff.funcHistory(catalog, name, f);
       return { json: h, text: () => formatFuncHistoryText(h) };
     },
-    inKernel: ({ lib }, catalog, name, kref) => {
+    inKernel: (lib, catalog, name, kref) => {
       const a = lib.funcInKernel(catalog, name, kref);
       return { json: a, text: () => formatFuncInKernelText(a) };
     },
@@ -64,11 +60,11 @@ const KINDS: readonly KindCommand[] = [
     name: 'tracepoint',
     argument: 'tracepoint name, e.g. sched_switch (or btf_trace_sched_switch)',
     description: "a tracepoint's raw prototype (typedef btf_trace_NAME; its first parameter is the void * context) and event record (struct trace_event_raw_NAME): in one kernel, or across the catalog's kernels",
-    history: ({ diff }, catalog, name, f) => {
+    history: (diff, catalog, name, f) => {
       const h = diff.tracepointHistory(catalog, name, f);
       return { json: h, text: () => formatTracepointHistoryText(h) };
     },
-    inKernel: ({ lib }, catalog, name, kref) => {
+    inKernel: (lib, catalog, name, kref) => {
       const a = lib.tracepointInKernel(catalog, name, kref);
       return { json: a, text: () => formatTracepointInKernelText(a) };
     },
@@ -77,11 +73,11 @@ const KINDS: readonly KindCommand[] = [
     name: 'syscall',
     argument: 'syscall name, e.g. openat (or one of its functions, __x64_sys_openat)',
     description: "which kernels and arches have the syscall's BTF functions (__x64_sys_NAME, __arm64_sys_NAME, sys_NAME, …; compat wrappers apart)",
-    history: ({ diff }, catalog, name, f) => {
+    history: (diff, catalog, name, f) => {
       const h = diff.syscallHistory(catalog, name, f);
       return { json: h, text: () => formatSyscallHistoryText(h) };
     },
-    inKernel: ({ lib }, catalog, name, kref) => {
+    inKernel: (lib, catalog, name, kref) => {
       const a = lib.syscallInKernel(catalog, name, kref);
       return { json: a, text: () => formatSyscallInKernelText(a) };
     },
@@ -90,11 +86,11 @@ const KINDS: readonly KindCommand[] = [
     name: 'enum',
     argument: 'enum name, e.g. bpf_map_type (or enum bpf_map_type)',
     description: "an enum's size and values: in one kernel, or across the catalog's kernels with what changed (the type history, enums only)",
-    history: ({ diff }, catalog, name, f) => {
+    history: (diff, catalog, name, f) => {
       const h = diff.enumHistory(catalog, name, f);
       return { json: h, text: () => formatEnumHistoryText(h) };
     },
-    inKernel: ({ lib }, catalog, name, kref) => {
+    inKernel: (lib, catalog, name, kref) => {
       const a = lib.enumInKernel(catalog, name, kref);
       return { json: a, text: () => formatEnumInKernelText(a) };
     },
@@ -103,11 +99,11 @@ const KINDS: readonly KindCommand[] = [
     name: 'enumerator',
     argument: 'enumerator name, e.g. BPF_MAP_TYPE_ARENA',
     description: "an enumerator's value and the enum holding it (named or anonymous, with its first enumerator): in one kernel, or across the catalog's kernels with what changed",
-    history: ({ diff }, catalog, name, f) => {
+    history: (diff, catalog, name, f) => {
       const h = diff.enumeratorHistory(catalog, name, f);
       return { json: h, text: () => formatEnumeratorHistoryText(h) };
     },
-    inKernel: ({ lib }, catalog, name, kref) => {
+    inKernel: (lib, catalog, name, kref) => {
       const a = lib.enumeratorInKernel(catalog, name, kref);
       return { json: a, text: () => formatEnumeratorInKernelText(a) };
     },
@@ -132,12 +128,12 @@ function registerKind(program: Command, k: KindCommand): void {
         throw new CommanderError(2, 'usage', '--arch, --distro and --release go with --history');
       }
       const path = existingCatalogPath(opts.db);
-      const libs = await load();
-      const catalog = libs.lib.openCatalog(path);
+      const lib = await import('@btf-atlas/catalog/read');
+      const catalog = lib.openCatalog(path);
       try {
         const answer = opts.kernel !== undefined
-          ? k.inKernel(libs, catalog, name, opts.kernel)
-          : k.history(libs, catalog, name, { distro: opts.distro, release: opts.release, arch: opts.arch });
+          ? k.inKernel(lib, catalog, name, opts.kernel)
+          : k.history(await import('@btf-atlas/diff'), catalog, name, { distro: opts.distro, release: opts.release, arch: opts.arch });
         await write(opts.json ? `${JSON.stringify(answer.json, null, 2)}\n` : answer.text());
       } finally {
         catalog.close();
