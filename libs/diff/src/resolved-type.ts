@@ -78,36 +78,62 @@ function fromRef(r: TypeRef): CType {
   }
 }
 
+/** Typedefs already resolved, per kernel's lookup: key `DEEP\0MODULE\0NAME`. */
+const resolvedTypedefs = new WeakMap<TypedefLookup, Map<string, CType>>();
+
 /**
  * Replaces typedef names by their targets, as libbpf's `skip_mods_and_typedefs` does before comparing types.
  * `deep` also resolves behind pointers, array elements and function prototypes (for exact equality); without it
  * only the top level and array elements are resolved (all that the CO-RE field-compatibility rules look at).
+ *
+ * Each typedef is resolved once per kernel (its lookup) and module, and its result is shared wherever it
+ * appears: a prototype whose parameters are typedefs of prototypes of typedefs… is a graph, not a tree, and
+ * writing it out as a tree costs 2^depth. A typedef met again inside its own definition (through a pointer or a
+ * prototype) stays a name, as does one more than {@link MAX_TYPEDEF_DEPTH} levels down.
  */
-export function resolveTypedefs(t: CType, env: TypeEnv, deep: boolean, depth = 0): CType {
+export function resolveTypedefs(t: CType, env: TypeEnv, deep: boolean): CType {
+  let memo = resolvedTypedefs.get(env.typedefs);
+  if (!memo) resolvedTypedefs.set(env.typedefs, (memo = new Map()));
+  return resolveIn(t, env, deep, memo, []);
+}
+
+function resolveIn(t: CType, env: TypeEnv, deep: boolean, memo: Map<string, CType>, expanding: string[]): CType {
   switch (t.t) {
     case 'named': {
-      if (depth >= MAX_TYPEDEF_DEPTH) return t;
+      const key = `${deep ? 1 : 0}\0${env.module}\0${t.name}`;
+      const hit = memo.get(key);
+      if (hit) return hit;
+      if (expanding.includes(t.name) || expanding.length >= MAX_TYPEDEF_DEPTH) return t;
       const target = env.typedefs(t.name, env.module);
-      return target === undefined ? t : resolveTypedefs(ctypeOf(target), env, deep, depth + 1);
+      if (target === undefined) return t;
+      expanding.push(t.name);
+      const out = resolveIn(ctypeOf(target), env, deep, memo, expanding);
+      expanding.pop();
+      memo.set(key, out);
+      return out;
     }
     case 'array':
-      return { t: 'array', n: t.n, of: resolveTypedefs(t.of, env, deep, depth) };
+      return { t: 'array', n: t.n, of: resolveIn(t.of, env, deep, memo, expanding) };
     case 'ptr':
-      return deep ? { t: 'ptr', to: resolveTypedefs(t.to, env, deep, depth) } : t;
+      return deep ? { t: 'ptr', to: resolveIn(t.to, env, deep, memo, expanding) } : t;
     case 'func':
       return deep
-        ? { t: 'func', ret: resolveTypedefs(t.ret, env, deep, depth), params: t.params.map((p) => resolveTypedefs(p, env, deep, depth)), variadic: t.variadic }
+        ? { t: 'func', ret: resolveIn(t.ret, env, deep, memo, expanding), params: t.params.map((p) => resolveIn(p, env, deep, memo, expanding)), variadic: t.variadic }
         : t;
     default:
       return t;
   }
 }
 
+/** Pairs of composite types already compared (the resolved types share their parts: compared once per pair). */
+const compared = new WeakMap<CType, WeakMap<CType, boolean>>();
+
 /**
  * Whether two (resolved) types are the same type: structurally equal, integers by size and signedness (so
  * `long unsigned int` and `long long unsigned int` are one type on a 64-bit kernel, as BTF dedup sees them).
  */
 export function sameCType(a: CType, b: CType): boolean {
+  if (a === b) return true;
   if (a.t !== b.t) return false;
   switch (a.t) {
     case 'int': {
@@ -121,6 +147,24 @@ export function sameCType(a: CType, b: CType): boolean {
       return a.name === y.name && a.bytes === y.bytes && a.signed === y.signed;
     }
     case 'ptr':
+    case 'array':
+    case 'func': {
+      let seen = compared.get(a);
+      if (!seen) compared.set(a, (seen = new WeakMap()));
+      let same = seen.get(b);
+      if (same === undefined) seen.set(b, (same = sameParts(a, b)));
+      return same;
+    }
+    case 'void':
+      return true;
+    default:
+      return a.name === (b as typeof a).name;
+  }
+}
+
+function sameParts(a: Extract<CType, { t: 'ptr' | 'array' | 'func' }>, b: CType): boolean {
+  switch (a.t) {
+    case 'ptr':
       return sameCType(a.to, (b as typeof a).to);
     case 'array':
       return a.n === (b as typeof a).n && sameCType(a.of, (b as typeof a).of);
@@ -128,10 +172,6 @@ export function sameCType(a: CType, b: CType): boolean {
       const y = b as typeof a;
       return a.variadic === y.variadic && a.params.length === y.params.length && sameCType(a.ret, y.ret) && a.params.every((p, i) => sameCType(p, y.params[i]));
     }
-    case 'void':
-      return true;
-    default:
-      return a.name === (b as typeof a).name;
   }
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spelled, type StoredMember, type TypeRef } from '@btf-atlas/catalog';
 import {
-  compareEnumValues, compareMembers, coreFieldsCompatible, ctypeOf, diffShapes, pairMembers, probableRename, renameScore, summarize,
-  type DiffChange, type ShapeDef, type TypeContext,
+  compareEnumValues, compareMembers, coreFieldsCompatible, ctypeOf, diffShapes, pairMembers, probableRename, renameScore, resolveTypedefs, sameCType,
+  summarize, type DiffChange, type ShapeDef, type TypeContext,
 } from '@btf-atlas/diff';
 
 // Type references as the catalog stores them (libs/btf type-ref.ts), built by hand.
@@ -78,6 +78,27 @@ describe('type references', () => {
     expect(ctypeOf(['w', 'union', 'u'])).toEqual({ t: 'union', name: 'u' });
     expect(ctypeOf(['e', '', 8, 1])).toEqual({ t: 'enum', name: '', bytes: 8, signed: true });
     expect(ctypeOf(td('u16'))).toEqual({ t: 'named', name: 'u16' });
+  });
+
+  it('resolves each typedef once: a graph of prototypes of typedefs is not written out as a tree', () => {
+    // t_i is a pointer to `void (t_{i-1}, t_{i-1})`: as a tree, t_24 holds 2^24 prototypes.
+    const chain = (p: string, n: number): Map<string, TypeRef> => {
+      const m = new Map<string, TypeRef>([[`${p}0`, ptr(fn(VOID, []))]]);
+      for (let i = 1; i <= n; i++) m.set(`${p}${i}`, ptr(fn(VOID, [td(`${p}${i - 1}`), td(`${p}${i - 1}`)])));
+      return m;
+    };
+    const targets = new Map([...chain('t', 24), ...chain('u', 24)]);
+    let lookups = 0;
+    const env = { typedefs: (name: string) => (lookups++, targets.get(name)), module: '' };
+    const t = resolveTypedefs(ctypeOf(td('t24')), env, true);
+    const u = resolveTypedefs(ctypeOf(td('u24')), env, true);
+    expect(lookups).toBe(50);
+    expect(sameCType(t, u)).toBe(true);
+    expect(sameCType(t, resolveTypedefs(ctypeOf(td('t23')), env, true))).toBe(false);
+    // A typedef met again inside its own definition stays a name.
+    const loop = new Map<string, TypeRef>([['cb', ptr(fn(VOID, [td('cb')]))]]);
+    expect(resolveTypedefs(ctypeOf(td('cb')), { typedefs: (name: string) => loop.get(name), module: '' }, true))
+      .toEqual({ t: 'ptr', to: { t: 'func', ret: { t: 'void' }, params: [{ t: 'named', name: 'cb' }], variadic: false } });
   });
 
   it('refuses C spellings (catalogs made before the type graph) with CATALOG_NEEDS_REINDEX', () => {
